@@ -1,0 +1,135 @@
+"""Names, sizes and limits of the stack, in one place.
+
+Everything an operator might want to tune (memory, timeouts, concurrency, alarm thresholds,
+database capacity) lives here; deploy-time choices (bus name, sender identity, data
+retention, ...) are CDK context values, parsed in :mod:`infra.stack_config`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+
+# --------------------------------------------------------------------------------------------
+# Repository layout
+# --------------------------------------------------------------------------------------------
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+PYPROJECT: Final = REPO_ROOT / "pyproject.toml"
+CORE_LAYER_DIR: Final = REPO_ROOT / "layers" / "core"
+CORE_PACKAGE_DIR: Final = CORE_LAYER_DIR / "python" / "rmm_alerts"
+MIGRATIONS_DIR: Final = CORE_PACKAGE_DIR / "migrations"
+FUNCTIONS_DIR: Final = REPO_ROOT / "functions"
+LAYER_CACHE_DIR: Final = REPO_ROOT / ".layer-cache"
+
+# --------------------------------------------------------------------------------------------
+# Naming
+# --------------------------------------------------------------------------------------------
+DEFAULT_STACK_NAME: Final = "RmmAlerts"
+SERVICE_NAME: Final = "rmm-alerts"
+METRICS_NAMESPACE: Final = "RmmAlerts"
+LOG_LEVEL: Final = "INFO"
+EVENT_SOURCE: Final = "rmm-alerts"
+TICKET_CLOSED_DETAIL_TYPE: Final = "TICKET_CLOSED"
+ADMIN_GROUP: Final = "rmm-admin"
+TENANT_ATTRIBUTE: Final = "tenant_id"  # Cognito exposes it as custom:tenant_id
+INTEGRATION_SECRET_PREFIX: Final = "rmm-alerts/integrations/"
+API_STAGE_NAME: Final = "prod"
+
+# --------------------------------------------------------------------------------------------
+# Lambda runtime: ONE runtime and ONE architecture, shared by the layer and every function.
+# --------------------------------------------------------------------------------------------
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE: Final = lambda_.Architecture.ARM_64
+RUNTIME_PYTHON_VERSION: Final = "3.13"  # must match RUNTIME; used for `pip --python-version`
+# Machine name of ARCHITECTURE as it appears in manylinux wheel tags.
+RUNTIME_MACHINE: Final = "aarch64"
+# Wheel platforms pip may choose for the layer (Lambda's Amazon Linux 2023 has glibc 2.34).
+LAYER_PLATFORMS: Final = (f"manylinux2014_{RUNTIME_MACHINE}", f"manylinux_2_28_{RUNTIME_MACHINE}")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Size of one function, chosen for its job."""
+
+    folder: str
+    description: str
+    memory_mb: int
+    timeout: Duration
+    reserved_concurrency: int | None = None
+
+
+# API Gateway's REST integration timeout is 29 s: API-facing functions stay well below it.
+WEBHOOK_NINJAONE: Final = FunctionSpec(
+    "webhook_ninjaone", "NinjaOne webhook: authenticate, store and process an alert", 512,
+    Duration.seconds(20), reserved_concurrency=20,
+)
+WEBHOOK_TACTICAL: Final = FunctionSpec(
+    "webhook_tactical", "TacticalRMM webhook: authenticate, store and process an alert", 512,
+    Duration.seconds(20), reserved_concurrency=20,
+)
+RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 512, Duration.seconds(25))
+POLLER: Final = FunctionSpec(
+    "poller", "Polls one integration's RMM API on its schedule; delivers the outbox", 512, Duration.minutes(2)
+)
+TICKET_CLOSED: Final = FunctionSpec(
+    "ticket_closed", "Resets RMM alerts when their PSA ticket closes", 256, Duration.minutes(1)
+)
+MIGRATE: Final = FunctionSpec("migrate", "Applies pending database migrations", 512, Duration.minutes(5))
+# Migrations may run long DDL: the statement timeout allowed by DatabaseSettings (max 120 s).
+MIGRATE_STATEMENT_TIMEOUT_MS: Final = 120_000
+# How long the deploy waits for the migration function (must cover MIGRATE.timeout).
+MIGRATE_TRIGGER_TIMEOUT: Final = Duration.minutes(6)
+
+LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
+
+# --------------------------------------------------------------------------------------------
+# Network and database
+# --------------------------------------------------------------------------------------------
+VPC_CIDR: Final = "10.40.0.0/16"
+VPC_MAX_AZS: Final = 2
+DB_ENGINE_VERSION: Final = rds.AuroraPostgresEngineVersion.VER_16_6
+DB_NAME: Final = "rmm_alerts"
+DB_ADMIN_USER: Final = "rmm_admin"
+DB_PORT: Final = 5432  # RDS Proxy always listens on the engine's default port
+DB_MIN_ACU: Final = 0.5
+DB_MAX_ACU: Final = 4.0
+DB_BACKUP_RETENTION: Final = Duration.days(14)
+DB_BACKUP_WINDOW: Final = "03:00-04:00"
+DB_MAINTENANCE_WINDOW: Final = "Sun:04:30-Sun:05:30"
+DB_SECRET_ROTATION: Final = Duration.days(30)
+DB_LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
+
+# --------------------------------------------------------------------------------------------
+# API and auth
+# --------------------------------------------------------------------------------------------
+API_RATE_LIMIT: Final = 100  # requests/s, stage default
+API_BURST_LIMIT: Final = 200
+WEBHOOK_RATE_LIMIT: Final = 50  # per webhook route
+WEBHOOK_BURST_LIMIT: Final = 100
+ID_TOKEN_VALIDITY: Final = Duration.hours(1)
+ACCESS_TOKEN_VALIDITY: Final = Duration.hours(1)
+REFRESH_TOKEN_VALIDITY: Final = Duration.hours(12)
+
+# --------------------------------------------------------------------------------------------
+# Events and schedules
+# --------------------------------------------------------------------------------------------
+TICKET_CLOSED_RETRY_ATTEMPTS: Final = 8
+TICKET_CLOSED_MAX_EVENT_AGE: Final = Duration.hours(6)
+TICKET_CLOSED_ASYNC_RETRIES: Final = 2
+DLQ_RETENTION: Final = Duration.days(14)
+
+# --------------------------------------------------------------------------------------------
+# Alarms
+# --------------------------------------------------------------------------------------------
+ALARM_PERIOD: Final = Duration.minutes(5)
+API_5XX_RATE_THRESHOLD: Final = 0.05  # fraction of requests
+DB_CPU_THRESHOLD_PERCENT: Final = 80
+# Aurora PostgreSQL max_connections ~ memory / 9,531,392 bytes; 1 ACU ~ 2 GiB. Alarm at 80 %.
+DB_CONNECTIONS_THRESHOLD: Final = int(0.8 * min(5000, DB_MAX_ACU * 2 * 1024**3 / 9_531_392))
+DB_ACU_UTILIZATION_THRESHOLD_PERCENT: Final = 90

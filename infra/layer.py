@@ -1,0 +1,231 @@
+"""The shared ``core`` layer, built at synth time without Docker.
+
+The layer holds ``python/rmm_alerts`` (the core package, copied from ``layers/core``) and the
+runtime dependencies of ``[project].dependencies`` in ``pyproject.toml``, installed by pip for
+the Lambda runtime's Python version and architecture from manylinux wheels only
+(``--only-binary=:all:``), so no compiler and no Docker are needed whatever the build machine.
+
+The pip step is the slow part: its result is cached under ``.layer-cache/deps-<hash>/``, keyed
+by the dependency list and the target platform. The asset hash (what CloudFormation sees)
+covers the dependency key and the core package's source, so a code change ships a new layer
+version without re-running pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+from infra import constants as c
+from infra.stack_config import LayerBuild
+
+_IGNORED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
+_IGNORED_SUFFIXES = (".pyc", ".pyo")
+
+
+@dataclass(frozen=True)
+class LayerTarget:
+    """The interpreter and platform that the layer's wheels are chosen for."""
+
+    python_version: str = c.RUNTIME_PYTHON_VERSION
+    platforms: tuple[str, ...] = c.LAYER_PLATFORMS
+    implementation: str = "cp"
+
+    def pip_args(self) -> list[str]:
+        args: list[str] = []
+        for platform in self.platforms:
+            args += ["--platform", platform]
+        return [*args, "--implementation", self.implementation, "--python-version", self.python_version]
+
+
+LAMBDA_TARGET = LayerTarget()
+
+
+def runtime_dependencies(pyproject: Path = c.PYPROJECT) -> list[str]:
+    """The requirement strings of ``[project].dependencies``: exactly what the layer ships."""
+    with pyproject.open("rb") as fh:
+        data: dict[str, Any] = tomllib.load(fh)
+    deps = data.get("project", {}).get("dependencies")
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        raise ValueError(f"{pyproject}: [project].dependencies must be a list of strings")
+    return [str(d) for d in deps]
+
+
+def _files(root: Path) -> Iterable[Path]:
+    if not root.exists():
+        return []
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not _IGNORED_DIRS.intersection(p.relative_to(root).parts)
+        and not p.name.endswith(_IGNORED_SUFFIXES)
+        and not any(part.endswith(".egg-info") for part in p.relative_to(root).parts)
+    )
+
+
+def tree_hash(root: Path, pattern: str | None = None) -> str:
+    """sha256 over the relative paths and contents of the files under ``root``."""
+    digest = hashlib.sha256()
+    for path in _files(root):
+        rel = path.relative_to(root).as_posix()
+        if pattern is not None and not path.match(pattern):
+            continue
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def migrations_hash(migrations_dir: Path = c.MIGRATIONS_DIR) -> str:
+    """sha256 of ``migrations/*.sql``: part of the migration trigger, so a change re-runs it."""
+    digest = hashlib.sha256()
+    for path in sorted(migrations_dir.glob("*.sql")) if migrations_dir.is_dir() else []:
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def deps_key(deps: Sequence[str], target: LayerTarget) -> str:
+    """Cache key of the pip step: the dependency list, the target and the pip flags."""
+    payload = {"deps": sorted(deps), "pip": ["--only-binary=:all:", *target.pip_args()], "v": 1}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def pip_install(deps: Sequence[str], target: LayerTarget, dest: Path) -> None:
+    """``pip install --target dest`` for ``target`` from binary wheels only."""
+    cmd = [
+        sys.executable, "-m", "pip", "install",
+        "--target", str(dest),
+        *target.pip_args(),
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        *deps,
+    ]  # fmt: skip
+    print(f"[layer] {' '.join(cmd)}", file=sys.stderr)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"pip could not build the layer for Python {target.python_version} {target.platforms}:\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+
+
+def cached_dependencies(deps: Sequence[str], target: LayerTarget, cache_dir: Path) -> Path:
+    """The installed dependencies (a ``python/`` tree), built once per cache key."""
+    final = cache_dir / f"deps-{deps_key(deps, target)}"
+    if (final / "python").is_dir():
+        return final / "python"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir))
+    try:
+        pip_install(deps, target, work / "python")
+        shutil.rmtree(work / "python" / "bin", ignore_errors=True)  # console scripts: not importable
+        (work / "inputs.json").write_text(json.dumps({"deps": list(deps), "target": target.pip_args()}))
+        try:
+            work.rename(final)
+        except OSError:  # another build finished first: use its result
+            if not (final / "python").is_dir():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final / "python"
+
+
+def _copy_core(core_dir: Path, dest_python: Path) -> None:
+    shutil.copytree(
+        core_dir,
+        dest_python / core_dir.name,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "*.egg-info"),
+        dirs_exist_ok=True,
+    )
+
+
+def build_layer(
+    out_dir: Path,
+    *,
+    target: LayerTarget = LAMBDA_TARGET,
+    cache_dir: Path | None = None,
+    deps: Sequence[str] | None = None,
+    core_dir: Path = c.CORE_PACKAGE_DIR,
+) -> None:
+    """Write the layer tree into ``out_dir``: ``python/<deps>`` and ``python/rmm_alerts``."""
+    requirements = runtime_dependencies() if deps is None else list(deps)
+    python = out_dir / "python"
+    python.mkdir(parents=True, exist_ok=True)
+    deps_tree = cached_dependencies(requirements, target, cache_dir or layer_cache_dir())
+    shutil.copytree(deps_tree, python, dirs_exist_ok=True)
+    _copy_core(core_dir, python)
+
+
+def layer_cache_dir() -> Path:
+    """Where pip results are cached (``RMM_ALERTS_LAYER_CACHE`` overrides ``.layer-cache/``)."""
+    override = os.environ.get("RMM_ALERTS_LAYER_CACHE")
+    return Path(override) if override else c.LAYER_CACHE_DIR
+
+
+@jsii.implements(ILocalBundling)
+@dataclass
+class PipLayerBundling:
+    """Local bundling with pip (no Docker): what ``cdk synth``/``cdk deploy`` use."""
+
+    target: LayerTarget = LAMBDA_TARGET
+    cache_dir: Path = field(default_factory=layer_cache_dir)
+    deps: Sequence[str] | None = None
+    core_dir: Path = c.CORE_PACKAGE_DIR
+
+    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+        build_layer(
+            Path(output_dir), target=self.target, cache_dir=self.cache_dir, deps=self.deps, core_dir=self.core_dir
+        )
+        return True
+
+
+@jsii.implements(ILocalBundling)
+@dataclass
+class StubLayerBundling:
+    """Only the core package, no third-party wheels. For synth tests (``layerBuild=stub``), never deploys."""
+
+    core_dir: Path = field(default=c.CORE_PACKAGE_DIR)
+
+    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+        python = Path(output_dir) / "python"
+        python.mkdir(parents=True, exist_ok=True)
+        _copy_core(self.core_dir, python)
+        return True
+
+
+def layer_asset_hash(build: LayerBuild, deps: Sequence[str], target: LayerTarget = LAMBDA_TARGET) -> str:
+    """Hash of everything that goes into the layer: deps key, target, core source and build mode."""
+    parts = [build, deps_key(deps, target), tree_hash(c.CORE_PACKAGE_DIR)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def layer_code(build: LayerBuild) -> lambda_.Code:
+    """The layer's code asset, bundled locally at synth time."""
+    deps = runtime_dependencies()
+    local: ILocalBundling = StubLayerBundling() if build == "stub" else PipLayerBundling(deps=deps)
+    return lambda_.Code.from_asset(
+        str(c.CORE_LAYER_DIR),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=layer_asset_hash(build, deps),
+        bundling=BundlingOptions(
+            # Never pulled: local bundling always succeeds or raises. CDK requires an image.
+            image=DockerImage.from_registry("public.ecr.aws/sam/build-python" + c.RUNTIME_PYTHON_VERSION),
+            local=local,
+        ),
+    )

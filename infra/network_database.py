@@ -1,0 +1,151 @@
+"""Network and data: VPC with NAT egress, Aurora PostgreSQL Serverless v2 behind RDS Proxy."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from infra import constants as c
+from infra.stack_config import StackConfig
+
+SUBNET_PUBLIC = "public"
+SUBNET_APP = "app"  # Lambda functions: private, egress through NAT
+SUBNET_DATA = "data"  # database and proxy: isolated
+
+
+class NetworkAndDatabase(Construct):
+    """VPC (public / private-with-NAT / isolated subnets), the Aurora cluster and its proxy."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
+        super().__init__(scope, construct_id)
+
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(c.VPC_CIDR),
+            max_azs=c.VPC_MAX_AZS,
+            nat_gateways=config.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name=SUBNET_PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name=SUBNET_APP, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
+                ec2.SubnetConfiguration(
+                    name=SUBNET_DATA, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                ),
+            ],
+        )
+        flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
+        )
+        self.app_subnets = ec2.SubnetSelection(subnet_group_name=SUBNET_APP)
+        data_subnets = ec2.SubnetSelection(subnet_group_name=SUBNET_DATA)
+
+        # Functions get one security group each (see compute.py); the proxy admits them one by one.
+        parameter_group = rds.ParameterGroup(
+            self,
+            "ClusterParameters",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=c.DB_ENGINE_VERSION),
+            description="rmm-alerts: TLS only, slow statements logged",
+            parameters={
+                "rds.force_ssl": "1",
+                "log_min_duration_statement": "2000",
+                "log_statement": "ddl",
+            },
+        )
+        removal = RemovalPolicy.SNAPSHOT if config.retain_data else RemovalPolicy.DESTROY
+        self.cluster = rds.DatabaseCluster(
+            self,
+            "Cluster",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=c.DB_ENGINE_VERSION),
+            credentials=rds.Credentials.from_generated_secret(
+                c.DB_ADMIN_USER, exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\"
+            ),
+            default_database_name=c.DB_NAME,
+            parameter_group=parameter_group,
+            writer=rds.ClusterInstance.serverless_v2("Writer", enable_performance_insights=True),
+            readers=[
+                rds.ClusterInstance.serverless_v2(
+                    f"Reader{i + 1}", scale_with_writer=True, enable_performance_insights=True
+                )
+                for i in range(config.db_readers)
+            ],
+            serverless_v2_min_capacity=c.DB_MIN_ACU,
+            serverless_v2_max_capacity=c.DB_MAX_ACU,
+            vpc=self.vpc,
+            vpc_subnets=data_subnets,
+            port=c.DB_PORT,
+            storage_encrypted=True,
+            iam_authentication=True,
+            backup=rds.BackupProps(
+                retention=c.DB_BACKUP_RETENTION, preferred_window=c.DB_BACKUP_WINDOW
+            ),
+            preferred_maintenance_window=c.DB_MAINTENANCE_WINDOW,
+            copy_tags_to_snapshot=True,
+            deletion_protection=config.retain_data,
+            removal_policy=removal,
+            cloudwatch_logs_exports=["postgresql"],
+            cloudwatch_logs_retention=c.DB_LOG_RETENTION,
+        )
+        secret = self.cluster.secret
+        if secret is None:  # from_generated_secret always creates one
+            raise RuntimeError("the cluster has no credentials secret")
+        self.secret: secretsmanager.ISecret = secret
+        # Rotation runs in the app subnets: it needs Secrets Manager's endpoint (through NAT).
+        self.cluster.add_rotation_single_user(
+            automatically_after=c.DB_SECRET_ROTATION,
+            vpc_subnets=self.app_subnets,
+            exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+        )
+
+        self.proxy = self.cluster.add_proxy(
+            "Proxy",
+            secrets=[self.secret],
+            vpc=self.vpc,
+            vpc_subnets=data_subnets,
+            require_tls=True,
+            iam_auth=False,  # functions authenticate with the rotated secret, resolved by the proxy
+            debug_logging=False,
+            borrow_timeout=Duration.seconds(30),
+            idle_client_timeout=Duration.minutes(30),
+            max_connections_percent=90,
+        )
+        self.cluster.connections.allow_default_port_from(self.proxy, "RDS Proxy to Aurora")
+
+        self._suppress(config)
+
+    def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
+        """Let ``peer`` (a function) reach the proxy on the database port."""
+        self.proxy.connections.allow_default_port_from(peer, description)
+
+    def _suppress(self, config: StackConfig) -> None:
+        suppressions = [
+            NagPackSuppression(
+                id="AwsSolutions-RDS11",
+                reason="Clients only reach the cluster through RDS Proxy, which listens on the engine's "
+                "default port; the cluster sits in isolated subnets and admits only the proxy's and the "
+                "rotation function's security groups. A non-default port adds nothing.",
+            ),
+        ]
+        if not config.retain_data:
+            suppressions.append(
+                NagPackSuppression(
+                    id="AwsSolutions-RDS10",
+                    reason="Deletion protection is off because this deployment was explicitly made with "
+                    "-c retainData=false (a disposable, non-production stack).",
+                )
+            )
+        NagSuppressions.add_resource_suppressions(self.cluster, suppressions, apply_to_children=True)

@@ -1,0 +1,282 @@
+"""The fixed shapes everything else speaks: the normalized alert event, rule conditions and
+actions (REFERENCE.md §3), and maintenance windows. Pydantic v2, strict, unknown keys rejected.
+
+Validation errors always carry a dotted field path (see :func:`error_list`).
+"""
+
+from __future__ import annotations
+
+import re as _stdlib_re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import re2
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+Provider = Literal["ninjaone", "tacticalrmm"]
+PROVIDERS: tuple[Provider, ...] = ("ninjaone", "tacticalrmm")
+PROVIDER_LABELS: dict[str, str] = {"ninjaone": "NinjaOne", "tacticalrmm": "TacticalRMM"}
+
+Severity = Literal["critical", "major", "moderate", "minor", "none"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "major", "moderate", "minor", "none")
+
+AlertStatus = Literal["active", "acknowledged", "resolved", "auto_resolved", "suppressed"]
+ACTIVE_STATUSES: tuple[AlertStatus, ...] = ("active", "acknowledged")
+
+
+class EventKind(StrEnum):
+    TRIGGERED = "triggered"
+    RESET = "reset"
+    ACKNOWLEDGED = "acknowledged"
+
+
+# Ids arrive as strings from JSON and jsonb; accept them (lax) while the rest stays strict.
+Id = Annotated[UUID, Strict(False)]
+Timestamp = Annotated[AwareDatetime, Strict(False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class _CamelStrict(BaseModel):
+    """API-facing shapes: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class NormalizedAlertEvent(_Strict):
+    """One RMM lifecycle event, provider-neutral. Produced by :mod:`rmm_alerts.normalizers`."""
+
+    tenant_id: Id
+    integration_id: Id
+    provider: Provider
+    kind: EventKind
+    # Identity of this alert in the RMM (NinjaOne: activity id of the trigger; Tactical: alert id).
+    external_alert_id: Annotated[str, Field(min_length=1, max_length=255)]
+    external_device_id: Annotated[str, Field(max_length=255)] | None = None
+    # What condition fired on the device (never the lifecycle word); with the device it forms the dedup key.
+    condition_id: Annotated[str, Field(min_length=1, max_length=500)]
+    # What links a reset/ack to its trigger (NinjaOne seriesUid, Tactical alert id), when known.
+    pairing_id: Annotated[str, Field(max_length=255)] | None = None
+    activity_type: str | None = None
+    alert_class: str | None = None
+    source_type: str | None = None
+    severity: Severity = "none"
+    message: str | None = None
+    device_name: str | None = None
+    external_organization_id: str | None = None
+    external_organization_name: str | None = None
+    occurred_at: Timestamp
+    raw: dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules
+
+
+def re2_options() -> re2.Options:
+    """RE2 options for tenant patterns: linear time, bounded memory, no stderr noise."""
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 8 << 20
+    return options
+
+
+def compile_tenant_pattern(pattern: str) -> Any:
+    """Compile a tenant-supplied regex with RE2 (no backtracking, so no ReDoS)."""
+    return re2.compile(pattern, re2_options())
+
+
+def _compile_re2(pattern: str) -> str:
+    try:
+        compile_tenant_pattern(pattern)
+    except Exception as exc:  # re2 raises re2.error with a bytes message
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise ValueError(f"invalid regular expression: {detail}") from None
+    return pattern
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RuleConditions(_CamelStrict):
+    """Every present field must match; ``{}`` matches everything."""
+
+    severities: list[Severity] | None = Field(default=None, max_length=5)
+    activity_types: list[NonEmptyStr] | None = Field(default=None, max_length=100)
+    alert_classes: list[NonEmptyStr] | None = Field(default=None, max_length=100)
+    source_types: list[NonEmptyStr] | None = Field(default=None, max_length=100)
+    organization_ids: list[NonEmptyStr] | None = Field(default=None, max_length=1000)
+    keywords: list[NonEmptyStr] | None = Field(default=None, max_length=100)
+    message_pattern: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_compile_re2)] | None = None
+
+
+class TicketTemplate(_CamelStrict):
+    title_template: Annotated[str, Field(max_length=500)] | None = None
+    description_template: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class RuleActions(_CamelStrict):
+    create_ticket: bool = True
+    board_id: Id | None = None
+    priority_override: Id | None = None
+    assign_to_user_id: Id | None = None
+    ticket_template: TicketTemplate | None = None
+    auto_resolve_ticket: bool = False
+    auto_resolve_status_id: Id | None = None
+    reset_alert_on_ticket_close: bool = True
+    notify_user_ids: list[Id] = Field(default_factory=list, max_length=100)
+
+
+class Rule(_Strict):
+    """A stored rule as the pipeline sees it (loaded from ``rmm_alert_rules``)."""
+
+    rule_id: Id
+    integration_id: Id
+    name: str
+    priority_order: int
+    is_active: bool = True
+    # Kept raw: a stored rule that no longer validates is skipped at evaluation, not fatal.
+    conditions: dict[str, Any] = Field(default_factory=dict)
+    actions: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Maintenance windows
+
+_HHMM = _stdlib_re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]", _stdlib_re.ASCII)
+
+
+def _hhmm(value: str) -> str:
+    if not _HHMM.fullmatch(value):
+        raise ValueError("must be HH:MM in 24-hour time (00:00-23:59)")
+    return value
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {value!r}") from None
+    return value
+
+
+HHMM = Annotated[str, AfterValidator(_hhmm)]
+
+
+class WeeklyRecurrence(_CamelStrict):
+    """Weekly window: on ``days`` (0 = Sunday) from ``start_time`` to ``end_time`` in ``timezone``.
+    An end before the start crosses midnight into the next day."""
+
+    type: Literal["weekly"] = "weekly"
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1, max_length=7)
+    start_time: HHMM
+    end_time: HHMM
+    timezone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+
+    @field_validator("days")
+    @classmethod
+    def _unique_days(cls, days: list[int]) -> list[int]:
+        if len(set(days)) != len(days):
+            raise ValueError("days must not repeat")
+        return sorted(days)
+
+    @model_validator(mode="after")
+    def _distinct_times(self) -> WeeklyRecurrence:
+        if self.start_time == self.end_time:
+            raise ValueError("startTime and endTime must differ")
+        return self
+
+
+class MaintenanceWindowIn(_CamelStrict):
+    """A window as an admin writes it: a one-off ``[startsAt, endsAt)`` or a weekly recurrence."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    is_active: bool = True
+    integration_id: Id | None = None
+    client_id: Id | None = None
+    asset_id: Id | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
+    recurrence: WeeklyRecurrence | None = None
+
+    @model_validator(mode="after")
+    def _schedule(self) -> MaintenanceWindowIn:
+        one_off = self.starts_at is not None or self.ends_at is not None
+        if one_off and self.recurrence is not None:
+            raise ValueError("give either startsAt/endsAt or recurrence, not both")
+        if not one_off and self.recurrence is None:
+            raise ValueError("give startsAt and endsAt, or a recurrence")
+        if one_off:
+            if self.starts_at is None or self.ends_at is None:
+                raise ValueError("a one-off window needs both startsAt and endsAt")
+            if self.ends_at <= self.starts_at:
+                raise ValueError("endsAt must be after startsAt")
+        return self
+
+
+class MaintenanceWindow(_Strict):
+    """A stored window as the pipeline sees it."""
+
+    window_id: Id
+    name: str
+    is_active: bool = True
+    integration_id: Id | None = None
+    client_id: Id | None = None
+    asset_id: Id | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
+    recurrence: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            # pydantic appends validator names for Annotated/union branches; keep the field path
+            if item.startswith("function-") or item in {"constrained-str"}:
+                continue
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "body"
+
+
+def error_list(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    """Pydantic errors as ``[{"path": "conditions.messagePattern", "message": ...}]``."""
+    out: list[dict[str, str]] = []
+    for err in exc.errors(include_url=False):
+        path = _path(tuple(err["loc"]))
+        if prefix:
+            path = prefix if path == "body" else f"{prefix}.{path}"
+        msg = str(err["msg"])
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        out.append({"path": path, "message": msg})
+    return out

@@ -1,0 +1,103 @@
+"""SQL for the PSA tables the pipeline writes: tickets, comments, associations, numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+_TICKET_DEFAULTS = """
+SELECT b.board_id, b.board_name,
+       (SELECT s.status_id FROM statuses s
+         WHERE s.tenant = b.tenant AND (s.board_id = b.board_id OR s.board_id IS NULL) AND NOT s.is_closed
+         ORDER BY (s.board_id IS NULL), s.is_default DESC, s.order_number, s.name
+         LIMIT 1) AS default_status_id,
+       (SELECT coalesce(json_agg(json_build_array(p.priority_id, p.priority_name)
+                                 ORDER BY p.order_number, p.priority_name), '[]'::json)
+          FROM priorities p WHERE p.tenant = b.tenant) AS priorities,
+       (SELECT EXISTS (SELECT 1 FROM users u
+                        WHERE u.tenant = b.tenant AND u.user_id = %(assignee)s AND NOT u.is_inactive))
+           AS assignee_ok,
+       (SELECT EXISTS (SELECT 1 FROM contacts c
+                        WHERE c.tenant = b.tenant AND c.contact_name_id = %(contact)s AND NOT c.is_inactive
+                          AND (c.client_id IS NULL OR c.client_id = %(client)s)))
+           AS contact_ok,
+       (SELECT EXISTS (SELECT 1 FROM clients cl WHERE cl.tenant = b.tenant AND cl.client_id = %(client)s))
+           AS client_ok
+  FROM boards b
+ WHERE b.tenant = %(t)s AND NOT b.is_inactive
+   AND (b.board_id = %(board)s OR b.is_default)
+ ORDER BY (b.board_id = %(board)s) DESC NULLS LAST, b.is_default DESC, b.board_name
+ LIMIT 1
+"""
+
+_INSERT_TICKET = """
+WITH n AS (
+    INSERT INTO ticket_number_sequences AS seq (tenant, last_number) VALUES (%(tenant)s, 1)
+    ON CONFLICT (tenant) DO UPDATE SET last_number = seq.last_number + 1
+    RETURNING prefix, last_number
+)
+INSERT INTO tickets (tenant, ticket_id, ticket_number, title, description, board_id, status_id, priority_id,
+                     client_id, contact_name_id, assigned_to, source, attributes, entered_at, updated_at)
+SELECT %(tenant)s, %(ticket_id)s, n.prefix || lpad(n.last_number::text, 6, '0'), %(title)s, %(description)s,
+       %(board_id)s, %(status_id)s, %(priority_id)s, %(client_id)s, %(contact_id)s, %(assigned_to)s,
+       %(source)s, %(attributes)s, %(now)s, %(now)s
+  FROM n
+RETURNING ticket_number
+"""
+
+
+class PsaRepository:
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+
+    def ticket_defaults(
+        self,
+        tenant: UUID,
+        *,
+        board_id: UUID | None,
+        assignee: UUID | None,
+        contact: UUID | None,
+        client: UUID | None,
+    ) -> dict[str, Any] | None:
+        """The board (the rule's, else the tenant's default), its default status, the priorities."""
+        return self.conn.execute(
+            _TICKET_DEFAULTS,
+            {"t": tenant, "board": board_id, "assignee": assignee, "contact": contact, "client": client},
+        ).fetchone()
+
+    def insert_ticket(self, values: dict[str, Any]) -> psycopg.Cursor[dict[str, Any]]:
+        """Insert with the tenant's next ticket number; fetch ``ticket_number`` from the cursor."""
+        params = dict(values)
+        params["attributes"] = Jsonb(params["attributes"])
+        return self.conn.execute(_INSERT_TICKET, params)
+
+    def add_system_note(self, tenant: UUID, ticket_id: UUID, note: str, at: datetime) -> None:
+        """An internal, system-generated comment (it never counts as a human touch)."""
+        self.conn.execute(
+            """WITH c AS (
+                   INSERT INTO comments (tenant, ticket_id, user_id, note, is_internal, is_system_generated,
+                                         created_at)
+                   VALUES (%(t)s, %(ticket)s, NULL, %(note)s, true, true, %(at)s))
+               UPDATE tickets SET updated_at = greatest(updated_at, %(at)s)
+                WHERE tenant = %(t)s AND ticket_id = %(ticket)s""",
+            {"t": tenant, "ticket": ticket_id, "note": note, "at": at},
+        )
+
+    def associate_asset(self, tenant: UUID, asset_id: UUID, ticket_id: UUID) -> None:
+        self.conn.execute(
+            """INSERT INTO asset_associations (tenant, asset_id, entity_id, entity_type, relationship_type)
+               VALUES (%s, %s, %s, 'ticket', 'affected')
+               ON CONFLICT (tenant, asset_id, entity_id, entity_type) DO NOTHING""",
+            (tenant, asset_id, ticket_id),
+        )
+
+    def close_ticket(self, tenant: UUID, ticket_id: UUID, status_id: UUID, at: datetime) -> None:
+        self.conn.execute(
+            """UPDATE tickets SET status_id = %s, closed_at = %s, updated_at = greatest(updated_at, %s)
+                WHERE tenant = %s AND ticket_id = %s AND closed_at IS NULL""",
+            (status_id, at, at, tenant, ticket_id),
+        )

@@ -1,0 +1,543 @@
+"""``process_event``: one normalized alert event in, alerts and tickets changed in one transaction.
+
+Round trips per event (each query loads all rules/windows at once, so the count never depends
+on how many rules or windows a tenant has; "batch" is one libpq pipeline = one round trip):
+
+=====================  ==================================================================
+outcome                round trips (plus COMMIT)
+=====================  ==================================================================
+triggered, skipped     2: group lock, trigger context
+suppressed             3: lock, context, batch(insert alert + outbox)
+recorded_only          3: lock, context, batch(insert alert + outbox)
+occurrence_appended    3: lock, context, batch(insert alert, bump count, note, outbox)
+ticket_created         4: lock, context, ticket defaults, batch(alert, ticket, note, asset, outbox)
+resolved/acknowledged  3: lock, targets (+ticket state), batch(updates, notes, closes, outbox);
+                       +1 when a ticket is linked and auto-resolve may close it (group check)
+reset, skipped         3: lock, targets, was-seen check
+=====================  ==================================================================
+
+Concurrency: every writer of one ``(tenant, integration, dedup key)`` takes a transaction-scoped
+advisory lock first, so simultaneous deliveries of one condition serialize: the first creates the
+ticket, the next joins it. The unique index on ``(tenant, integration, external alert id)`` makes
+replays no-ops.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from rmm_alerts import dedup, events, notify, rules, tickets, windows
+from rmm_alerts.contracts import (
+    PROVIDER_LABELS,
+    EventKind,
+    MaintenanceWindow,
+    NormalizedAlertEvent,
+    Rule,
+    RuleActions,
+)
+from rmm_alerts.db import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal[
+    "ticket_created",
+    "occurrence_appended",
+    "recorded_only",
+    "suppressed",
+    "resolved",
+    "acknowledged",
+    "skipped",
+]
+
+
+@dataclass
+class ProcessResult:
+    outcome: Outcome
+    alert_id: UUID | None = None
+    ticket_id: UUID | None = None
+    ticket_number: str | None = None
+    rule_id: UUID | None = None
+    window_id: UUID | None = None
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    alert_ids: list[UUID] = field(default_factory=list)
+
+    @property
+    def processed(self) -> bool:
+        return self.outcome != "skipped"
+
+    def as_response(self) -> dict[str, Any]:
+        """The webhook response body (CONTRACT.md Webhooks)."""
+        body: dict[str, Any] = {"processed": self.processed, "outcome": self.outcome}
+        if self.alert_id:
+            body["alertId"] = str(self.alert_id)
+        if self.ticket_id:
+            body["ticketId"] = str(self.ticket_id)
+        if self.ticket_number:
+            body["ticketNumber"] = self.ticket_number
+        if self.reason:
+            body["reason"] = self.reason
+        if self.warnings:
+            body["warnings"] = list(self.warnings)
+        return body
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def process_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None) -> ProcessResult:
+    """Apply one event; commit on success, roll back (and raise) on any error."""
+    with uow:
+        if event.kind is EventKind.TRIGGERED:
+            return _triggered(event, uow, now or _now())
+        if event.kind is EventKind.RESET:
+            return _reset(event, uow, now or _now())
+        return _acknowledged(event, uow, now or _now())
+
+
+# --------------------------------------------------------------------------------------------
+# Triggered
+
+
+def _parse_windows(raw: list[dict[str, Any]]) -> list[MaintenanceWindow]:
+    parsed: list[MaintenanceWindow] = []
+    for item in raw:
+        try:
+            parsed.append(MaintenanceWindow.model_validate({k: v for k, v in item.items() if k != "created_at"}))
+        except ValidationError:
+            logger.warning("skipping unreadable maintenance window %s", item.get("window_id"))
+    return parsed
+
+
+def _parse_rules(raw: list[dict[str, Any]]) -> list[Rule]:
+    parsed: list[Rule] = []
+    for item in raw:
+        try:
+            parsed.append(Rule.model_validate({k: v for k, v in item.items() if k != "created_at"}))
+        except ValidationError:
+            logger.warning("skipping unreadable rule %s", item.get("rule_id"))
+    return parsed
+
+
+def _window_trace(window: MaintenanceWindow) -> dict[str, Any]:
+    return {"windowId": str(window.window_id), "name": window.name}
+
+
+def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
+    tenant, integration = event.tenant_id, event.integration_id
+    key = dedup.dedup_key_for(event)
+    uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
+    ctx = uow.alerts.trigger_context(
+        tenant,
+        integration,
+        external_alert_id=event.external_alert_id,
+        external_device_id=event.external_device_id,
+        external_organization_id=event.external_organization_id,
+        dedup_key=key,
+    )
+    if ctx["existing_alert_id"] is not None:
+        return ProcessResult("skipped", alert_id=ctx["existing_alert_id"], reason="duplicate_delivery")
+
+    alert_id = uuid.uuid4()
+    client = tickets.choose_client(ctx)
+    asset_id = tickets._uuid(ctx["asset_id"])
+    warnings: list[str] = []
+    trace: dict[str, Any] = {
+        "kind": "triggered",
+        "evaluatedAt": now.isoformat(),
+        "dedupKey": key,
+        "client": {"clientId": str(client.client_id) if client.client_id else None, "source": client.source},
+        "assetId": str(asset_id) if asset_id else None,
+        "window": None,
+        "rules": [],
+        "group": None,
+    }
+    row: dict[str, Any] = {
+        "tenant": tenant,
+        "alert_id": alert_id,
+        "integration_id": integration,
+        "provider": event.provider,
+        "external_alert_id": event.external_alert_id,
+        "external_device_id": event.external_device_id,
+        "condition_id": event.condition_id,
+        "pairing_key": event.pairing_id,
+        "dedup_key": key,
+        "activity_type": event.activity_type,
+        "alert_class": event.alert_class,
+        "source_type": event.source_type,
+        "severity": event.severity,
+        "message": event.message,
+        "device_name": event.device_name,
+        "external_organization_id": event.external_organization_id,
+        "external_organization_name": event.external_organization_name,
+        "status": "active",
+        "triggered_at": event.occurred_at,
+        "matched_rule_id": None,
+        "suppressed_by_window_id": None,
+        "ticket_id": None,
+        "auto_ticket_created": False,
+        "asset_id": asset_id,
+        "client_id": client.client_id,
+        "metadata": {"raw": event.raw, "receivedAt": now.isoformat()},
+        "decision_trace": trace,
+    }
+
+    # 1. Maintenance windows, before rules, at the alert's own time.
+    window = windows.suppressing_window(
+        _parse_windows(ctx["windows"]),
+        integration_id=integration,
+        client_id=client.client_id,
+        asset_id=asset_id,
+        at=event.occurred_at,
+    )
+    if window is not None:
+        trace["window"] = _window_trace(window)
+        trace["outcome"] = "suppressed"
+        row["status"] = "suppressed"
+        row["suppressed_by_window_id"] = window.window_id
+        with uow.batch():
+            uow.alerts.insert(row)
+        return ProcessResult("suppressed", alert_id=alert_id, window_id=window.window_id, reason="maintenance_window")
+
+    # 2. Rules, first match.
+    rule, actions, evaluations = rules.first_match(_parse_rules(ctx["rules"]), event)
+    trace["rules"] = [e.as_trace() for e in evaluations]
+    if rule is not None:
+        row["matched_rule_id"] = rule.rule_id
+        trace["matchedRuleId"] = str(rule.rule_id)
+    rule_id = rule.rule_id if rule else None
+
+    def alert_triggered(ticket_id: UUID | None) -> dict[str, Any]:
+        return events.alert_event(
+            events.RMM_ALERT_TRIGGERED,
+            tenant_id=tenant,
+            integration_id=integration,
+            provider=event.provider,
+            alert_id=alert_id,
+            external_alert_id=event.external_alert_id,
+            severity=event.severity,
+            external_device_id=event.external_device_id,
+            asset_id=asset_id,
+            client_id=client.client_id,
+            ticket_id=ticket_id,
+            message=event.message,
+            source_type=event.source_type,
+            alert_class=event.alert_class,
+            at=event.occurred_at,
+        )
+
+    def record_only(reason: str, warning: str | None = None) -> ProcessResult:
+        if warning:
+            warnings.append(warning)
+            logger.warning("alert recorded without ticket: %s", warning)
+        trace["outcome"] = "recorded_only"
+        trace["reason"] = reason
+        trace["warnings"] = warnings
+        with uow.batch():
+            uow.alerts.insert(row)
+            uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None))
+        return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=reason, warnings=warnings)
+
+    if rule is None or actions is None:
+        if client.client_id is None:
+            return record_only("organization_not_mapped", _unmapped_warning(event))
+        return record_only("no_matching_rule")
+    if not actions.create_ticket:
+        return record_only("rule_does_not_create_tickets")
+
+    # 3. Join the open ticket of the dedup group, if there is one.
+    group = ctx["open_group"]
+    if group is not None:
+        ticket_id = UUID(group["ticket_id"])
+        primary = UUID(group["primary_alert_id"])
+        trace["group"] = {"joinedTicketId": str(ticket_id), "primaryAlertId": str(primary)}
+        trace["outcome"] = "occurrence_appended"
+        row["ticket_id"] = ticket_id
+        suffix = f": {event.message}" if event.message else ""
+        with uow.batch():
+            uow.alerts.insert(row)
+            cur = uow.alerts.append_occurrence(
+                tenant,
+                primary_alert_id=primary,
+                new_alert_id=alert_id,
+                ticket_id=ticket_id,
+                at=event.occurred_at,
+                now=now,
+                suffix=suffix,
+            )
+            uow.outbox.add(
+                tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(ticket_id)
+            )
+        bumped = cur.fetchone()
+        trace["group"]["occurrence"] = bumped["occurrence_count"] if bumped else None
+        return ProcessResult(
+            "occurrence_appended",
+            alert_id=alert_id,
+            ticket_id=ticket_id,
+            ticket_number=group.get("ticket_number"),
+            rule_id=rule_id,
+        )
+
+    # 4. Create the ticket.
+    if client.client_id is None:
+        return record_only("organization_not_mapped", _unmapped_warning(event))
+    defaults = uow.psa.ticket_defaults(
+        tenant,
+        board_id=actions.board_id,
+        assignee=actions.assign_to_user_id,
+        contact=client.contact_id,
+        client=client.client_id,
+    )
+    ticket_id = uuid.uuid4()
+    try:
+        draft = tickets.draft_ticket(
+            event, actions, defaults, ticket_id=ticket_id, alert_id=alert_id, dedup_key=key, client=client
+        )
+    except tickets.CannotCreateTicket as exc:
+        return record_only(exc.reason, exc.message)
+    warnings.extend(draft.warnings)
+    trace["group"] = {"createdTicketId": str(ticket_id)}
+    trace["outcome"] = "ticket_created"
+    trace["warnings"] = warnings
+    device = event.device_name or event.external_device_id or "unknown device"
+    return _create(uow, event, row, draft, actions, alert_triggered(ticket_id), device, now, warnings, rule_id)
+
+
+def _create(
+    uow: UnitOfWork,
+    event: NormalizedAlertEvent,
+    row: dict[str, Any],
+    draft: tickets.TicketDraft,
+    actions: RuleActions,
+    triggered_payload: dict[str, Any],
+    device: str,
+    now: datetime,
+    warnings: list[str],
+    rule_id: UUID | None,
+) -> ProcessResult:
+    tenant, alert_id, ticket_id = event.tenant_id, row["alert_id"], draft.ticket_id
+    with uow.batch():
+        cur = uow.psa.insert_ticket(
+            {
+                "tenant": tenant,
+                "ticket_id": ticket_id,
+                "title": draft.title,
+                "description": draft.description,
+                "board_id": draft.board_id,
+                "status_id": draft.status_id,
+                "priority_id": draft.priority_id,
+                "client_id": draft.client_id,
+                "contact_id": draft.contact_id,
+                "assigned_to": draft.assigned_to,
+                "source": draft.source,
+                "attributes": draft.attributes,
+                "now": now,
+            }
+        )
+        row["ticket_id"] = ticket_id
+        row["auto_ticket_created"] = True
+        uow.alerts.insert(row)
+        uow.psa.add_system_note(tenant, ticket_id, tickets.initial_note(event, alert_id), now)
+        if row["asset_id"] is not None:
+            uow.psa.associate_asset(tenant, row["asset_id"], ticket_id)
+        uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=triggered_payload)
+        uow.outbox.add(
+            tenant,
+            kind="event",
+            event_type=events.TICKET_CREATED,
+            payload=events.ticket_created(tenant, ticket_id, event.provider),
+        )
+        for request in notify.ticket_notifications(
+            tenant_id=tenant,
+            user_ids=list(actions.notify_user_ids),
+            ticket_id=ticket_id,
+            title=draft.title,
+            severity=event.severity,
+            device=device,
+            alert_id=alert_id,
+        ):
+            uow.outbox.add(tenant, kind="notification", event_type=events.RMM_ALERT_NOTIFICATION, payload=request)
+    created = cur.fetchone()
+    number = str(created["ticket_number"]) if created else None
+    return ProcessResult(
+        "ticket_created",
+        alert_id=alert_id,
+        ticket_id=ticket_id,
+        ticket_number=number,
+        rule_id=rule_id,
+        warnings=warnings,
+    )
+
+
+def _unmapped_warning(event: NormalizedAlertEvent) -> str:
+    org = event.external_organization_id or "(none)"
+    return f"organization {org} is not mapped to a client and device {event.external_device_id} has no asset"
+
+
+# --------------------------------------------------------------------------------------------
+# Reset and acknowledged
+
+
+def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
+    tenant, integration = event.tenant_id, event.integration_id
+    key = dedup.dedup_key_for(event)
+    uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
+    targets = uow.alerts.lifecycle_targets(
+        tenant,
+        integration,
+        pairing_key=event.pairing_id,
+        dedup_key=key,
+        statuses=["active", "acknowledged", "suppressed"],
+    )
+    if not targets:
+        seen = uow.alerts.was_seen(tenant, integration, pairing_key=event.pairing_id, dedup_key=key)
+        return ProcessResult("skipped", reason="already_resolved" if seen else "no_matching_alert")
+
+    label = PROVIDER_LABELS[event.provider]
+    resolving = [t["alert_id"] for t in targets]
+    auto = {t["alert_id"]: _auto_resolve(t) for t in targets if t["ticket_id"] is not None}
+    reset_meta = {
+        "reset": {"raw": event.raw, "externalAlertId": event.external_alert_id, "receivedAt": now.isoformat()}
+    }
+    result = ProcessResult("resolved", alert_ids=list(resolving))
+    handled_tickets: dict[UUID, bool] = {}
+    with uow.batch():
+        for target in targets:
+            alert_id: UUID = target["alert_id"]
+            result.alert_id = result.alert_id or alert_id
+            quiet = target["status"] == "suppressed"
+            status = "resolved"
+            reset_trace: dict[str, Any] = {"at": now.isoformat(), "quiet": quiet}
+            ticket_id: UUID | None = target["ticket_id"]
+            if ticket_id is not None and not quiet:
+                result.ticket_id = result.ticket_id or ticket_id
+                result.ticket_number = result.ticket_number or target["ticket_number"]
+                if auto[alert_id]:
+                    if ticket_id not in handled_tickets:
+                        state = tickets.TicketState(
+                            ticket_closed=bool(target["ticket_closed"]),
+                            status_id=target["ticket_status_id"],
+                            initial_status_id=tickets._uuid(target["initial_status_id"]),
+                            has_human_comment=bool(target["has_human_comment"]),
+                            has_time_entry=bool(target["has_time_entry"]),
+                        )
+                        decision = tickets.reset_decision(
+                            label,
+                            state,
+                            others_active=int(target["others_active"]),
+                            close_status=target["close_status_id"],
+                        )
+                        uow.psa.add_system_note(tenant, ticket_id, decision.note, now)
+                        if decision.close:
+                            uow.psa.close_ticket(tenant, ticket_id, target["close_status_id"], now)
+                            uow.outbox.add(
+                                tenant,
+                                kind="event",
+                                event_type=events.TICKET_CLOSED,
+                                payload=events.ticket_closed(tenant, ticket_id, now),
+                            )
+                        handled_tickets[ticket_id] = decision.close
+                        reset_trace["ticket"] = {
+                            "ticketId": str(ticket_id),
+                            "closed": decision.close,
+                            "note": decision.note,
+                        }
+                    if handled_tickets[ticket_id]:
+                        status = "auto_resolved"
+                else:
+                    reset_trace["ticket"] = {
+                        "ticketId": str(ticket_id),
+                        "closed": False,
+                        "note": None,
+                        "reason": "rule does not auto-resolve tickets",
+                    }
+            uow.alerts.resolve(
+                tenant,
+                alert_id,
+                status=status,
+                resolved_at=event.occurred_at,
+                metadata_patch=reset_meta,
+                trace_patch={"reset": reset_trace},
+            )
+            if not quiet:
+                uow.outbox.add(
+                    tenant,
+                    kind="event",
+                    event_type=events.RMM_ALERT_RESOLVED,
+                    payload=events.alert_event(
+                        events.RMM_ALERT_RESOLVED,
+                        tenant_id=tenant,
+                        integration_id=integration,
+                        provider=event.provider,
+                        alert_id=alert_id,
+                        external_alert_id=target["external_alert_id"],
+                        severity=target["severity"],
+                        external_device_id=target["external_device_id"],
+                        asset_id=target["asset_id"],
+                        client_id=target["client_id"],
+                        ticket_id=ticket_id,
+                        message=target["message"],
+                        source_type=target["source_type"],
+                        alert_class=target["alert_class"],
+                        at=event.occurred_at,
+                    ),
+                )
+    if all(t["status"] == "suppressed" for t in targets):
+        result.reason = "suppressed_alert_resolved_quietly"
+    return result
+
+
+def _auto_resolve(target: dict[str, Any]) -> bool:
+    raw = target.get("rule_actions")
+    if not raw:
+        return False
+    try:
+        return RuleActions.model_validate(raw).auto_resolve_ticket
+    except ValidationError:
+        logger.warning("rule %s has unreadable actions; not auto-resolving", target.get("matched_rule_id"))
+        return False
+
+
+def _acknowledged(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
+    tenant, integration = event.tenant_id, event.integration_id
+    key = dedup.dedup_key_for(event)
+    uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
+    targets = uow.alerts.lifecycle_targets(
+        tenant, integration, pairing_key=event.pairing_id, dedup_key=key, statuses=["active"]
+    )
+    if not targets:
+        return ProcessResult("skipped", reason="no_active_alert")
+    by = _acknowledged_by(event.raw)
+    with uow.batch():
+        for target in targets:
+            uow.alerts.acknowledge(
+                tenant,
+                target["alert_id"],
+                at=event.occurred_at,
+                by=by,
+                metadata_patch={"acknowledged": {"raw": event.raw, "receivedAt": now.isoformat()}},
+            )
+    first = targets[0]
+    return ProcessResult(
+        "acknowledged",
+        alert_id=first["alert_id"],
+        ticket_id=first["ticket_id"],
+        ticket_number=first["ticket_number"],
+        alert_ids=[t["alert_id"] for t in targets],
+    )
+
+
+def _acknowledged_by(raw: dict[str, Any]) -> str | None:
+    for key in ("acknowledgedBy", "user", "userName"):
+        value = raw.get(key)
+        if isinstance(value, str) and value:
+            return value[:255]
+    return None

@@ -1,0 +1,153 @@
+"""Ticket text (REFERENCE.md §3, PRD FR-4): placeholder rendering, default title and
+description, and the severity -> tenant priority mapping. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+
+from rmm_alerts.contracts import PROVIDER_LABELS, NormalizedAlertEvent
+
+MAX_TITLE_LENGTH = 255
+# Description bodies are bounded too: an RMM message can be arbitrarily long.
+MAX_DESCRIPTION_LENGTH = 10_000
+# A message is "short" enough to go in the default title when, stripped, it is one line of at
+# most this many characters.
+SHORT_MESSAGE_LENGTH = 80
+UNKNOWN_DEVICE = "unknown device"
+_ELLIPSIS = "…"
+
+# {{name}} with optional spaces/tabs inside the braces; names are ASCII identifiers.
+_PLACEHOLDER = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}", re.ASCII)
+_WHITESPACE = re.compile(r"\s+")
+
+# Severity -> candidate priority names, in order of preference (REFERENCE.md §3).
+PRIORITY_NAMES: dict[str, tuple[str, ...]] = {
+    "critical": ("urgent", "critical"),
+    "major": ("high",),
+    "moderate": ("medium", "normal"),
+    "minor": ("low",),
+    "none": ("low",),
+}
+
+
+def render(template: str, values: Mapping[str, str | None]) -> str:
+    """Replace ``{{name}}`` placeholders with ``values[name]``.
+
+    Names are case-insensitive (``{{ Device }}`` == ``{{device}}``) and may be padded with
+    spaces. A name not in ``values`` is left exactly as written; ``None`` renders as ``""``.
+    One pass only: a value that itself contains ``{{device}}`` is not expanded again.
+    """
+    lookup = {name.lower(): value for name, value in values.items()}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        if name not in lookup:
+            return match.group(0)
+        return lookup[name] or ""
+
+    return _PLACEHOLDER.sub(substitute, template)
+
+
+def _present(value: str | None) -> str | None:
+    """``value`` unless it is missing or blank."""
+    return value if value is not None and value.strip() else None
+
+
+def placeholder_values(event: NormalizedAlertEvent) -> dict[str, str | None]:
+    """The values of ``{{device}}``, ``{{message}}``, ``{{severity}}`` and ``{{organization}}``."""
+    return {
+        "device": _present(event.device_name) or _present(event.external_device_id) or UNKNOWN_DEVICE,
+        "message": event.message,
+        "severity": event.severity,
+        "organization": _present(event.external_organization_name) or event.external_organization_id,
+    }
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
+
+
+def clip_title(title: str) -> str:
+    """A ticket title as one line (whitespace runs collapsed) of at most 255 characters.
+
+    Apply it to rendered title templates too: a template can expand past the column size.
+    """
+    return _clip(_WHITESPACE.sub(" ", title).strip(), MAX_TITLE_LENGTH)
+
+
+def default_title(provider_label: str, alert_class: str | None, device: str, message: str | None) -> str:
+    """``[<Provider> Alert] <class> on <device>`` plus ``: <message>`` when the message is short.
+
+    Short means: after stripping, non-empty, a single line and at most 80 characters. The class
+    falls back to ``Alert``; the whole title is one line capped at 255 characters.
+    """
+    alert_class = _present(alert_class) or "Alert"
+    title = f"[{provider_label} Alert] {alert_class} on {_present(device) or UNKNOWN_DEVICE}"
+    text = (message or "").strip()
+    if text and len(text) <= SHORT_MESSAGE_LENGTH and "\n" not in text and "\r" not in text:
+        title += f": {text}"
+    return clip_title(title)
+
+
+def default_description(event: NormalizedAlertEvent) -> str:
+    """A plain-text ticket description naming everything a technician needs to start work."""
+    provider = PROVIDER_LABELS.get(event.provider, event.provider)
+    device = _present(event.device_name) or _present(event.external_device_id) or UNKNOWN_DEVICE
+    if event.external_device_id and device != event.external_device_id:
+        device += f" (device id {event.external_device_id})"
+    organization = _present(event.external_organization_name) or event.external_organization_id
+    if organization and event.external_organization_id and organization != event.external_organization_id:
+        organization += f" (organization id {event.external_organization_id})"
+    lines = [
+        f"{provider} alert",
+        "",
+        f"Device: {device}",
+        f"Organization: {organization or 'unknown'}",
+        f"Severity: {event.severity}",
+        f"Condition: {event.alert_class or event.condition_id}",
+    ]
+    if event.alert_class:  # otherwise the condition id is already shown above
+        lines.append(f"Condition id: {event.condition_id}")
+    if event.source_type:
+        lines.append(f"Source type: {event.source_type}")
+    if event.activity_type:
+        lines.append(f"Activity type: {event.activity_type}")
+    lines += [
+        f"Occurred at: {event.occurred_at.astimezone(UTC).isoformat()}",
+        f"External alert id: {event.external_alert_id}",
+        "",
+        "Message:",
+        (event.message or "").strip() or "(no message)",
+    ]
+    return _clip("\n".join(lines), MAX_DESCRIPTION_LENGTH)
+
+
+def pick_priority(
+    severity: str, priorities: Sequence[tuple[str, str]], override: str | None = None
+) -> str | None:
+    """The tenant priority id for an alert.
+
+    ``priorities`` is ``[(priority_id, priority_name)]`` in the tenant's order. An ``override``
+    wins when it is one of the tenant's priority ids (a stale id falls back to the mapping).
+    Otherwise the severity's candidate names are tried: every candidate as an exact
+    case-insensitive name first, then every candidate as a case-insensitive substring; the
+    first hit wins. ``None`` when nothing matches (or the severity is unknown).
+    """
+    if override is not None:
+        wanted = override.strip().lower()
+        for priority_id, _name in priorities:
+            if priority_id.strip().lower() == wanted:
+                return priority_id
+    candidates = PRIORITY_NAMES.get(severity.strip().lower(), ())
+    names = [(priority_id, name.strip().casefold()) for priority_id, name in priorities]
+    for candidate in candidates:
+        for priority_id, name in names:
+            if name == candidate:
+                return priority_id
+    for candidate in candidates:
+        for priority_id, name in names:
+            if candidate in name:
+                return priority_id
+    return None

@@ -1,0 +1,97 @@
+"""Test database: one real PostgreSQL server per session (embedded, or ``DATABASE_URL``), one
+migrated template database, and a fresh database cloned from it for every test that asks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from rmm_alerts import config, db
+from rmm_alerts.localdb import LocalServer, with_database
+from rmm_alerts.migrations import apply_all
+
+TEMPLATE = f"rmm_test_template_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A superuser-ish URL on the session's server."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    root = Path(tempfile.mkdtemp(prefix="rmm-alerts-test-"))
+    root.chmod(0o755)
+    server = LocalServer(root / "pgdata", delete_on_stop=True)
+    try:
+        yield server.uri()
+    finally:
+        server.stop()
+
+
+def _drop(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> Iterator[str]:
+    _drop(pg_admin_url, TEMPLATE)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
+    apply_all(with_database(pg_admin_url, TEMPLATE))
+    yield TEMPLATE
+    _drop(pg_admin_url, TEMPLATE)
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A migrated database of its own for this test."""
+    name = f"rmm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    try:
+        yield with_database(pg_admin_url, name)
+    finally:
+        db.reset_pool()
+        _drop(pg_admin_url, name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> config.DatabaseSettings:
+    return config.load(config.DatabaseSettings, {"DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def pool(settings: config.DatabaseSettings) -> Iterator[Any]:
+    p = db.create_pool(settings, max_size=12, name="rmm-alerts-test")
+    p.open(wait=True)
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+@pytest.fixture
+def uow_factory(pool: Any) -> Callable[[], db.UnitOfWork]:
+    return lambda: db.UnitOfWork(pool)
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """An autocommit connection for arranging and asserting."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as c:
+        yield c
