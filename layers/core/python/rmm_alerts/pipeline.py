@@ -246,12 +246,10 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
             uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None))
         return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=reason, warnings=warnings)
 
-    if rule is None or actions is None:
+    if rule is None or actions is None or not actions.create_ticket:
         if client.client_id is None:
             return record_only("organization_not_mapped", _unmapped_warning(event))
-        return record_only("no_matching_rule")
-    if not actions.create_ticket:
-        return record_only("rule_does_not_create_tickets")
+        return record_only("no_matching_rule" if rule is None else "rule_does_not_create_tickets")
 
     # 3. Join the open ticket of the dedup group, if there is one.
     group = ctx["open_group"]

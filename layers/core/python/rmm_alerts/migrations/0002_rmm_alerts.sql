@@ -24,6 +24,8 @@ CREATE TABLE rmm_integrations (
     updated_at                      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, integration_id)
 );
+-- Webhooks arrive with only the integration id; it is a random UUID, unique across tenants.
+CREATE UNIQUE INDEX rmm_integrations_integration_id_idx ON rmm_integrations (integration_id);
 
 CREATE TABLE rmm_organization_mappings (
     tenant                     uuid NOT NULL,

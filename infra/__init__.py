@@ -1,0 +1,1 @@
+"""The AWS CDK app of rmm-alerts (entry point: ``infra/app.py``)."""

@@ -1,0 +1,236 @@
+"""API and auth: the REST API (webhooks and /v1) and the Cognito user pool of the admins."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from infra import constants as c
+from infra.stack_config import StackConfig
+
+WEBHOOK_ROUTES = {"ninjaone": "webhook_ninjaone", "tacticalrmm": "webhook_tactical"}
+
+
+class ApiAndAuth(Construct):
+    """Cognito user pool + app client + hosted domain, and the REST API in front of the functions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        webhook_functions: dict[str, lambda_.IFunction],
+        rules_api: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+        # --- Cognito ------------------------------------------------------------------------
+        self.user_pool = cognito.UserPool(
+            self,
+            "Admins",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            sign_in_case_sensitive=False,
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            # Set by an operator (admin-create-user); no app client may write it (see below).
+            custom_attributes={c.TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=36, max_len=36, mutable=True)},
+            password_policy=cognito.PasswordPolicy(
+                min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True,
+                require_symbols=True,
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=config.retain_data,
+            removal_policy=removal,
+        )
+        self.admin_group = cognito.UserPoolGroup(
+            self,
+            "AdminGroup",
+            user_pool=self.user_pool,
+            group_name=c.ADMIN_GROUP,
+            description="rmm-alerts administrators: may change integrations, rules and mappings",
+        )
+        domain_prefix = config.cognito_domain_prefix or Fn.join("-", ["rmm-alerts", Aws.ACCOUNT_ID])
+        self.domain = self.user_pool.add_domain(
+            "HostedDomain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
+        )
+        standard_readable = cognito.StandardAttributesMask(email=True, email_verified=True, fullname=True)
+        self.client = self.user_pool.add_client(
+            "AdminUi",
+            user_pool_client_name="rmm-alerts-admin-ui",
+            generate_secret=False,  # a public (browser) client: authorization code + PKCE
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=False),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=list(config.callback_urls),
+                logout_urls=list(config.logout_urls),
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            id_token_validity=c.ID_TOKEN_VALIDITY,
+            access_token_validity=c.ACCESS_TOKEN_VALIDITY,
+            refresh_token_validity=c.REFRESH_TOKEN_VALIDITY,
+            read_attributes=cognito.ClientAttributes()
+            .with_standard_attributes(standard_readable)
+            .with_custom_attributes(c.TENANT_ATTRIBUTE),
+            # custom:tenant_id is deliberately absent: users cannot move themselves to another tenant.
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(
+                cognito.StandardAttributesMask(email=True, fullname=True)
+            ),
+        )
+
+        # --- REST API -----------------------------------------------------------------------
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=c.LOG_RETENTION, removal_policy=removal)
+        webhook_throttle = apigw.MethodDeploymentOptions(
+            throttling_rate_limit=c.WEBHOOK_RATE_LIMIT, throttling_burst_limit=c.WEBHOOK_BURST_LIMIT
+        )
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{stack.stack_name}-api",
+            description="rmm-alerts: RMM webhooks and the admin API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=c.API_STAGE_NAME,
+                throttling_rate_limit=c.API_RATE_LIMIT,
+                throttling_burst_limit=c.API_BURST_LIMIT,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # never log request or response bodies
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                # Standard fields only: request metadata, never bodies or headers.
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=True,
+                ),
+                method_options={
+                    f"/webhooks/{provider}/{{integrationId}}/POST": webhook_throttle
+                    for provider in WEBHOOK_ROUTES
+                },
+            ),
+        )
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+
+        # Webhooks: no authorizer, the handler checks X-Webhook-Secret.
+        webhooks = self.api.root.add_resource("webhooks")
+        self.webhook_methods: list[apigw.Method] = []
+        for provider, key in WEBHOOK_ROUTES.items():
+            resource = webhooks.add_resource(provider).add_resource("{integrationId}")
+            method = resource.add_method(
+                "POST",
+                apigw.LambdaIntegration(webhook_functions[key]),
+                authorization_type=apigw.AuthorizationType.NONE,
+                request_validator=validator,
+                request_parameters={"method.request.path.integrationId": True},
+            )
+            self.webhook_methods.append(method)
+            NagSuppressions.add_resource_suppressions(
+                method,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-APIG4",
+                        reason="RMM webhooks cannot obtain Cognito tokens; the handler authenticates each "
+                        "call with the integration's X-Webhook-Secret (401 otherwise) and the route is "
+                        "throttled per method.",
+                    ),
+                    NagPackSuppression(
+                        id="AwsSolutions-COG4",
+                        reason="RMM webhooks cannot obtain Cognito tokens; authenticated by the handler "
+                        "with the integration's webhook secret.",
+                    ),
+                ],
+            )
+
+        # Admin API: every method behind the Cognito authorizer.
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(
+            self, "AdminAuthorizer", cognito_user_pools=[self.user_pool], identity_source="method.request.header.Authorization"
+        )
+        admin_options = apigw.MethodOptions(
+            authorizer=self.authorizer,
+            authorization_type=apigw.AuthorizationType.COGNITO,
+            request_validator=validator,
+        )
+        cors = (
+            apigw.CorsOptions(
+                allow_origins=list(config.admin_ui_origins),
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                allow_credentials=False,
+            )
+            if config.admin_ui_origins
+            else None
+        )
+        integration = apigw.LambdaIntegration(rules_api)
+        v1 = self.api.root.add_resource("v1", default_cors_preflight_options=cors)
+        v1.add_method("ANY", integration, authorizer=self.authorizer,
+                      authorization_type=apigw.AuthorizationType.COGNITO, request_validator=validator)
+        v1.add_proxy(default_integration=integration, any_method=True, default_method_options=admin_options)
+        if config.admin_ui_origins:
+            self._cors_gateway_responses(config.admin_ui_origins[0])
+            self._suppress_preflight(v1)
+
+        self.base_url = Fn.join(
+            "", ["https://", self.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX,
+                 f"/{c.API_STAGE_NAME}"],
+        )
+
+        NagSuppressions.add_resource_suppressions(
+            self.api,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-APIG3",
+                    reason="No WAF in front of the API for now: webhooks are authenticated by a per-integration "
+                    "secret, /v1 by Cognito, and both are throttled at the stage and per webhook route. A "
+                    "WebACL can be associated with the stage without changing this stack's interface.",
+                ),
+                NagPackSuppression(
+                    id="AwsSolutions-IAM4",
+                    reason="API Gateway's account-level CloudWatch role uses the AWS-managed "
+                    "AmazonAPIGatewayPushToCloudWatchLogs policy, which API Gateway requires for execution logs.",
+                    applies_to=[
+                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                    ],
+                ),
+            ],
+            apply_to_children=True,
+        )
+
+    def _cors_gateway_responses(self, origin: str) -> None:
+        headers = {"Access-Control-Allow-Origin": f"'{origin}'", "Vary": "'Origin'"}
+        self.api.add_gateway_response("Default4xx", type=apigw.ResponseType.DEFAULT_4_XX, response_headers=headers)
+        self.api.add_gateway_response("Default5xx", type=apigw.ResponseType.DEFAULT_5_XX, response_headers=headers)
+
+    @staticmethod
+    def _suppress_preflight(v1: apigw.Resource) -> None:
+        reason = "CORS preflight (OPTIONS, mock integration): browsers send it without credentials."
+        for resource in (v1, v1.node.find_child("{proxy+}")):
+            options = resource.node.try_find_child("OPTIONS")
+            if options is not None:
+                NagSuppressions.add_resource_suppressions(
+                    options,
+                    [
+                        NagPackSuppression(id="AwsSolutions-APIG4", reason=reason),
+                        NagPackSuppression(id="AwsSolutions-COG4", reason=reason),
+                    ],
+                )

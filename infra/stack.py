@@ -1,0 +1,65 @@
+"""The service stack: composes one construct per capability, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra import constants as c
+from infra.api_auth import ApiAndAuth
+from infra.compute import LayerAndFunctions
+from infra.events_schedules import EventsAndSchedules
+from infra.monitoring import Monitoring
+from infra.network_database import NetworkAndDatabase
+from infra.stack_config import StackConfig
+
+
+class RmmAlertsStack(Stack):
+    """RMM webhooks -> alerts -> PSA tickets."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("service", c.SERVICE_NAME)
+
+        self.data = NetworkAndDatabase(self, "Data", config=config)
+        self.events = EventsAndSchedules(self, "Events", config=config)
+        self.functions = LayerAndFunctions(self, "Functions", config=config, data=self.data, events=self.events)
+        self.api = ApiAndAuth(
+            self,
+            "ApiAuth",
+            config=config,
+            webhook_functions={
+                "webhook_ninjaone": self.functions.webhook_ninjaone,
+                "webhook_tactical": self.functions.webhook_tactical,
+            },
+            rules_api=self.functions.rules_api,
+        )
+        self.functions.set_api_base_url(self.api.base_url)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions=[
+                ("WebhookNinjaOne", self.functions.webhook_ninjaone),
+                ("WebhookTactical", self.functions.webhook_tactical),
+                ("RulesApi", self.functions.rules_api),
+                ("Poller", self.functions.poller),
+                ("TicketClosed", self.functions.ticket_closed),
+            ],
+            dlq=self.events.dlq,
+            api=self.api.api,
+            cluster=self.data.cluster,
+        )
+
+        CfnOutput(self, "ApiBaseUrl", value=self.api.base_url, description="Base URL of the REST API")
+        CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
+        CfnOutput(self, "AdminUiClientId", value=self.api.client.user_pool_client_id)
+        CfnOutput(self, "HostedUiDomain", value=self.api.domain.base_url())
+        CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
+        CfnOutput(self, "ScheduleGroupName", value=self.events.schedule_group.schedule_group_name)
+        CfnOutput(self, "DbProxyEndpoint", value=self.data.proxy.endpoint)
+        CfnOutput(self, "DbSecretArn", value=self.data.secret.secret_arn)
+        CfnOutput(self, "MigrateFunctionName", value=self.functions.migrate.function_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)

@@ -1,0 +1,84 @@
+"""The API Gateway side of the webhook Lambdas: one Powertools resolver per provider.
+
+Kept in the layer so both webhook functions share it; each ``functions/webhook_*/handler.py`` only
+builds its app and wires the observability decorators.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+
+from rmm_alerts import config, db, webhooks
+from rmm_alerts.observability import logger, metrics
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def _uow_factory() -> db.UnitOfWork:
+    return db.UnitOfWork(db.get_pool(config.cached(config.WebhookSettings)))
+
+
+def raw_body(event: Any) -> bytes:
+    """The request body as bytes, decoding API Gateway's base64 when flagged."""
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=False)
+        except (binascii.Error, ValueError):
+            return b"\xff"  # not JSON: answered 400 after authentication
+    return str(body).encode("utf-8")
+
+
+def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRestResolver:
+    """A resolver serving ``POST <path>/<integrationId>`` for ``provider``."""
+    app = APIGatewayRestResolver()
+    factory = uow_factory or _uow_factory
+
+    @app.post(f"{path}/<integrationId>")
+    def webhook(integrationId: str) -> Response[str]:  # noqa: N803 - the path parameter's name
+        started = time.perf_counter()
+        event = app.current_event
+        response = webhooks.receive(
+            provider,
+            integrationId,
+            event.headers.get(webhooks.SECRET_HEADER),
+            raw_body(event),
+            factory,
+        )
+        if response.tenant:
+            logger.append_keys(tenant_id=str(response.tenant), integration_id=str(response.integration_id))
+        outcome = str(response.body.get("outcome", f"http_{response.status}"))
+        logger.info(
+            "webhook handled",
+            extra={"provider": provider, "status": response.status, "outcome": outcome, **response.log},
+        )
+        # One alert per invocation, so the invocation's dimensions are the alert's.
+        metrics.add_dimension(name="provider", value=provider)
+        metrics.add_dimension(name="outcome", value=outcome)
+        metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="WebhookDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        )
+        return _json(response.status, response.body)
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response[str]:
+        # The transaction has rolled back; 500 makes the RMM retry, and a replay is a no-op.
+        logger.exception("webhook failed", extra={"provider": provider, "error_type": type(exc).__name__})
+        metrics.add_metric(name="WebhookErrors", unit=MetricUnit.Count, value=1)
+        return _json(500, {"error": "internal error; retry later"})
+
+    @app.not_found
+    def not_found(_: Exception) -> Response[str]:
+        return _json(404, {"error": "not found"})
+
+    return app

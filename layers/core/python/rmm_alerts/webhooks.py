@@ -1,0 +1,149 @@
+"""Webhook ingestion as a service: authenticate, parse, normalize, process.
+
+The webhook Lambdas stay thin: they hand the path id, the ``X-Webhook-Secret`` header and the raw
+body to :func:`receive` and turn the :class:`WebhookResponse` into an API Gateway response.
+
+Status codes (CONTRACT.md Webhooks): 404 unknown or disconnected integration (or another
+provider's), 401 missing or wrong secret and also when no secret is configured (never open),
+413 body over 256 KiB (checked before anything else), 400 bad JSON or a payload that cannot be
+an alert (the message names the field), 200 otherwise, including non-alert activities
+(``processed: false``). Unexpected errors propagate: the handler answers 500 and the transaction
+has rolled back, so the RMM's retry is safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from rmm_alerts import normalizers
+from rmm_alerts.db import UnitOfWork
+from rmm_alerts.pipeline import ProcessResult, process_event
+
+MAX_BODY_BYTES = 256 * 1024
+SECRET_HEADER = "X-Webhook-Secret"
+# Never compare against an empty hash: a digest of random bytes nobody knows stands in for "no secret".
+_NO_SECRET = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+
+
+def hash_secret(secret: str) -> str:
+    """What the database keeps of a webhook secret (secrets are 256-bit random, so a plain
+    SHA-256 is enough; there is nothing to brute-force)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Integration:
+    tenant: UUID
+    integration_id: UUID
+    provider: str
+    is_active: bool
+    webhook_secret_hash: str | None
+    previous_webhook_secret_hash: str | None
+    previous_secret_expires_at: datetime | None
+
+
+def secret_matches(integration: Integration, presented: str | None, now: datetime) -> bool:
+    """Constant-time check against the current secret and, until it expires, the previous one."""
+    if not presented or not integration.webhook_secret_hash:
+        # Still do the work so timing does not reveal which case this is.
+        hmac.compare_digest(hash_secret(presented or ""), _NO_SECRET)
+        return False
+    digest = hash_secret(presented)
+    ok = hmac.compare_digest(digest, integration.webhook_secret_hash)
+    previous = integration.previous_webhook_secret_hash
+    expires = integration.previous_secret_expires_at
+    in_grace = previous is not None and expires is not None and now < expires
+    ok_previous = hmac.compare_digest(digest, previous if in_grace and previous else _NO_SECRET)
+    return ok or ok_previous
+
+
+@dataclass
+class WebhookResponse:
+    status: int
+    body: dict[str, Any]
+    tenant: UUID | None = None
+    integration_id: UUID | None = None
+    result: ProcessResult | None = None
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+def scrub_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000; replace it everywhere in a parsed payload."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [scrub_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {scrub_nul(k): scrub_nul(v) for k, v in value.items()}
+    return value
+
+
+def _error(status: int, message: str, **extra: Any) -> WebhookResponse:
+    return WebhookResponse(status, {"error": message, **extra})
+
+
+def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | None:
+    """The one lookup not scoped by a known tenant: the path's integration id decides the tenant."""
+    with uow:
+        row = uow.conn.execute(
+            """SELECT tenant, integration_id, provider, is_active, webhook_secret_hash,
+                      previous_webhook_secret_hash, previous_secret_expires_at
+                 FROM rmm_integrations WHERE integration_id = %s""",
+            (integration_id,),
+        ).fetchone()
+    return Integration(**row) if row else None
+
+
+def receive(
+    provider: str,
+    integration_id: str | None,
+    presented_secret: str | None,
+    body: bytes,
+    uow_factory: Any,
+    *,
+    now: datetime | None = None,
+) -> WebhookResponse:
+    """Handle one webhook delivery end to end (see the module docstring for status codes)."""
+    now = now or datetime.now(UTC)
+    if len(body) > MAX_BODY_BYTES:
+        return _error(413, f"body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        iid = UUID(str(integration_id))
+    except ValueError:
+        return _error(404, "integration not found")
+    integration = load_integration(uow_factory(), iid)
+    if integration is None or integration.provider != provider or not integration.is_active:
+        return _error(404, "integration not found")
+    if not secret_matches(integration, presented_secret, now):
+        return _error(401, f"missing or invalid {SECRET_HEADER} header")
+
+    try:
+        payload = scrub_nul(json.loads(body.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return _error(400, f"body: not valid JSON ({exc.__class__.__name__})", field="body")
+    try:
+        event = normalizers.normalize(
+            provider, payload, tenant_id=integration.tenant, integration_id=iid, received_at=now
+        )
+    except normalizers.NotAnAlert as exc:
+        response = WebhookResponse(200, {"processed": False, "outcome": "skipped", "reason": exc.reason})
+    except normalizers.MalformedPayload as exc:
+        response = _error(400, str(exc), field=exc.field)
+    else:
+        result = process_event(event, uow_factory(), now=now)
+        response = WebhookResponse(200, result.as_response(), result=result)
+        response.log = {"kind": event.kind.value, "externalAlertId": event.external_alert_id}
+    response.tenant = integration.tenant
+    response.integration_id = iid
+    return response

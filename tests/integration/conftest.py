@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rmm_alerts import config, db
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[str]:
+    """The environment a deployed function gets, pointed at this test's database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    config.cached.cache_clear()
+    db.reset_pool()
+    yield database_url
+    db.reset_pool()
+    config.cached.cache_clear()

@@ -1,0 +1,110 @@
+"""End to end: `rmm-alerts dev` as a subprocess, driven by the README's own curl commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEV = [sys.executable, "-m", "rmm_alerts.cli", "dev"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _readme_block(marker: str) -> str:
+    text = (REPO / "README.md").read_text()
+    match = re.search(rf"<!-- {marker} -->\s*```bash\n(.*?)```", text, re.S)
+    assert match, f"README block {marker} not found"
+    return match.group(1)
+
+
+def _start(home: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["RMM_ALERTS_HOME"] = str(home)
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [*DEV, "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.strip() == "ready":
+            return proc, lines
+    proc.kill()
+    raise AssertionError("dev server did not become ready:\n" + "\n".join(lines))
+
+
+def _stop(proc: subprocess.Popen[str]) -> list[str]:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out.splitlines()
+
+
+def _postgres_for(pgdata: Path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(attrs=["name", "cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        if p.info.get("name") == "postgres" and any(str(pgdata) in part for part in cmd):
+            found.append(p)
+    return found
+
+
+def _curl(block: str, home: Path, port: int, env_extra: dict[str, str] | None = None) -> dict[str, object]:
+    script = block.replace(".rmm-alerts/", f"{home}/").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    env = {**os.environ, **(env_extra or {})}
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=60, check=True)
+    return dict(json.loads(out.stdout))
+
+
+@pytest.mark.slow
+def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> None:
+    home = tmp_path / "dev-home"
+    port = _free_port()
+    proc, banner = _start(home, port)
+    try:
+        assert any("demo tenant created" in line for line in banner)
+        assert any(f"127.0.0.1:{port}/webhooks/ninjaone/" in line for line in banner)
+        assert any("X-Webhook-Secret:" in line for line in banner)
+        trigger = _readme_block("e2e:trigger")
+        created = _curl(trigger, home, port)
+        assert created["outcome"] == "ticket_created" and created["ticketNumber"] == "TIC000001"
+        # The reset block reuses $URL and $SECRET from the trigger block, as in a shell session.
+        resolved = _curl(trigger.rsplit("curl", 1)[0] + _readme_block("e2e:reset"), home, port)
+        assert resolved["outcome"] == "resolved" and resolved["ticketId"] == created["ticketId"]
+    finally:
+        output = _stop(proc) if proc.poll() is None else []
+    assert any(line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000001" in line
+               for line in output)
+    assert "stopped" in output
+    assert _postgres_for(home / "pgdata") == []
+
+    # A second start reuses the data: same URLs and secrets, the ticket is still there.
+    proc, banner = _start(home, port)
+    try:
+        assert any("reusing your data" in line for line in banner)
+        again = _curl(_readme_block("e2e:trigger"), home, port)
+        assert again["outcome"] == "skipped"  # the same delivery was already processed
+    finally:
+        _stop(proc)
+    assert _postgres_for(home / "pgdata") == []
