@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+
 from rmm_alerts import config, db
 from rmm_alerts.localdb import LocalServer, with_database
 from rmm_alerts.migrations import apply_all

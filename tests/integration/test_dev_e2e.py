@@ -72,8 +72,15 @@ def _postgres_for(pgdata: Path) -> list[psutil.Process]:
 def _curl(block: str, home: Path, port: int, env_extra: dict[str, str] | None = None) -> dict[str, object]:
     script = block.replace(".rmm-alerts/", f"{home}/").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     env = {**os.environ, **(env_extra or {})}
-    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=60, check=True)
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -94,8 +101,9 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         assert resolved["outcome"] == "resolved" and resolved["ticketId"] == created["ticketId"]
     finally:
         output = _stop(proc) if proc.poll() is None else []
-    assert any(line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000001" in line
-               for line in output)
+    assert any(
+        line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000001" in line for line in output
+    )
     assert "stopped" in output
     assert _postgres_for(home / "pgdata") == []
 

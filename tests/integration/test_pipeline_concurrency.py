@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from rmm_alerts.pipeline import ProcessResult, process_event
 
+from rmm_alerts.pipeline import ProcessResult, process_event
 from tests.support.events import event
 from tests.support.world import Tenant, make_tenant
 

@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
-from rmm_alerts.pipeline import process_event
 
+from rmm_alerts.pipeline import process_event
 from tests.support.events import event, later
 from tests.support.world import Tenant, make_tenant
 

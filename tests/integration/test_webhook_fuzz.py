@@ -67,8 +67,14 @@ def test_never_500(conn: Any, lambda_env: str, body: bytes, hdrs: dict[str, str]
     hdrs = copy.copy(hdrs)
     if "X-Webhook-Secret" not in hdrs and "x-webhook-secret" not in hdrs:
         hdrs["X-Webhook-Secret"] = SECRET
-    event = webhook_event(path, str(world.integration_id), body if b64 else body.decode("utf-8", "replace"),
-                          secret=None, base64_body=b64, headers=hdrs)
+    event = webhook_event(
+        path,
+        str(world.integration_id),
+        body if b64 else body.decode("utf-8", "replace"),
+        secret=None,
+        base64_body=b64,
+        headers=hdrs,
+    )
     handler = ninja.handler if provider == "ninjaone" else tactical.handler
     response = handler(event, FakeContext())
     assert response["statusCode"] in {200, 400, 401, 413}, response

@@ -41,8 +41,9 @@ def tactical_world(conn: Any, lambda_env: str) -> Tenant:
     return w
 
 
-def call_ninja(world: Tenant, body: Any, *, secret: str | None = SECRET, integration: str | None = None,
-               **kw: Any) -> tuple[int, Any]:
+def call_ninja(
+    world: Tenant, body: Any, *, secret: str | None = SECRET, integration: str | None = None, **kw: Any
+) -> tuple[int, Any]:
     event = webhook_event("ninjaone", integration or str(world.integration_id), body, secret=secret, **kw)
     response = ninja.handler(event, FakeContext())
     return response["statusCode"], response_json(response)
@@ -59,6 +60,7 @@ RESET = fixture("ninjaone/condition_reset.json")
 
 
 # -- authentication ---------------------------------------------------------------------------
+
 
 def test_right_secret_creates_a_ticket(world: Tenant) -> None:
     status, body = call_ninja(world, TRIGGERED)
@@ -119,12 +121,14 @@ def test_disconnected_integration_is_404(world: Tenant) -> None:
 
 
 def test_another_providers_integration_is_404(world: Tenant) -> None:
-    event = webhook_event("tacticalrmm", str(world.integration_id), fixture("tactical/check_trigger.json"),
-                          secret=SECRET)
+    event = webhook_event(
+        "tacticalrmm", str(world.integration_id), fixture("tactical/check_trigger.json"), secret=SECRET
+    )
     assert tactical.handler(event, FakeContext())["statusCode"] == 404
 
 
 # -- status codes -----------------------------------------------------------------------------
+
 
 def test_base64_body(world: Tenant) -> None:
     status, body = call_ninja(world, TRIGGERED, base64_body=True)
@@ -181,8 +185,9 @@ def test_unexpected_error_is_500_and_nothing_is_half_written(world: Tenant) -> N
     assert (status, body["outcome"]) == (200, "ticket_created")
 
 
-def test_database_down_is_500_then_retry_succeeds(world: Tenant, monkeypatch: pytest.MonkeyPatch,
-                                                   lambda_env: str) -> None:
+def test_database_down_is_500_then_retry_succeeds(
+    world: Tenant, monkeypatch: pytest.MonkeyPatch, lambda_env: str
+) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
     monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "1")
     config.cached.cache_clear()
@@ -196,8 +201,9 @@ def test_database_down_is_500_then_retry_succeeds(world: Tenant, monkeypatch: py
     assert (status, body["outcome"]) == (200, "ticket_created")
 
 
-def test_database_timeout_is_500_and_nothing_is_half_written(world: Tenant, monkeypatch: pytest.MonkeyPatch,
-                                                             lambda_env: str) -> None:
+def test_database_timeout_is_500_and_nothing_is_half_written(
+    world: Tenant, monkeypatch: pytest.MonkeyPatch, lambda_env: str
+) -> None:
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "300")
     config.cached.cache_clear()
     db.reset_pool()
@@ -213,6 +219,7 @@ def test_database_timeout_is_500_and_nothing_is_half_written(world: Tenant, monk
 
 
 # -- idempotency and concurrency --------------------------------------------------------------
+
 
 def test_fifty_replays_give_one_alert_and_one_ticket(world: Tenant) -> None:
     outcomes = [call_ninja(world, TRIGGERED)[1]["outcome"] for _ in range(50)]
@@ -242,6 +249,7 @@ def test_eight_concurrent_deliveries_give_one_ticket(world: Tenant) -> None:
 
 
 # -- lifecycle through the handlers -----------------------------------------------------------
+
 
 def test_ninjaone_reset_with_a_new_activity_id_closes_the_trigger_ticket(world: Tenant) -> None:
     _, created = call_ninja(world, TRIGGERED)

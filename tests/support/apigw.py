@@ -89,8 +89,15 @@ def rest_event(
     }
 
 
-def webhook_event(provider_path: str, integration_id: str, body: Any, *, secret: str | None,
-                  base64_body: bool = False, headers: dict[str, str] | None = None) -> dict[str, Any]:
+def webhook_event(
+    provider_path: str,
+    integration_id: str,
+    body: Any,
+    *,
+    secret: str | None,
+    base64_body: bool = False,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     if secret is not None:
         hdrs["X-Webhook-Secret"] = secret

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
-
 from tests.support.world import Tenant
 
 _ids = itertools.count(1000)

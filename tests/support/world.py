@@ -239,14 +239,22 @@ def make_tenant(conn: psycopg.Connection[dict[str, Any]], name: str = "Acme MSP"
     return Tenant(conn, t, board, s_open, s_work, s_closed, priorities, client, contact, user, integration)
 
 
-def set_webhook_secret(world: Tenant, secret: str | None, integration_id: UUID | None = None,
-                       previous: str | None = None, previous_expires_at: Any = None) -> None:
+def set_webhook_secret(
+    world: Tenant,
+    secret: str | None,
+    integration_id: UUID | None = None,
+    previous: str | None = None,
+    previous_expires_at: Any = None,
+) -> None:
     from rmm_alerts.webhooks import hash_secret
 
     world.q(
         """UPDATE rmm_integrations SET webhook_secret_hash = %s, previous_webhook_secret_hash = %s,
                   previous_secret_expires_at = %s
             WHERE tenant = %s AND integration_id = %s""",
-        hash_secret(secret) if secret else None, hash_secret(previous) if previous else None,
-        previous_expires_at, world.tenant, integration_id or world.integration_id,
+        hash_secret(secret) if secret else None,
+        hash_secret(previous) if previous else None,
+        previous_expires_at,
+        world.tenant,
+        integration_id or world.integration_id,
     )

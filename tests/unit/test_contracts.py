@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 from pydantic import BaseModel, ValidationError
+
 from rmm_alerts.contracts import (
     EventKind,
     MaintenanceWindowIn,
@@ -178,9 +179,7 @@ def _weekly(**overrides: Any) -> dict[str, Any]:
         "empty-name-with-prefix",
     ],
 )
-def test_rejections(
-    model: type[BaseModel], data: dict[str, Any], prefix: str, path: str, message: str
-) -> None:
+def test_rejections(model: type[BaseModel], data: dict[str, Any], prefix: str, path: str, message: str) -> None:
     errors = _errors(model, data, prefix)
     assert [e["path"] for e in errors] == [path]
     assert message in errors[0]["message"]
@@ -239,9 +238,7 @@ def test_rule_actions_defaults() -> None:
 
 def test_rule_actions_camel_case_round_trip() -> None:
     board = "00000000-0000-0000-0000-0000000000b1"
-    actions = RuleActions.model_validate(
-        {"boardId": board, "ticketTemplate": {"titleTemplate": "{{device}}"}}
-    )
+    actions = RuleActions.model_validate({"boardId": board, "ticketTemplate": {"titleTemplate": "{{device}}"}})
     assert actions.board_id == UUID(board)
     dumped = actions.model_dump(mode="json", by_alias=True)
     assert dumped["boardId"] == board

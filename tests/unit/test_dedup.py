@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.dedup import MAX_KEY_LENGTH, dedup_key, dedup_key_for, lock_key
 

@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.normalizers import (
     MalformedPayload,

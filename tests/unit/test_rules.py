@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent, Rule, RuleActions, RuleConditions
 from rmm_alerts.rules import RuleEvaluation, first_match, match_conditions
 
@@ -185,9 +186,7 @@ def test_match_conditions(conditions: dict[str, Any], event_overrides: dict[str,
         "long-list-truncated",
     ],
 )
-def test_match_reasons(
-    conditions: dict[str, Any], event_overrides: dict[str, Any], reasons: tuple[str, ...]
-) -> None:
+def test_match_reasons(conditions: dict[str, Any], event_overrides: dict[str, Any], reasons: tuple[str, ...]) -> None:
     _, got = match_conditions(RuleConditions.model_validate(conditions), _event(**event_overrides))
     assert got == reasons
 
@@ -280,16 +279,12 @@ def _names(trace: list[RuleEvaluation]) -> list[str]:
         "negative-order-first",
     ],
 )
-def test_first_match(
-    rules: list[Rule], event_overrides: dict[str, Any], winner: str | None, traced: list[str]
-) -> None:
+def test_first_match(rules: list[Rule], event_overrides: dict[str, Any], winner: str | None, traced: list[str]) -> None:
     rule, actions, trace = first_match(rules, _event(**event_overrides))
     assert (rule.name if rule else None) == winner
     assert (actions is not None) == (winner is not None)
     assert _names(trace) == traced
-    assert [e.matched for e in trace] == [
-        winner is not None and i == len(trace) - 1 for i in range(len(trace))
-    ]
+    assert [e.matched for e in trace] == [winner is not None and i == len(trace) - 1 for i in range(len(trace))]
 
 
 def test_first_match_returns_validated_actions() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.templates import (
     clip_title,
@@ -176,9 +177,7 @@ def test_clip_title(title: str, expected: str) -> None:
 
 
 def test_default_description_full() -> None:
-    text = default_description(
-        _event(occurred_at=datetime(2026, 6, 12, 10, 30, tzinfo=timezone(timedelta(hours=-4))))
-    )
+    text = default_description(_event(occurred_at=datetime(2026, 6, 12, 10, 30, tzinfo=timezone(timedelta(hours=-4)))))
     assert text.splitlines() == [
         "NinjaOne alert",
         "",

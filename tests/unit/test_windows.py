@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from rmm_alerts.contracts import MaintenanceWindow
 from rmm_alerts.windows import covers, occurrence_at_or_after, scope_matches, suppressing_window
 
@@ -27,9 +28,7 @@ def _z(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _weekly(
-    days: list[int], start: str, end: str, tz: str = "America/New_York", /, **kw: Any
-) -> MaintenanceWindow:
+def _weekly(days: list[int], start: str, end: str, tz: str = "America/New_York", /, **kw: Any) -> MaintenanceWindow:
     recurrence = {"type": "weekly", "days": days, "startTime": start, "endTime": end, "timezone": tz}
     return MaintenanceWindow(window_id=uuid4(), name="weekly", recurrence=recurrence, **kw)
 
@@ -224,9 +223,7 @@ def test_naive_datetime_rejected(call: Any) -> None:
 def test_unusable_window_never_suppresses(window: MaintenanceWindow) -> None:
     at = _z("2026-06-12T14:30")
     assert covers(window, at) is False
-    assert (
-        suppressing_window([window], integration_id=INTEGRATION, client_id=None, asset_id=None, at=at) is None
-    )
+    assert suppressing_window([window], integration_id=INTEGRATION, client_id=None, asset_id=None, at=at) is None
     assert occurrence_at_or_after(window, at) is None
 
 
@@ -239,9 +236,9 @@ def test_invalid_recurrence_logs_window_id(caplog: pytest.LogCaptureFixture) -> 
     assert "recurrence.days[0]" in record.getMessage()
 
 
-def test_time_with_trailing_newline_is_tolerated() -> None:
-    # The contract's HH:MM check lets "10:00\n" through; we read it as 10:00 rather than fail.
-    assert covers(_weekly([FRI], "10:00\n", "11:00"), _z("2026-06-12T14:30"))
+def test_time_with_trailing_newline_is_invalid_and_never_suppresses() -> None:
+    # The contract rejects "10:00\n"; a stored window holding it is unreadable, so it suppresses nothing.
+    assert not covers(_weekly([FRI], "10:00\n", "11:00"), _z("2026-06-12T14:30"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,13 +276,9 @@ def test_time_with_trailing_newline_is_tolerated() -> None:
         "all-scopes-one-differs",
     ],
 )
-def test_scope_matches(
-    scopes: dict[str, UUID], client_id: UUID | None, asset_id: UUID | None, expected: bool
-) -> None:
+def test_scope_matches(scopes: dict[str, UUID], client_id: UUID | None, asset_id: UUID | None, expected: bool) -> None:
     window = _weekly([FRI], "10:00", "11:00", **scopes)
-    assert (
-        scope_matches(window, integration_id=INTEGRATION, client_id=client_id, asset_id=asset_id) is expected
-    )
+    assert scope_matches(window, integration_id=INTEGRATION, client_id=client_id, asset_id=asset_id) is expected
 
 
 _INSIDE = "2026-06-12T14:30"
@@ -338,9 +331,7 @@ def _named(window: MaintenanceWindow, name: str) -> MaintenanceWindow:
     ],
 )
 def test_suppressing_window(windows: list[MaintenanceWindow], expected: str | None) -> None:
-    found = suppressing_window(
-        windows, integration_id=INTEGRATION, client_id=CLIENT, asset_id=ASSET, at=_z(_INSIDE)
-    )
+    found = suppressing_window(windows, integration_id=INTEGRATION, client_id=CLIENT, asset_id=ASSET, at=_z(_INSIDE))
     assert (found.name if found else None) == expected
 
 
@@ -395,9 +386,7 @@ def test_suppressing_window(windows: list[MaintenanceWindow], expected: str | No
         "weekly-inactive",
     ],
 )
-def test_occurrence_at_or_after(
-    window: MaintenanceWindow, now: str, expected: tuple[str, str] | None
-) -> None:
+def test_occurrence_at_or_after(window: MaintenanceWindow, now: str, expected: tuple[str, str] | None) -> None:
     got = occurrence_at_or_after(window, _z(now))
     if expected is None:
         assert got is None
@@ -407,9 +396,7 @@ def test_occurrence_at_or_after(
 
 
 _ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
-_HHMM = st.builds(
-    lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.sampled_from([0, 1, 15, 30, 45, 59])
-)
+_HHMM = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.sampled_from([0, 1, 15, 30, 45, 59]))
 
 
 @settings(max_examples=300, deadline=None)

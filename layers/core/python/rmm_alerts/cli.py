@@ -40,7 +40,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from rmm_alerts import devserver
+    import rmm_alerts.devserver as devserver
 
     return devserver.run(host=args.host, port=args.port, home=LOCAL_DIR.resolve())
 

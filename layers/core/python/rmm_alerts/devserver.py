@@ -96,10 +96,18 @@ def run(host: str, port: int, home: Path) -> int:
         os.environ.setdefault("API_BASE_URL", f"http://{host}:{port}")
 
         routes = [
-            Route("POST", "/webhooks/ninjaone/{integrationId}", load_function("webhook_ninjaone").handler,
-                  "webhook_ninjaone"),
-            Route("POST", "/webhooks/tacticalrmm/{integrationId}", load_function("webhook_tactical").handler,
-                  "webhook_tactical"),
+            Route(
+                "POST",
+                "/webhooks/ninjaone/{integrationId}",
+                load_function("webhook_ninjaone").handler,
+                "webhook_ninjaone",
+            ),
+            Route(
+                "POST",
+                "/webhooks/tacticalrmm/{integrationId}",
+                load_function("webhook_tactical").handler,
+                "webhook_tactical",
+            ),
         ]
         if (FUNCTIONS / "rules_api" / "handler.py").exists():
             claims = {

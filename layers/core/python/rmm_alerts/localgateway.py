@@ -119,13 +119,15 @@ def _is_text(headers: dict[str, str], body: bytes) -> bool:
 
 
 class LocalGateway:
-    def __init__(self, routes: list[Route], on_response: Callable[[Route, dict[str, Any], dict[str, Any]], None]
-                 | None = None) -> None:
+    def __init__(
+        self, routes: list[Route], on_response: Callable[[Route, dict[str, Any], dict[str, Any]], None] | None = None
+    ) -> None:
         self.routes = routes
         self.on_response = on_response
 
-    def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str],
-                                                                                                    bytes]:
+    def dispatch(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         path = urlsplit(raw_path).path
         for route in self.routes:
             params = route.match(method, path)
@@ -156,7 +158,9 @@ class LocalGateway:
                     return
                 body = self.rfile.read(length) if length else b""
                 try:
-                    status, headers, payload = gateway.dispatch(self.command, self.path, dict(self.headers.items()), body)
+                    status, headers, payload = gateway.dispatch(
+                        self.command, self.path, dict(self.headers.items()), body
+                    )
                 except Exception as exc:  # the real gateway answers 502 when a function crashes
                     status, headers = 502, {"Content-Type": "application/json"}
                     payload = json.dumps({"message": "Internal server error", "error": type(exc).__name__}).encode()
@@ -171,9 +175,9 @@ class LocalGateway:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # one readable line per webhook is printed by the dev server instead
 
         return ThreadingHTTPServer((host, port), RequestHandler)

@@ -169,9 +169,7 @@ def _validate(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleEvaluation
     prefix, error = problem
     errors = error_list(error, prefix)
     # Log field paths only: they name the stored rule's fields, never the alert payload.
-    logger.warning(
-        "rule %s skipped: invalid stored %s (%s)", rule_id, prefix, ", ".join(e["path"] for e in errors)
-    )
+    logger.warning("rule %s skipped: invalid stored %s (%s)", rule_id, prefix, ", ".join(e["path"] for e in errors))
     detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
     return RuleEvaluation(rule_id, rule.name, False, (f"invalid {prefix}",), error=detail)
 

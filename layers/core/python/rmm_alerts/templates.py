@@ -124,9 +124,7 @@ def default_description(event: NormalizedAlertEvent) -> str:
     return _clip("\n".join(lines), MAX_DESCRIPTION_LENGTH)
 
 
-def pick_priority(
-    severity: str, priorities: Sequence[tuple[str, str]], override: str | None = None
-) -> str | None:
+def pick_priority(severity: str, priorities: Sequence[tuple[str, str]], override: str | None = None) -> str | None:
     """The tenant priority id for an alert.
 
     ``priorities`` is ``[(priority_id, priority_name)]`` in the tenant's order. An ``override``

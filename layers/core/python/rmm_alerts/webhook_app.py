@@ -44,7 +44,7 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
     factory = uow_factory or _uow_factory
 
     @app.post(f"{path}/<integrationId>")
-    def webhook(integrationId: str) -> Response[str]:  # noqa: N803 - the path parameter's name
+    def webhook(integrationId: str) -> Response[str]:
         started = time.perf_counter()
         event = app.current_event
         response = webhooks.receive(
@@ -70,7 +70,7 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
         )
         return _json(response.status, response.body)
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[str]:
         # The transaction has rolled back; 500 makes the RMM retry, and a replay is a no-op.
         logger.exception("webhook failed", extra={"provider": provider, "error_type": type(exc).__name__})

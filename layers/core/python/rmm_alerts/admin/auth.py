@@ -1,0 +1,75 @@
+"""Who is calling: the Cognito claims API Gateway puts in ``requestContext.authorizer.claims``.
+
+``sub`` and ``custom:tenant_id`` (a UUID) are required (else 401). ``cognito:groups`` is a list, a
+plain string (``"rmm-admin"``), or API Gateway's flattening of a list (``"[rmm-admin, x]"``).
+Any user of the tenant may read; writes need the ``rmm-admin`` group (else 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from rmm_alerts.admin.errors import error
+
+ADMIN_GROUP = "rmm-admin"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: UUID
+    user_id: str
+    groups: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups
+
+
+def parse_groups(value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1]
+        # API Gateway flattens lists as "[a, b]"; a space-separated form is also seen in the wild.
+        items = [part for chunk in text.split(",") for part in chunk.split()]
+    else:
+        return frozenset()
+    return frozenset(i.strip().strip('"') for i in items if i.strip().strip('"'))
+
+
+def claims_of(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    claims = authorizer.get("claims") if isinstance(authorizer, Mapping) else None
+    return claims if isinstance(claims, Mapping) else None
+
+
+def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
+    if not claims:
+        raise error(401, "not authenticated")
+    sub = claims.get("sub")
+    tenant_raw = claims.get("custom:tenant_id")
+    if not isinstance(sub, str) or not sub.strip() or not isinstance(tenant_raw, str):
+        raise error(401, "not authenticated")
+    try:
+        tenant = UUID(tenant_raw)
+    except ValueError:
+        raise error(401, "not authenticated") from None
+    return Principal(tenant, sub.strip(), parse_groups(claims.get("cognito:groups")))
+
+
+def authorize(event: Mapping[str, Any]) -> Principal:
+    """The caller, or :class:`~rmm_alerts.admin.errors.ApiError` 401/403."""
+    principal = principal_from_claims(claims_of(event))
+    method = str(event.get("httpMethod") or "").upper()
+    if method not in READ_METHODS and not principal.is_admin:
+        raise error(403, f"this action needs the {ADMIN_GROUP} group")
+    return principal
