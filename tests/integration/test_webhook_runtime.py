@@ -1,0 +1,119 @@
+"""What an engineer running this in AWS relies on: logs, connection reuse, a cheap import."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from functions.webhook_ninjaone import handler as ninja
+from rmm_alerts import config, db
+from rmm_alerts.observability import logger
+from tests.integration.conftest import fixture
+from tests.support.apigw import FakeContext, webhook_event
+from tests.support.world import Tenant, make_tenant, set_webhook_secret
+
+SECRET = "log-test-secret-value-0123456789abcdef"
+
+
+@pytest.fixture
+def world(conn: Any, lambda_env: str) -> Tenant:
+    w = make_tenant(conn)
+    w.map_org("2")
+    w.add_rule()
+    set_webhook_secret(w, SECRET)
+    return w
+
+
+def _logs(out: str) -> list[dict[str, Any]]:
+    records = []
+    for line in out.splitlines():
+        if line.startswith("{") and '"level"' in line:
+            records.append(json.loads(line))
+    return records
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """What the Powertools logger writes (it keeps the stream it was built with, so swap it)."""
+    stream = io.StringIO()
+    old = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    yield stream
+    logger.registered_handler.setStream(old)  # type: ignore[attr-defined]
+
+
+def test_logs_carry_correlation_and_tenant_but_no_secret_or_payload(world: Tenant, log_stream: io.StringIO) -> None:
+    body = fixture("ninjaone/condition_triggered.json")
+    event = webhook_event("ninjaone", str(world.integration_id), body, secret=SECRET)
+    assert ninja.handler(event, FakeContext())["statusCode"] == 200
+    out = log_stream.getvalue()
+    records = [r for r in _logs(out) if r.get("message") == "webhook handled"]
+    assert len(records) == 1
+    record = records[0]
+    assert record["correlation_id"] == event["requestContext"]["requestId"]
+    assert record["tenant_id"] == str(world.tenant)
+    assert record["integration_id"] == str(world.integration_id)
+    assert record["outcome"] == "ticket_created"
+    assert SECRET not in out
+    assert body["message"] not in out  # payload content never logged
+    # the wrong-secret path logs no secret either
+    bad = webhook_event("ninjaone", str(world.integration_id), body, secret="not-" + SECRET)
+    ninja.handler(bad, FakeContext())
+    assert "not-" + SECRET not in log_stream.getvalue()
+
+
+def test_connection_is_reused_and_replaced_after_failure(world: Tenant, lambda_env: str) -> None:
+    body = fixture("ninjaone/condition_triggered.json")
+
+    def send(activity: int) -> int:
+        b = {**body, "id": activity}
+        return int(
+            ninja.handler(webhook_event("ninjaone", str(world.integration_id), b, secret=SECRET), FakeContext())[
+                "statusCode"
+            ]
+        )
+
+    assert send(1) == 200
+    with psycopg.connect(lambda_env, autocommit=True) as admin:
+        backends = {
+            r[0]
+            for r in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'rmm-alerts' AND datname = current_database()"
+            )
+        }
+        assert backends, "the pool keeps a warm connection"
+        assert send(2) == 200
+        again = {
+            r[0]
+            for r in admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = 'rmm-alerts' AND datname = current_database()"
+            )
+        }
+        assert again == backends  # reused across warm invocations
+        for pid in backends:  # the database drops the connection (failover, idle timeout, ...)
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert send(3) == 200  # checked on checkout and replaced
+    assert len(world.alerts()) == 3
+
+
+def test_import_connects_to_nothing() -> None:
+    code = (
+        "import os; os.environ['DATABASE_URL']='postgresql://nobody@127.0.0.1:1/x';"
+        "import functions.webhook_ninjaone.handler, functions.webhook_tactical.handler;"
+        "from rmm_alerts import db; assert db._pool is None; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "ok"
+
+
+def test_statement_timeout_is_set_on_every_session(world: Tenant) -> None:
+    pool = db.get_pool(config.cached(config.WebhookSettings))
+    with pool.connection() as conn:
+        row = conn.execute("SHOW statement_timeout").fetchone()
+    assert row is not None and row[0] == "10s"

@@ -1,0 +1,122 @@
+"""The local API Gateway adapter: requests become REST proxy events; responses become HTTP."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from rmm_alerts.devserver import bearer_authorizer, describe
+from rmm_alerts.localgateway import LocalGateway, Route, build_event
+
+
+def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
+
+
+@pytest.mark.parametrize(
+    ("template", "method", "path", "expected"),
+    [
+        ("/webhooks/ninjaone/{integrationId}", "POST", "/webhooks/ninjaone/abc", {"integrationId": "abc"}),
+        ("/webhooks/ninjaone/{integrationId}", "GET", "/webhooks/ninjaone/abc", None),
+        ("/webhooks/ninjaone/{integrationId}", "POST", "/webhooks/ninjaone/a/b", None),
+        ("/v1/{proxy+}", None, "/v1/integrations/x/rules", {"proxy": "integrations/x/rules"}),
+        ("/v1/{proxy+}", None, "/v2/integrations", None),
+    ],
+)
+def test_route_matching(template: str, method: str | None, path: str, expected: dict[str, str] | None) -> None:
+    route = Route("POST" if "webhooks" in template else None, template, echo, "x")
+    assert route.match(method or "GET", path) == expected
+
+
+def test_event_has_the_rest_proxy_shape() -> None:
+    route = Route("POST", "/webhooks/ninjaone/{integrationId}", echo, "webhook_ninjaone")
+    event = build_event(
+        route,
+        "POST",
+        "/webhooks/ninjaone/abc?x=1&x=2&y=",
+        {"Content-Type": "application/json; charset=utf-8", "X-Webhook-Secret": "s"},
+        b'{"id": 1}',
+        {"integrationId": "abc"},
+        None,
+    )
+    assert event["resource"] == "/webhooks/ninjaone/{integrationId}"
+    assert event["path"] == "/webhooks/ninjaone/abc"
+    assert event["httpMethod"] == "POST"
+    assert event["pathParameters"] == {"integrationId": "abc"}
+    assert event["queryStringParameters"] == {"x": "2", "y": ""}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
+    assert event["headers"]["X-Webhook-Secret"] == "s"
+    assert event["multiValueHeaders"]["X-Webhook-Secret"] == ["s"]
+    assert event["body"] == '{"id": 1}' and event["isBase64Encoded"] is False
+    assert event["requestContext"]["resourcePath"] == "/webhooks/ninjaone/{integrationId}"
+    assert event["requestContext"]["requestId"]
+    assert "authorizer" not in event["requestContext"]
+
+
+def test_binary_bodies_are_base64() -> None:
+    route = Route("POST", "/x", echo, "x")
+    event = build_event(route, "POST", "/x", {"Content-Type": "application/octet-stream"}, b"\xff\x00", {}, None)
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\xff\x00"
+    assert build_event(route, "POST", "/x", {}, b"", {}, None)["body"] is None
+
+
+def test_bearer_authorizer_hands_over_cognito_claims() -> None:
+    claims = {"sub": "u", "custom:tenant_id": "t", "cognito:groups": "rmm-admin"}
+    authorize = bearer_authorizer("tok", claims)
+    assert authorize({"Authorization": "Bearer tok"}) == claims
+    assert authorize({"authorization": "bearer tok"}) == claims
+    assert authorize({"Authorization": "Bearer nope"}) is None
+    assert authorize({}) is None
+
+
+def test_dispatch_authorizer_404_and_response_mapping() -> None:
+    seen: list[dict[str, Any]] = []
+    routes = [
+        Route(None, "/v1/{proxy+}", echo, "rules_api", authorizer=bearer_authorizer("tok", {"sub": "u"})),
+        Route(
+            "POST",
+            "/bin",
+            lambda e, c: {"statusCode": 201, "body": base64.b64encode(b"\x01").decode(), "isBase64Encoded": True},
+            "bin",
+        ),
+    ]
+    gateway = LocalGateway(routes, lambda route, event, response: seen.append(event))
+    assert gateway.dispatch("GET", "/v1/alerts", {}, b"")[0] == 401
+    status, _headers, body = gateway.dispatch("GET", "/v1/alerts", {"Authorization": "Bearer tok"}, b"")
+    assert status == 200 and json.loads(body)["requestContext"]["authorizer"] == {"claims": {"sub": "u"}}
+    assert gateway.dispatch("POST", "/bin", {}, b"")[1:] == ({}, b"\x01")
+    assert gateway.dispatch("GET", "/nowhere", {}, b"")[0] == 404
+    assert len(seen) == 2
+
+
+def test_http_server_round_trip() -> None:
+    gateway = LocalGateway([Route("POST", "/webhooks/ninjaone/{integrationId}", echo, "webhook_ninjaone")])
+    server = gateway.server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        conn.request("POST", "/webhooks/ninjaone/abc", body=b'{"a": 1}', headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        event = json.loads(response.read())
+        assert response.status == 200
+        assert event["body"] == '{"a": 1}' and event["pathParameters"] == {"integrationId": "abc"}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_describe_prints_one_readable_line_per_webhook() -> None:
+    route = Route("POST", "/webhooks/ninjaone/{integrationId}", echo, "webhook_ninjaone")
+    body = {"processed": True, "outcome": "ticket_created", "alertId": "a1", "ticketNumber": "TIC000001"}
+    line = describe(route, {}, {"statusCode": 200, "body": json.dumps(body)})
+    assert line is not None
+    assert line.split()[:4] == ["webhook", "ninjaone", "200", "ticket_created"]
+    assert "alert=a1" in line and "ticket=TIC000001" in line
+    assert describe(Route(None, "/v1/{proxy+}", echo, "rules_api"), {}, {"statusCode": 200}) is None
