@@ -149,7 +149,7 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
 
     alert_id = uuid.uuid4()
     client = tickets.choose_client(ctx)
-    asset_id = tickets._uuid(ctx["asset_id"])
+    asset_id = tickets.as_uuid(ctx["asset_id"])
     warnings: list[str] = []
     trace: dict[str, Any] = {
         "kind": "triggered",
@@ -424,7 +424,7 @@ def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> Proce
                         state = tickets.TicketState(
                             ticket_closed=bool(target["ticket_closed"]),
                             status_id=target["ticket_status_id"],
-                            initial_status_id=tickets._uuid(target["initial_status_id"]),
+                            initial_status_id=tickets.as_uuid(target["initial_status_id"]),
                             has_human_comment=bool(target["has_human_comment"]),
                             has_time_entry=bool(target["has_time_entry"]),
                         )

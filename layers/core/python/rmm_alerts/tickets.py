@@ -18,7 +18,7 @@ class ClientChoice:
     source: str | None  # "asset" | "mapping" | None
 
 
-def _uuid(value: Any) -> UUID | None:
+def as_uuid(value: Any) -> UUID | None:
     if value is None or value == "":
         return None
     if isinstance(value, UUID):
@@ -32,17 +32,17 @@ def _uuid(value: Any) -> UUID | None:
 def choose_client(context: dict[str, Any]) -> ClientChoice:
     """Client from the device's asset, else from the organization mapping. Contact: the mapping's
     default contact (when the mapping's client is the chosen one), else the client's primary contact."""
-    asset_client = _uuid(context.get("asset_client_id"))
-    mapping_client = _uuid(context.get("mapping_client_id"))
+    asset_client = as_uuid(context.get("asset_client_id"))
+    mapping_client = as_uuid(context.get("mapping_client_id"))
     if asset_client is not None:
         client, source = asset_client, "asset"
-        primary = _uuid(context.get("asset_client_primary_contact"))
+        primary = as_uuid(context.get("asset_client_primary_contact"))
     elif mapping_client is not None:
         client, source = mapping_client, "mapping"
-        primary = _uuid(context.get("mapping_client_primary_contact"))
+        primary = as_uuid(context.get("mapping_client_primary_contact"))
     else:
         return ClientChoice(None, None, None)
-    mapping_contact = _uuid(context.get("mapping_contact_id")) if mapping_client == client else None
+    mapping_contact = as_uuid(context.get("mapping_contact_id")) if mapping_client == client else None
     return ClientChoice(client, mapping_contact or primary, source)
 
 
@@ -89,13 +89,13 @@ def draft_ticket(
         raise CannotCreateTicket("no_client", "no client: map the device to an asset or the organization to a client")
     if defaults is None:
         raise CannotCreateTicket("no_board", "no board: set the rule's boardId or mark a board as default")
-    status_id = _uuid(defaults.get("default_status_id"))
+    status_id = as_uuid(defaults.get("default_status_id"))
     if status_id is None:
         raise CannotCreateTicket("no_status", f"board {defaults.get('board_name')!r} has no open status")
     if defaults.get("client_ok") is False:
         raise CannotCreateTicket("no_client", "the resolved client does not exist in this tenant")
     warnings: list[str] = []
-    board_id = _uuid(defaults["board_id"])
+    board_id = as_uuid(defaults["board_id"])
     assert board_id is not None
     if actions.board_id is not None and actions.board_id != board_id:
         warnings.append(f"rule board {actions.board_id} is missing or inactive; used the default board")
@@ -133,7 +133,7 @@ def draft_ticket(
         description=description,
         board_id=board_id,
         status_id=status_id,
-        priority_id=_uuid(picked),
+        priority_id=as_uuid(picked),
         client_id=client.client_id,
         contact_id=contact,
         assigned_to=assignee,

@@ -51,8 +51,10 @@ def session_options(settings: DatabaseSettings) -> str:
 
 def create_pool(settings: DatabaseSettings, *, max_size: int = 2, name: str = "rmm-alerts") -> ConnectionPool[Any]:
     """A pool for ``settings`` (not opened: the first checkout opens it)."""
+    # A callable: each new connection reads the (Powertools-cached) secret, so a rotated database
+    # password is picked up without a cold start; nothing is fetched before the first checkout.
     return ConnectionPool(
-        conninfo(settings),
+        lambda: conninfo(settings),
         min_size=1,
         max_size=max_size,
         open=False,
