@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from rmm_alerts import config, db
+from tests.support.world import Tenant, make_tenant
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -25,3 +26,11 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[s
     yield database_url
     db.reset_pool()
     config.cached.cache_clear()
+
+
+@pytest.fixture
+def world(conn: Any) -> Tenant:
+    """A tenant whose organization "2" maps to its client (override per module for more)."""
+    w = make_tenant(conn)
+    w.map_org("2")
+    return w

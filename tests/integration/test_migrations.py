@@ -74,22 +74,17 @@ def test_a_changed_applied_migration_is_refused(empty_db: str, monkeypatch: pyte
 
 
 def test_cli_migrate_uses_database_url(empty_db: str) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "rmm_alerts.cli", "migrate"],
-        env={"DATABASE_URL": empty_db, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "applied migrations: 0001, 0002" in out.stdout
-    again = subprocess.run(
-        [sys.executable, "-m", "rmm_alerts.cli", "migrate"],
-        env={"DATABASE_URL": empty_db, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "up to date" in again.stdout
+    def migrate() -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "rmm_alerts.cli", "migrate"],
+            env={"DATABASE_URL": empty_db, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    assert "applied migrations: 0001, 0002" in migrate()
+    assert "up to date" in migrate()
 
 
 def test_check_constraints_guard_the_vocabularies(empty_db: str) -> None:

@@ -9,20 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from rmm_alerts.pipeline import process_event
-from tests.support.events import event, later
+from tests.support.events import event, later, run
 from tests.support.world import Tenant, make_tenant
-
-
-@pytest.fixture
-def world(conn: Any) -> Tenant:
-    w = make_tenant(conn)
-    w.map_org("2")
-    return w
-
-
-def run(uow_factory: Any, ev: Any) -> Any:
-    return process_event(ev, uow_factory())
 
 
 def test_reset_closes_an_untouched_ticket(world: Tenant, uow_factory: Any) -> None:

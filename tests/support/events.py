@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
+from rmm_alerts.pipeline import ProcessResult, process_event
 from tests.support.world import Tenant
 
 _ids = itertools.count(1000)
@@ -53,3 +54,8 @@ def event(
 
 def later(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+def run(uow_factory: Any, ev: NormalizedAlertEvent) -> ProcessResult:
+    """process_event in a fresh unit of work, as a handler would call it."""
+    return process_event(ev, uow_factory())

@@ -169,16 +169,16 @@ class Tenant:
     def alerts(self) -> list[dict[str, Any]]:
         return self.q("SELECT * FROM rmm_alerts WHERE tenant = %s ORDER BY created_at, alert_id", self.tenant)
 
-    def alert(self, alert_id: UUID) -> dict[str, Any]:
+    def alert(self, alert_id: UUID | None) -> dict[str, Any]:
         return self.one("SELECT * FROM rmm_alerts WHERE tenant = %s AND alert_id = %s", self.tenant, alert_id)
 
     def tickets(self) -> list[dict[str, Any]]:
         return self.q("SELECT * FROM tickets WHERE tenant = %s ORDER BY entered_at, ticket_number", self.tenant)
 
-    def ticket(self, ticket_id: UUID) -> dict[str, Any]:
+    def ticket(self, ticket_id: UUID | None) -> dict[str, Any]:
         return self.one("SELECT * FROM tickets WHERE tenant = %s AND ticket_id = %s", self.tenant, ticket_id)
 
-    def comments(self, ticket_id: UUID) -> list[dict[str, Any]]:
+    def comments(self, ticket_id: UUID | None) -> list[dict[str, Any]]:
         return self.q(
             "SELECT * FROM comments WHERE tenant = %s AND ticket_id = %s ORDER BY created_at, note",
             self.tenant,

@@ -29,7 +29,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -108,23 +108,17 @@ def process_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime
 # Triggered
 
 
-def _parse_windows(raw: list[dict[str, Any]]) -> list[MaintenanceWindow]:
-    parsed: list[MaintenanceWindow] = []
-    for item in raw:
-        try:
-            parsed.append(MaintenanceWindow.model_validate({k: v for k, v in item.items() if k != "created_at"}))
-        except ValidationError:
-            logger.warning("skipping unreadable maintenance window %s", item.get("window_id"))
-    return parsed
+M = TypeVar("M", Rule, MaintenanceWindow)
 
 
-def _parse_rules(raw: list[dict[str, Any]]) -> list[Rule]:
-    parsed: list[Rule] = []
-    for item in raw:
+def _parse(model: type[M], rows: list[dict[str, Any]], id_key: str) -> list[M]:
+    """Stored rules/windows as models; an unreadable row is logged and skipped, never fatal."""
+    parsed: list[M] = []
+    for row in rows:
         try:
-            parsed.append(Rule.model_validate({k: v for k, v in item.items() if k != "created_at"}))
+            parsed.append(model.model_validate({k: v for k, v in row.items() if k != "created_at"}))
         except ValidationError:
-            logger.warning("skipping unreadable rule %s", item.get("rule_id"))
+            logger.warning("skipping unreadable %s %s", model.__name__, row.get(id_key))
     return parsed
 
 
@@ -193,7 +187,7 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
 
     # 1. Maintenance windows, before rules, at the alert's own time.
     window = windows.suppressing_window(
-        _parse_windows(ctx["windows"]),
+        _parse(MaintenanceWindow, ctx["windows"], "window_id"),
         integration_id=integration,
         client_id=client.client_id,
         asset_id=asset_id,
@@ -209,7 +203,7 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
         return ProcessResult("suppressed", alert_id=alert_id, window_id=window.window_id, reason="maintenance_window")
 
     # 2. Rules, first match.
-    rule, actions, evaluations = rules.first_match(_parse_rules(ctx["rules"]), event)
+    rule, actions, evaluations = rules.first_match(_parse(Rule, ctx["rules"], "rule_id"), event)
     trace["rules"] = [e.as_trace() for e in evaluations]
     if rule is not None:
         row["matched_rule_id"] = rule.rule_id
