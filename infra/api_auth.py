@@ -7,10 +7,10 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra import constants as c
+from infra.nag import acknowledge
 from infra.stack_config import StackConfig
 
 WEBHOOK_ROUTES = {"ninjaone": "webhook_ninjaone", "tacticalrmm": "webhook_tactical"}
@@ -46,7 +46,10 @@ class ApiAndAuth(Construct):
             # Set by an operator (admin-create-user); no app client may write it (see below).
             custom_attributes={c.TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=36, max_len=36, mutable=True)},
             password_policy=cognito.PasswordPolicy(
-                min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True,
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
                 require_symbols=True,
             ),
             mfa=cognito.Mfa.REQUIRED,
@@ -68,7 +71,6 @@ class ApiAndAuth(Construct):
         self.domain = self.user_pool.add_domain(
             "HostedDomain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
         )
-        standard_readable = cognito.StandardAttributesMask(email=True, email_verified=True, fullname=True)
         self.client = self.user_pool.add_client(
             "AdminUi",
             user_pool_client_name="rmm-alerts-admin-ui",
@@ -87,12 +89,10 @@ class ApiAndAuth(Construct):
             access_token_validity=c.ACCESS_TOKEN_VALIDITY,
             refresh_token_validity=c.REFRESH_TOKEN_VALIDITY,
             read_attributes=cognito.ClientAttributes()
-            .with_standard_attributes(standard_readable)
+            .with_standard_attributes(email=True, email_verified=True, fullname=True)
             .with_custom_attributes(c.TENANT_ATTRIBUTE),
             # custom:tenant_id is deliberately absent: users cannot move themselves to another tenant.
-            write_attributes=cognito.ClientAttributes().with_standard_attributes(
-                cognito.StandardAttributesMask(email=True, fullname=True)
-            ),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(email=True, fullname=True),
         )
 
         # --- REST API -----------------------------------------------------------------------
@@ -119,12 +119,18 @@ class ApiAndAuth(Construct):
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 # Standard fields only: request metadata, never bodies or headers.
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
                 ),
                 method_options={
-                    f"/webhooks/{provider}/{{integrationId}}/POST": webhook_throttle
-                    for provider in WEBHOOK_ROUTES
+                    f"/webhooks/{provider}/{{integrationId}}/POST": webhook_throttle for provider in WEBHOOK_ROUTES
                 },
             ),
         )
@@ -145,26 +151,25 @@ class ApiAndAuth(Construct):
                 request_parameters={"method.request.path.integrationId": True},
             )
             self.webhook_methods.append(method)
-            NagSuppressions.add_resource_suppressions(
+            acknowledge(
                 method,
-                [
-                    NagPackSuppression(
-                        id="AwsSolutions-APIG4",
-                        reason="RMM webhooks cannot obtain Cognito tokens; the handler authenticates each "
-                        "call with the integration's X-Webhook-Secret (401 otherwise) and the route is "
-                        "throttled per method.",
-                    ),
-                    NagPackSuppression(
-                        id="AwsSolutions-COG4",
-                        reason="RMM webhooks cannot obtain Cognito tokens; authenticated by the handler "
-                        "with the integration's webhook secret.",
-                    ),
-                ],
+                "AwsSolutions-APIG4",
+                "RMM webhooks cannot obtain Cognito tokens; the handler authenticates each call with "
+                "the integration's X-Webhook-Secret (401 otherwise) and the route is throttled per method.",
+            )
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "RMM webhooks cannot obtain Cognito tokens; authenticated by the handler with the "
+                "integration's webhook secret.",
             )
 
         # Admin API: every method behind the Cognito authorizer.
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
-            self, "AdminAuthorizer", cognito_user_pools=[self.user_pool], identity_source="method.request.header.Authorization"
+            self,
+            "AdminAuthorizer",
+            cognito_user_pools=[self.user_pool],
+            identity_source="method.request.header.Authorization",
         )
         admin_options = apigw.MethodOptions(
             authorizer=self.authorizer,
@@ -183,37 +188,44 @@ class ApiAndAuth(Construct):
         )
         integration = apigw.LambdaIntegration(rules_api)
         v1 = self.api.root.add_resource("v1", default_cors_preflight_options=cors)
-        v1.add_method("ANY", integration, authorizer=self.authorizer,
-                      authorization_type=apigw.AuthorizationType.COGNITO, request_validator=validator)
+        v1.add_method(
+            "ANY",
+            integration,
+            authorizer=self.authorizer,
+            authorization_type=apigw.AuthorizationType.COGNITO,
+            request_validator=validator,
+        )
         v1.add_proxy(default_integration=integration, any_method=True, default_method_options=admin_options)
         if config.admin_ui_origins:
             self._cors_gateway_responses(config.admin_ui_origins[0])
             self._suppress_preflight(v1)
 
         self.base_url = Fn.join(
-            "", ["https://", self.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX,
-                 f"/{c.API_STAGE_NAME}"],
+            "",
+            [
+                "https://",
+                self.api.rest_api_id,
+                ".execute-api.",
+                Aws.REGION,
+                ".",
+                Aws.URL_SUFFIX,
+                f"/{c.API_STAGE_NAME}",
+            ],
         )
 
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.api,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-APIG3",
-                    reason="No WAF in front of the API for now: webhooks are authenticated by a per-integration "
-                    "secret, /v1 by Cognito, and both are throttled at the stage and per webhook route. A "
-                    "WebACL can be associated with the stage without changing this stack's interface.",
-                ),
-                NagPackSuppression(
-                    id="AwsSolutions-IAM4",
-                    reason="API Gateway's account-level CloudWatch role uses the AWS-managed "
-                    "AmazonAPIGatewayPushToCloudWatchLogs policy, which API Gateway requires for execution logs.",
-                    applies_to=[
-                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-                    ],
-                ),
-            ],
-            apply_to_children=True,
+            "AwsSolutions-APIG3",
+            "No WAF in front of the API for now: webhooks are authenticated by a per-integration "
+            "secret, /v1 by Cognito, and both are throttled at the stage and per webhook route. A "
+            "WebACL can be associated with the stage without changing this stack's interface.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-IAM4",
+            "API Gateway's account-level CloudWatch role uses the AWS-managed "
+            "AmazonAPIGatewayPushToCloudWatchLogs policy, which API Gateway requires for execution logs.",
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
         )
 
     def _cors_gateway_responses(self, origin: str) -> None:
@@ -227,10 +239,5 @@ class ApiAndAuth(Construct):
         for resource in (v1, v1.node.find_child("{proxy+}")):
             options = resource.node.try_find_child("OPTIONS")
             if options is not None:
-                NagSuppressions.add_resource_suppressions(
-                    options,
-                    [
-                        NagPackSuppression(id="AwsSolutions-APIG4", reason=reason),
-                        NagPackSuppression(id="AwsSolutions-COG4", reason=reason),
-                    ],
-                )
+                acknowledge(options, "AwsSolutions-APIG4", reason)
+                acknowledge(options, "AwsSolutions-COG4", reason)

@@ -1,7 +1,7 @@
 """CDK app entry point: ``npx cdk synth`` / ``npx cdk deploy`` run this (see cdk.json).
 
-Applies the cdk-nag AwsSolutions checks to the whole app: any unsuppressed finding is an
-error annotation and fails the synth.
+Registers the cdk-nag AwsSolutions pack as a policy-validation plugin of the whole app: any
+unacknowledged finding fails ``cdk synth`` / ``cdk deploy`` (report in cdk.out/validation-report.json).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aws_cdk import App, Aspects
+from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from infra import constants as c
@@ -29,7 +29,7 @@ def build(app: App) -> RmmAlertsStack:
         config=StackConfig.from_context(app.node),
         description="rmm-alerts: RMM webhooks to PSA tickets",
     )
-    Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return stack
 
 

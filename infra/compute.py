@@ -15,12 +15,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
-from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from infra import constants as c
 from infra.events_schedules import EventsAndSchedules
 from infra.layer import layer_code, migrations_hash
+from infra.nag import acknowledge, arn_finding
 from infra.network_database import NetworkAndDatabase
 from infra.stack_config import StackConfig
 
@@ -41,9 +41,7 @@ _ENI_ACTIONS = [
     "ec2:UnassignPrivateIpAddresses",
 ]
 # Actions AWS only authorizes against "*": X-Ray (added by Lambda tracing) and the ENI actions.
-WILDCARD_RESOURCE_ACTIONS = frozenset(
-    {"xray:PutTraceSegments", "xray:PutTelemetryRecords", *_ENI_ACTIONS}
-)
+WILDCARD_RESOURCE_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords", *_ENI_ACTIONS})
 
 _XRAY_REASON = (
     "X-Ray tracing (Tracing.ACTIVE): xray:PutTraceSegments and xray:PutTelemetryRecords support no "
@@ -87,17 +85,13 @@ class LayerAndFunctions(Construct):
             description="ENI management for VPC-attached rmm-alerts functions",
             statements=[iam.PolicyStatement(actions=list(_ENI_ACTIONS), resources=["*"])],
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.eni_policy,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason="Lambda creates and removes the function's VPC network interfaces with these EC2 "
-                    "actions; the Describe actions support no resource-level permissions and Lambda's ENIs "
-                    "are not known in advance (same grant as AWSLambdaVPCAccessExecutionRole).",
-                    applies_to=["Resource::*"],
-                )
-            ],
+            "AwsSolutions-IAM5",
+            "Lambda creates and removes the function's VPC network interfaces with these EC2 actions; "
+            "the Describe actions support no resource-level permissions and Lambda's ENIs are not known "
+            "in advance (the same grant as AWSLambdaVPCAccessExecutionRole).",
+            "Resource::*",
         )
 
         db_env = {
@@ -123,6 +117,8 @@ class LayerAndFunctions(Construct):
             "CREDENTIALS_SECRET_PREFIX": c.INTEGRATION_SECRET_PREFIX,
             "EVENT_BUS_NAME": events.bus.event_bus_name,
         }
+        if config.notification_sender_identity:
+            poller_env["NOTIFICATION_SENDER"] = config.notification_sender_identity
         self.poller = self._function("Poller", c.POLLER, poller_env)
         events.bus.grant_put_events_to(self.poller)
         self._read_integration_secrets(self.poller, integration_secrets_arn)
@@ -201,11 +197,14 @@ class LayerAndFunctions(Construct):
                 resources=[integration_secrets_arn],
             )
         )
-        self._suppress_scoped_wildcards(
-            self.rules_api,
-            "rules_api manages only the poll schedules of this stack's schedule group "
-            "(schedule/<group>/*) and only integration credentials under the rmm-alerts/integrations/ "
-            "prefix; their names are created at run time, one per integration.",
+        acknowledge(
+            self._role(self.rules_api),
+            "AwsSolutions-IAM5",
+            "rules_api manages only the poll schedules in this stack's schedule group (one per "
+            "integration, named at run time) and only the integration credentials under the "
+            "rmm-alerts/integrations/ prefix (one secret per integration, named at run time).",
+            arn_finding("scheduler", f"schedule/{events.schedule_group.schedule_group_name}/*"),
+            arn_finding("secretsmanager", f"secret:{c.INTEGRATION_SECRET_PREFIX}*"),
         )
 
         # --- migrations, run on every deploy that changes them ------------------------------
@@ -287,9 +286,7 @@ class LayerAndFunctions(Construct):
             description=description or spec.description,
             runtime=c.RUNTIME,
             architecture=c.ARCHITECTURE,
-            code=lambda_.Code.from_asset(
-                str(c.FUNCTIONS_DIR / spec.folder), exclude=["__pycache__", "*.pyc", "*.pyo"]
-            ),
+            code=lambda_.Code.from_asset(str(c.FUNCTIONS_DIR / spec.folder), exclude=["__pycache__", "*.pyc", "*.pyo"]),
             handler="handler.handler",
             layers=[self.layer],
             role=role,
@@ -307,22 +304,13 @@ class LayerAndFunctions(Construct):
             max_event_age=max_event_age,
         )
         self._data.allow_from(security_group, f"rmm-alerts {spec.folder}")
-        NagSuppressions.add_resource_suppressions(
-            role,
-            [NagPackSuppression(id="AwsSolutions-IAM5", reason=_XRAY_REASON, applies_to=["Resource::*"])],
-            apply_to_children=True,
-        )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(role, "AwsSolutions-IAM5", _XRAY_REASON, "Resource::*")
+        acknowledge(
             fn,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-L1",
-                    reason=f"Pinned on purpose to {c.RUNTIME.name}: the layer's compiled wheels "
-                    "(pydantic-core, psycopg-binary, google-re2) are built for this one runtime, shared by "
-                    "the layer and every function; moving to a newer runtime is a deliberate change of "
-                    "infra/constants.py.",
-                )
-            ],
+            "AwsSolutions-L1",
+            f"Pinned on purpose to {c.RUNTIME.name}: the layer's compiled wheels (pydantic-core, "
+            "psycopg-binary, google-re2) are built for this one runtime, shared by the layer and every "
+            "function; moving to a newer runtime is a deliberate change of infra/constants.py.",
         )
         return fn
 
@@ -335,34 +323,16 @@ class LayerAndFunctions(Construct):
                 resources=[arn],
             )
         )
-        LayerAndFunctions._suppress_scoped_wildcards(
-            fn,
+        acknowledge(
+            LayerAndFunctions._role(fn),
+            "AwsSolutions-IAM5",
             "Integration credentials are one secret per integration, created at run time by rules_api "
-            "under the rmm-alerts/integrations/ prefix; access is scoped to that prefix.",
+            "under the rmm-alerts/integrations/ prefix; read access is scoped to that prefix.",
+            arn_finding("secretsmanager", f"secret:{c.INTEGRATION_SECRET_PREFIX}*"),
         )
 
     @staticmethod
-    def _suppress_scoped_wildcards(fn: lambda_.Function, reason: str) -> None:
-        role = fn.role
-        if role is None:
-            raise RuntimeError("function without role")
-        NagSuppressions.add_resource_suppressions(
-            role,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason=reason,
-                    applies_to=[
-                        RegexAppliesTo(
-                            regex=r"/^Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
-                            r"<AWS::AccountId>:secret:rmm-alerts\/integrations\/\*$/"
-                        ),
-                        RegexAppliesTo(
-                            regex=r"/^Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:"
-                            r"<AWS::AccountId>:schedule\/[\w.-]+\/\*$/"
-                        ),
-                    ],
-                )
-            ],
-            apply_to_children=True,
-        )
+    def _role(fn: lambda_.Function) -> iam.IRole:
+        if fn.role is None:
+            raise RuntimeError(f"{fn.node.path} has no role")
+        return fn.role

@@ -66,12 +66,18 @@ class FunctionSpec:
 
 # API Gateway's REST integration timeout is 29 s: API-facing functions stay well below it.
 WEBHOOK_NINJAONE: Final = FunctionSpec(
-    "webhook_ninjaone", "NinjaOne webhook: authenticate, store and process an alert", 512,
-    Duration.seconds(20), reserved_concurrency=20,
+    "webhook_ninjaone",
+    "NinjaOne webhook: authenticate, store and process an alert",
+    512,
+    Duration.seconds(20),
+    reserved_concurrency=20,
 )
 WEBHOOK_TACTICAL: Final = FunctionSpec(
-    "webhook_tactical", "TacticalRMM webhook: authenticate, store and process an alert", 512,
-    Duration.seconds(20), reserved_concurrency=20,
+    "webhook_tactical",
+    "TacticalRMM webhook: authenticate, store and process an alert",
+    512,
+    Duration.seconds(20),
+    reserved_concurrency=20,
 )
 RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 512, Duration.seconds(25))
 POLLER: Final = FunctionSpec(

@@ -9,10 +9,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
-from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra import constants as c
+from infra.nag import acknowledge
 from infra.stack_config import StackConfig
 
 
@@ -40,16 +40,12 @@ class EventsAndSchedules(Construct):
             enforce_ssl=True,
             retention_period=c.DLQ_RETENTION,
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.dlq,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-SQS3",
-                    reason="This queue is itself the dead-letter queue of the TICKET_CLOSED rule target and "
-                    "of ticket_closed's asynchronous invocations (cdk-nag only recognises SQS and Lambda "
-                    "event-source redrive as DLQ use).",
-                )
-            ],
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the TICKET_CLOSED rule target and of "
+            "ticket_closed's asynchronous invocations (cdk-nag only recognises SQS and Lambda "
+            "event-source redrive as DLQ use).",
         )
 
         self.schedule_group = scheduler.ScheduleGroup(
@@ -82,7 +78,11 @@ class EventsAndSchedules(Construct):
             "TicketClosedRule",
             description="PSA TICKET_CLOSED -> ticket_closed",
             event_bus=self.bus,
-            event_pattern=events.EventPattern(detail_type=[c.TICKET_CLOSED_DETAIL_TYPE]),
+            # The service's own TICKET_CLOSED (it closed the ticket itself) needs no RMM reset.
+            event_pattern=events.EventPattern(
+                detail_type=[c.TICKET_CLOSED_DETAIL_TYPE],
+                source=events.Match.anything_but(c.EVENT_SOURCE),
+            ),
             targets=[
                 targets.LambdaFunction(
                     fn,
@@ -96,7 +96,5 @@ class EventsAndSchedules(Construct):
     def allow_schedules_to_invoke(self, fn: lambda_.IFunction) -> None:
         """The schedule role may invoke ``fn`` (the unqualified ARN the schedules target), nothing else."""
         self.scheduler_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="InvokePoller", actions=["lambda:InvokeFunction"], resources=[fn.function_arn]
-            )
+            iam.PolicyStatement(sid="InvokePoller", actions=["lambda:InvokeFunction"], resources=[fn.function_arn])
         )

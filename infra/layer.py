@@ -22,7 +22,7 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -179,16 +179,26 @@ def layer_cache_dir() -> Path:
 
 
 @jsii.implements(ILocalBundling)
-@dataclass
 class PipLayerBundling:
-    """Local bundling with pip (no Docker): what ``cdk synth``/``cdk deploy`` use."""
+    """Local bundling with pip (no Docker): what ``cdk synth``/``cdk deploy`` use.
 
-    target: LayerTarget = LAMBDA_TARGET
-    cache_dir: Path = field(default_factory=layer_cache_dir)
-    deps: Sequence[str] | None = None
-    core_dir: Path = c.CORE_PACKAGE_DIR
+    A plain class (not a dataclass): jsii must pass it to CDK by reference.
+    """
 
-    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+    def __init__(
+        self,
+        *,
+        target: LayerTarget = LAMBDA_TARGET,
+        cache_dir: Path | None = None,
+        deps: Sequence[str] | None = None,
+        core_dir: Path = c.CORE_PACKAGE_DIR,
+    ) -> None:
+        self.target = target
+        self.cache_dir = cache_dir
+        self.deps = deps
+        self.core_dir = core_dir
+
+    def try_bundle(self, output_dir: str, *_options: Any, **_kw_options: Any) -> bool:
         build_layer(
             Path(output_dir), target=self.target, cache_dir=self.cache_dir, deps=self.deps, core_dir=self.core_dir
         )
@@ -196,13 +206,13 @@ class PipLayerBundling:
 
 
 @jsii.implements(ILocalBundling)
-@dataclass
 class StubLayerBundling:
-    """Only the core package, no third-party wheels. For synth tests (``layerBuild=stub``), never deploys."""
+    """Only the core package, no third-party wheels: for synth tests (``layerBuild=stub``), never deploys."""
 
-    core_dir: Path = field(default=c.CORE_PACKAGE_DIR)
+    def __init__(self, core_dir: Path = c.CORE_PACKAGE_DIR) -> None:
+        self.core_dir = core_dir
 
-    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+    def try_bundle(self, output_dir: str, *_options: Any, **_kw_options: Any) -> bool:
         python = Path(output_dir) / "python"
         python.mkdir(parents=True, exist_ok=True)
         _copy_core(self.core_dir, python)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from infra import constants as c
+from infra.nag import acknowledge
 from infra.stack_config import StackConfig
 
 SUBNET_PUBLIC = "public"
@@ -32,12 +32,8 @@ class NetworkAndDatabase(Construct):
             nat_gateways=config.nat_gateways,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name=SUBNET_PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(
-                    name=SUBNET_APP, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
-                ),
-                ec2.SubnetConfiguration(
-                    name=SUBNET_DATA, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
-                ),
+                ec2.SubnetConfiguration(name=SUBNET_APP, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
+                ec2.SubnetConfiguration(name=SUBNET_DATA, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
             ],
         )
         flow_log_group = logs.LogGroup(
@@ -67,10 +63,21 @@ class NetworkAndDatabase(Construct):
             },
         )
         removal = RemovalPolicy.SNAPSHOT if config.retain_data else RemovalPolicy.DESTROY
+        # The cluster's PostgreSQL log group is created here, with its retention, before the cluster
+        # (RDS would otherwise create it without retention, or CDK would need a LogRetention Lambda).
+        cluster_identifier = f"{Stack.of(self).stack_name.lower()}-db"
+        postgres_logs = logs.LogGroup(
+            self,
+            "PostgresLogs",
+            log_group_name=f"/aws/rds/cluster/{cluster_identifier}/postgresql",
+            retention=c.DB_LOG_RETENTION,
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
         self.cluster = rds.DatabaseCluster(
             self,
             "Cluster",
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=c.DB_ENGINE_VERSION),
+            cluster_identifier=cluster_identifier,
             credentials=rds.Credentials.from_generated_secret(
                 c.DB_ADMIN_USER, exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\"
             ),
@@ -90,16 +97,14 @@ class NetworkAndDatabase(Construct):
             port=c.DB_PORT,
             storage_encrypted=True,
             iam_authentication=True,
-            backup=rds.BackupProps(
-                retention=c.DB_BACKUP_RETENTION, preferred_window=c.DB_BACKUP_WINDOW
-            ),
+            backup=rds.BackupProps(retention=c.DB_BACKUP_RETENTION, preferred_window=c.DB_BACKUP_WINDOW),
             preferred_maintenance_window=c.DB_MAINTENANCE_WINDOW,
             copy_tags_to_snapshot=True,
             deletion_protection=config.retain_data,
             removal_policy=removal,
             cloudwatch_logs_exports=["postgresql"],
-            cloudwatch_logs_retention=c.DB_LOG_RETENTION,
         )
+        self.cluster.node.add_dependency(postgres_logs)
         secret = self.cluster.secret
         if secret is None:  # from_generated_secret always creates one
             raise RuntimeError("the cluster has no credentials secret")
@@ -129,23 +134,20 @@ class NetworkAndDatabase(Construct):
 
     def allow_from(self, peer: ec2.IConnectable, description: str) -> None:
         """Let ``peer`` (a function) reach the proxy on the database port."""
-        self.proxy.connections.allow_default_port_from(peer, description)
+        self.proxy.connections.allow_from(peer, ec2.Port.tcp(c.DB_PORT), description)
 
     def _suppress(self, config: StackConfig) -> None:
-        suppressions = [
-            NagPackSuppression(
-                id="AwsSolutions-RDS11",
-                reason="Clients only reach the cluster through RDS Proxy, which listens on the engine's "
-                "default port; the cluster sits in isolated subnets and admits only the proxy's and the "
-                "rotation function's security groups. A non-default port adds nothing.",
-            ),
-        ]
+        acknowledge(
+            self.cluster,
+            "AwsSolutions-RDS11",
+            "Clients only reach the cluster through RDS Proxy, which listens on the engine's default "
+            "port; the cluster sits in isolated subnets and admits only the proxy's and the rotation "
+            "function's security groups. A non-default port adds nothing.",
+        )
         if not config.retain_data:
-            suppressions.append(
-                NagPackSuppression(
-                    id="AwsSolutions-RDS10",
-                    reason="Deletion protection is off because this deployment was explicitly made with "
-                    "-c retainData=false (a disposable, non-production stack).",
-                )
+            acknowledge(
+                self.cluster,
+                "AwsSolutions-RDS10",
+                "Deletion protection is off because this deployment was explicitly made with "
+                "-c retainData=false (a disposable, non-production stack).",
             )
-        NagSuppressions.add_resource_suppressions(self.cluster, suppressions, apply_to_children=True)

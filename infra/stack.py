@@ -21,7 +21,8 @@ class RmmAlertsStack(Stack):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        Tags.of(self).add("service", c.SERVICE_NAME)
+        # DBProxyTargetGroup takes no Tags in CloudFormation (cfn validation F3002).
+        Tags.of(self).add("service", c.SERVICE_NAME, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
 
         self.data = NetworkAndDatabase(self, "Data", config=config)
         self.events = EventsAndSchedules(self, "Events", config=config)

@@ -58,6 +58,8 @@ class PollerSettings(DatabaseSettings):
 
     credentials_secret_prefix: str = Field(default="rmm-alerts/integrations/", alias="CREDENTIALS_SECRET_PREFIX")
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
+    # SES identity that notification emails are sent from (unset: email notifications are skipped).
+    notification_sender: str | None = Field(default=None, alias="NOTIFICATION_SENDER")
 
 
 class TicketClosedSettings(PollerSettings):
