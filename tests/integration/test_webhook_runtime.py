@@ -20,6 +20,7 @@ from tests.support.apigw import FakeContext, webhook_event
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
 
 SECRET = "log-test-secret-value-0123456789abcdef"
+OUR_BACKENDS = "SELECT pid FROM pg_stat_activity WHERE application_name = 'rmm-alerts' AND datname = current_database()"
 
 
 @pytest.fixture
@@ -81,20 +82,10 @@ def test_connection_is_reused_and_replaced_after_failure(world: Tenant, lambda_e
 
     assert send(1) == 200
     with psycopg.connect(lambda_env, autocommit=True) as admin:
-        backends = {
-            r[0]
-            for r in admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'rmm-alerts' AND datname = current_database()"
-            )
-        }
+        backends = {r[0] for r in admin.execute(OUR_BACKENDS)}
         assert backends, "the pool keeps a warm connection"
         assert send(2) == 200
-        again = {
-            r[0]
-            for r in admin.execute(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'rmm-alerts' AND datname = current_database()"
-            )
-        }
+        again = {r[0] for r in admin.execute(OUR_BACKENDS)}
         assert again == backends  # reused across warm invocations
         for pid in backends:  # the database drops the connection (failover, idle timeout, ...)
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))

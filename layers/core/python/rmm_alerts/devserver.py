@@ -94,6 +94,8 @@ def run(host: str, port: int, home: Path) -> int:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("API_BASE_URL", f"http://{host}:{port}")
+        # rules_api: local scheduler table and 0600 credential files instead of AWS (rmm_alerts.ports).
+        os.environ.setdefault("LOCAL_STATE_DIR", str(home / "state"))
 
         routes = [
             Route(

@@ -318,23 +318,7 @@ def _create(
 ) -> ProcessResult:
     tenant, alert_id, ticket_id = event.tenant_id, row["alert_id"], draft.ticket_id
     with uow.batch():
-        cur = uow.psa.insert_ticket(
-            {
-                "tenant": tenant,
-                "ticket_id": ticket_id,
-                "title": draft.title,
-                "description": draft.description,
-                "board_id": draft.board_id,
-                "status_id": draft.status_id,
-                "priority_id": draft.priority_id,
-                "client_id": draft.client_id,
-                "contact_id": draft.contact_id,
-                "assigned_to": draft.assigned_to,
-                "source": draft.source,
-                "attributes": draft.attributes,
-                "now": now,
-            }
-        )
+        cur = uow.psa.insert_ticket(tenant, draft, now)
         row["ticket_id"] = ticket_id
         row["auto_ticket_created"] = True
         uow.alerts.insert(row)

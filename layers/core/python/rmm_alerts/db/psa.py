@@ -9,6 +9,8 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+from rmm_alerts.tickets import TicketDraft
+
 _TICKET_DEFAULTS = """
 SELECT b.board_id, b.board_name,
        (SELECT s.status_id FROM statuses s
@@ -69,11 +71,26 @@ class PsaRepository:
             {"t": tenant, "board": board_id, "assignee": assignee, "contact": contact, "client": client},
         ).fetchone()
 
-    def insert_ticket(self, values: dict[str, Any]) -> psycopg.Cursor[dict[str, Any]]:
+    def insert_ticket(self, tenant: UUID, draft: TicketDraft, now: datetime) -> psycopg.Cursor[dict[str, Any]]:
         """Insert with the tenant's next ticket number; fetch ``ticket_number`` from the cursor."""
-        params = dict(values)
-        params["attributes"] = Jsonb(params["attributes"])
-        return self.conn.execute(_INSERT_TICKET, params)
+        return self.conn.execute(
+            _INSERT_TICKET,
+            {
+                "tenant": tenant,
+                "ticket_id": draft.ticket_id,
+                "title": draft.title,
+                "description": draft.description,
+                "board_id": draft.board_id,
+                "status_id": draft.status_id,
+                "priority_id": draft.priority_id,
+                "client_id": draft.client_id,
+                "contact_id": draft.contact_id,
+                "assigned_to": draft.assigned_to,
+                "source": draft.source,
+                "attributes": Jsonb(draft.attributes),
+                "now": now,
+            },
+        )
 
     def add_system_note(self, tenant: UUID, ticket_id: UUID, note: str, at: datetime) -> None:
         """An internal, system-generated comment (it never counts as a human touch)."""

@@ -1,0 +1,20 @@
+"""/v1/*: the admin REST API (CONTRACT.md Admin API). Routes and services live in the layer
+(:mod:`rmm_alerts.admin`); this module only wires the observability decorators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rmm_alerts.admin.app import app
+from rmm_alerts.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+# Responses can hold a freshly issued webhook secret: never record them in traces.
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,310 @@
+"""Alerts: keyset-paged listing, detail with the decision trace and the linked ticket, and the
+``rmm.alerts.create_ticket`` action (REFERENCE.md §3).
+
+``create_ticket`` makes the same ticket the pipeline would (``tickets.draft_ticket``), with the
+same side effects (initial system note, asset association, ``TICKET_CREATED`` in the outbox), in
+one transaction holding the alert row lock, so two concurrent calls cannot both create a ticket.
+The alert's ``auto_ticket_created`` stays false: the ticket was asked for, not made by a rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+from pydantic import ValidationError
+
+from rmm_alerts import events, tickets
+from rmm_alerts.admin import schemas as s
+from rmm_alerts.admin.auth import Principal
+from rmm_alerts.admin.deps import Deps
+from rmm_alerts.admin.errors import Problems, conflict, invalid, not_found
+from rmm_alerts.contracts import PROVIDER_LABELS, EventKind, NormalizedAlertEvent, RuleActions
+from rmm_alerts.db import UnitOfWork
+
+_COLUMNS = """alert_id, integration_id, provider, external_alert_id, external_device_id, device_name, condition_id,
+              activity_type, alert_class, source_type, severity, message, external_organization_id,
+              external_organization_name, status, dedup_key, occurrence_count, triggered_at, last_occurrence_at,
+              acknowledged_at, resolved_at, matched_rule_id, auto_ticket_created, suppressed_by_window_id, ticket_id,
+              asset_id, client_id, created_at, updated_at"""
+
+
+def encode_cursor(created_at: datetime, alert_id: UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(alert_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, alert_id = json.loads(raw)
+        at = datetime.fromisoformat(created)
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at, UUID(alert_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise invalid("cursor", "not a cursor from a previous page") from None
+
+
+class AdminAlertRepository:
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+
+    def page(
+        self,
+        tenant: UUID,
+        *,
+        integration_id: UUID | None,
+        status: str | None,
+        external_device_id: str | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        return self.conn.execute(
+            f"""SELECT {_COLUMNS} FROM rmm_alerts
+                 WHERE tenant = %(t)s
+                   AND (%(i)s::uuid IS NULL OR integration_id = %(i)s)
+                   AND (%(st)s::text IS NULL OR status = %(st)s)
+                   AND (%(dev)s::text IS NULL OR external_device_id = %(dev)s)
+                   AND (%(at)s::timestamptz IS NULL OR (created_at, alert_id) < (%(at)s, %(aid)s::uuid))
+                 ORDER BY created_at DESC, alert_id DESC
+                 LIMIT %(n)s""",
+            {
+                "t": tenant,
+                "i": integration_id,
+                "st": status,
+                "dev": external_device_id,
+                "at": after[0] if after else None,
+                "aid": after[1] if after else None,
+                "n": limit,
+            },
+        ).fetchall()
+
+    def detail(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
+        return self.conn.execute(
+            f"""SELECT {", ".join("a." + c.strip() for c in _COLUMNS.split(","))}, a.decision_trace, a.metadata,
+                       t.ticket_number, t.title AS ticket_title, st.name AS ticket_status_name,
+                       (t.closed_at IS NOT NULL OR coalesce(st.is_closed, false)) AS ticket_closed
+                  FROM rmm_alerts a
+                  LEFT JOIN tickets t ON t.tenant = a.tenant AND t.ticket_id = a.ticket_id
+                  LEFT JOIN statuses st ON st.tenant = t.tenant AND st.status_id = t.status_id
+                 WHERE a.tenant = %s AND a.alert_id = %s""",
+            (tenant, alert_id),
+        ).fetchone()
+
+    def lock(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
+        return self.conn.execute(
+            "SELECT * FROM rmm_alerts WHERE tenant = %s AND alert_id = %s FOR UPDATE", (tenant, alert_id)
+        ).fetchone()
+
+    def references(self, tenant: UUID, body: s.CreateTicketIn) -> dict[str, Any]:
+        row = self.conn.execute(
+            """SELECT EXISTS (SELECT 1 FROM boards WHERE tenant = %(t)s AND board_id = %(b)s AND NOT is_inactive)
+                          AS board_ok,
+                      EXISTS (SELECT 1 FROM priorities WHERE tenant = %(t)s AND priority_id = %(p)s) AS priority_ok,
+                      EXISTS (SELECT 1 FROM users WHERE tenant = %(t)s AND user_id = %(u)s AND NOT is_inactive)
+                          AS user_ok""",
+            {"t": tenant, "b": body.board_id, "p": body.priority_id, "u": body.assign_to_user_id},
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def link_ticket(
+        self,
+        tenant: UUID,
+        alert_id: UUID,
+        *,
+        ticket_id: UUID,
+        client_id: UUID,
+        asset_id: UUID | None,
+        trace: dict[str, Any],
+    ) -> None:
+        self.conn.execute(
+            """UPDATE rmm_alerts
+                  SET ticket_id = %s, client_id = coalesce(client_id, %s), asset_id = coalesce(asset_id, %s),
+                      decision_trace = decision_trace || %s, updated_at = now()
+                WHERE tenant = %s AND alert_id = %s""",
+            (ticket_id, client_id, asset_id, Jsonb({"manualTicket": trace}), tenant, alert_id),
+        )
+
+
+def _summary(row: dict[str, Any]) -> s.AlertOut:
+    return s.AlertOut.model_validate({k: row[k] for k in s.AlertOut.model_fields})
+
+
+def list_alerts(
+    deps: Deps,
+    p: Principal,
+    *,
+    integration_id: UUID | None,
+    status: str | None,
+    external_device_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> s.AlertPage:
+    after = decode_cursor(cursor) if cursor else None
+    with deps.uow_factory() as uow:
+        rows = AdminAlertRepository(uow.conn).page(
+            p.tenant,
+            integration_id=integration_id,
+            status=status,
+            external_device_id=external_device_id,
+            after=after,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = encode_cursor(rows[-1]["created_at"], rows[-1]["alert_id"]) if more and rows else None
+    return s.AlertPage(items=[_summary(r) for r in rows], next_cursor=nxt)
+
+
+def get_alert(deps: Deps, p: Principal, alert_id: UUID) -> s.AlertDetail:
+    with deps.uow_factory() as uow:
+        row = AdminAlertRepository(uow.conn).detail(p.tenant, alert_id)
+    if row is None:
+        raise not_found("alert")
+    ticket = None
+    if row["ticket_id"] is not None and row["ticket_number"] is not None:
+        ticket = s.TicketLink(
+            ticket_id=row["ticket_id"],
+            ticket_number=row["ticket_number"],
+            title=row["ticket_title"],
+            status_name=row["ticket_status_name"],
+            is_closed=bool(row["ticket_closed"]),
+        )
+    fields = {k: row[k] for k in s.AlertOut.model_fields}
+    return s.AlertDetail(**fields, decision_trace=row["decision_trace"], metadata=row["metadata"], ticket=ticket)
+
+
+def _event(row: dict[str, Any]) -> NormalizedAlertEvent:
+    raw = (row.get("metadata") or {}).get("raw")
+    return NormalizedAlertEvent(
+        tenant_id=row["tenant"],
+        integration_id=row["integration_id"],
+        provider=row["provider"],
+        kind=EventKind.TRIGGERED,
+        external_alert_id=row["external_alert_id"],
+        external_device_id=row["external_device_id"],
+        condition_id=row["condition_id"] or row["dedup_key"],
+        pairing_id=row["pairing_key"],
+        activity_type=row["activity_type"],
+        alert_class=row["alert_class"],
+        source_type=row["source_type"],
+        severity=row["severity"],
+        message=row["message"],
+        device_name=row["device_name"],
+        external_organization_id=row["external_organization_id"],
+        external_organization_name=row["external_organization_name"],
+        occurred_at=row["triggered_at"],
+        raw=raw if isinstance(raw, dict) else {},
+    )
+
+
+def manual_note(event: NormalizedAlertEvent, alert_id: UUID, user_id: str) -> str:
+    label = PROVIDER_LABELS[event.provider]
+    device = event.device_name or event.external_device_id or "unknown device"
+    lines = [
+        f"Ticket created on request (user {user_id}) from {label} alert {event.external_alert_id} (alert {alert_id}).",
+        f"Device: {device}. Severity: {event.severity}. Condition: {event.condition_id}.",
+    ]
+    if event.message:
+        lines.append(f"Message: {event.message}")
+    return "\n".join(lines)
+
+
+def _client(uow: UnitOfWork, row: dict[str, Any], event: NormalizedAlertEvent) -> tuple[tickets.ClientChoice, Any]:
+    """The client as the pipeline would choose it now (mappings may have changed since the alert
+    arrived), else the one recorded on the alert."""
+    ctx = uow.alerts.trigger_context(
+        row["tenant"],
+        row["integration_id"],
+        external_alert_id=event.external_alert_id,
+        external_device_id=event.external_device_id,
+        external_organization_id=event.external_organization_id,
+        dedup_key=row["dedup_key"],
+    )
+    choice = tickets.choose_client(ctx)
+    if choice.client_id is None and row["client_id"] is not None:
+        choice = tickets.ClientChoice(row["client_id"], None, "alert")
+    return choice, ctx.get("asset_id") or row["asset_id"]
+
+
+def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicketIn | None) -> s.TicketCreated:
+    body = body or s.CreateTicketIn()
+    now = deps.now()
+    with deps.uow_factory() as uow:
+        repo = AdminAlertRepository(uow.conn)
+        row = repo.lock(p.tenant, alert_id)
+        if row is None:
+            raise not_found("alert")
+        if row["ticket_id"] is not None:
+            raise conflict("the alert already has a ticket")
+        found = repo.references(p.tenant, body)
+        problems = Problems()
+        if body.board_id is not None and not found["board_ok"]:
+            problems.add("boardId", "no such active board in this tenant")
+        if body.priority_id is not None and not found["priority_ok"]:
+            problems.add("priorityId", "no such priority in this tenant")
+        if body.assign_to_user_id is not None and not found["user_ok"]:
+            problems.add("assignToUserId", "no such active user in this tenant")
+        problems.raise_if_any()
+        try:
+            event = _event(row)
+        except ValidationError:
+            raise invalid("", "the stored alert is incomplete; no ticket can be made from it") from None
+        client, asset_raw = _client(uow, row, event)
+        asset_id = tickets.as_uuid(asset_raw)
+        actions = RuleActions(
+            board_id=body.board_id, priority_override=body.priority_id, assign_to_user_id=body.assign_to_user_id
+        )
+        defaults = uow.psa.ticket_defaults(
+            p.tenant,
+            board_id=body.board_id,
+            assignee=body.assign_to_user_id,
+            contact=client.contact_id,
+            client=client.client_id,
+        )
+        ticket_id = uuid.uuid4()
+        try:
+            draft = tickets.draft_ticket(
+                event,
+                actions,
+                defaults,
+                ticket_id=ticket_id,
+                alert_id=alert_id,
+                dedup_key=row["dedup_key"],
+                client=client,
+                title_template=body.title_template,
+                description_template=body.description_template,
+            )
+        except tickets.CannotCreateTicket as exc:
+            path = "boardId" if exc.reason in ("no_board", "no_status") else ""
+            raise invalid(path, exc.message) from None
+        cur = uow.psa.insert_ticket(p.tenant, draft, now)
+        created = cur.fetchone()
+        assert created is not None
+        uow.psa.add_system_note(p.tenant, ticket_id, manual_note(event, alert_id, p.user_id), now)
+        if asset_id is not None:
+            uow.psa.associate_asset(p.tenant, asset_id, ticket_id)
+        repo.link_ticket(
+            p.tenant,
+            alert_id,
+            ticket_id=ticket_id,
+            client_id=draft.client_id,
+            asset_id=asset_id,
+            trace={"ticketId": str(ticket_id), "by": p.user_id, "at": now.isoformat(), "warnings": draft.warnings},
+        )
+        uow.outbox.add(
+            p.tenant,
+            kind="event",
+            event_type=events.TICKET_CREATED,
+            payload=events.ticket_created(p.tenant, ticket_id, event.provider),
+        )
+    return s.TicketCreated(ticket_id=ticket_id, ticket_number=str(created["ticket_number"]))

@@ -1,0 +1,249 @@
+"""The admin API's Powertools resolver (``rules_api``, base path ``/v1``).
+
+Order of checks for every request, before routing: body size (413), caller identity (401), the
+``rmm-admin`` group for writes (403); then the route's pydantic validation (422, or 404 for a
+malformed id in the path) and the service (404/409/422). Every error has one shape (see
+:mod:`rmm_alerts.admin.errors`); a 500 says nothing about the cause.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rmm_alerts.admin import routes
+from rmm_alerts.admin.auth import authorize
+from rmm_alerts.admin.errors import ApiError, FieldError, error
+from rmm_alerts.admin.schemas import MAX_BODY_BYTES
+from rmm_alerts.observability import logger, metrics
+
+API_TITLE = "rmm-alerts admin API"
+API_VERSION = "1.0.0"
+
+
+def _body_size(event: Mapping[str, Any]) -> int:
+    body = event.get("body")
+    if not body:
+        return 0
+    text = str(body)
+    if event.get("isBase64Encoded"):
+        try:
+            return len(base64.b64decode(text, validate=False))
+        except (binascii.Error, ValueError):
+            return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _is_json(event: Mapping[str, Any]) -> bool:
+    headers = event.get("headers") or {}
+    ctype = next((str(v) for k, v in headers.items() if str(k).lower() == "content-type"), "")
+    media = ctype.split(";", 1)[0].strip().lower()
+    return media in ("", "application/json") or media.endswith("+json")
+
+
+def _is_utf8(event: Mapping[str, Any]) -> bool:
+    if not event.get("isBase64Encoded"):
+        return True
+    try:
+        base64.b64decode(str(event.get("body")), validate=False).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return False
+    return True
+
+
+def _raw_response(exc: ApiError) -> dict[str, Any]:
+    return {
+        "statusCode": exc.status,
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "body": json.dumps(exc.body(), separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+class AdminResolver(APIGatewayRestResolver):
+    """Checks size and identity before routing, so a caller without rights learns nothing from
+    validation errors; then resolves as usual with the caller in ``context["principal"]``."""
+
+    _lock = threading.Lock()
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # Powertools keeps the current request in shared state; the local gateway is threaded, so one
+        # request at a time (uncontended in Lambda).
+        with self._lock:
+            return self._resolve_one(event, context)
+
+    def _resolve_one(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        metrics.add_metric(name="AdminRequests", unit=MetricUnit.Count, value=1)
+        try:
+            if _body_size(event) > MAX_BODY_BYTES:
+                raise error(413, f"body is larger than {MAX_BODY_BYTES} bytes")
+            principal = authorize(event)
+            if event.get("body"):
+                if not _is_json(event):
+                    raise error(415, "send the body as application/json", "body")
+                if not _is_utf8(event):
+                    raise error(422, "not valid JSON (UTF-8)", "body")
+        except ApiError as exc:
+            logger.info("admin request refused", extra={"status": exc.status})
+            return _raw_response(exc)
+        logger.append_keys(tenant_id=str(principal.tenant), user_id=principal.user_id)
+        self.append_context(principal=principal)  # type: ignore[no-untyped-call]
+        return super().resolve(event, context)
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif isinstance(item, str):
+            if item.startswith("function-") or item in {"constrained-str"}:
+                continue
+            parts.append(("." if parts else "") + item)
+    return "".join(parts)
+
+
+def validation_errors(exc: RequestValidationError, allowed: list[str], method: str) -> tuple[int, list[FieldError]]:
+    """Powertools' errors as ours: ``body.conditions.messagePattern`` -> ``conditions.messagePattern``,
+    ``query.limit`` -> ``limit``. A malformed path id means the object cannot exist: 404."""
+    out: list[FieldError] = []
+    for err in exc.errors():
+        loc = tuple(err.get("loc") or ())
+        source, rest = (loc[0], loc[1:]) if loc else ("body", ())
+        if source == "path":
+            if allowed and method not in allowed:  # e.g. DELETE /rules/order matched as /rules/{ruleId}
+                return 405, [FieldError("", "method not allowed")]
+            return 404, [FieldError("", "not found")]
+        if err.get("type") == "json_invalid":
+            out.append(FieldError("body", "not valid JSON"))
+            continue
+        msg = str(err.get("msg") or "invalid")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        path = _field_path(rest)
+        out.append(FieldError(path or ("body" if source == "body" else str(source)), msg))
+    return 422, out
+
+
+_templates: list[tuple[int, re.Pattern[str], list[str]]] | None = None
+
+
+def allowed_methods(resolver: APIGatewayRestResolver, path: str) -> list[str]:
+    """The methods the API serves on ``path`` (from its own OpenAPI paths; the most literal
+    template wins, as in routing), for 405 answers."""
+    global _templates
+    if _templates is None:
+        schema = resolver.get_openapi_schema(title=API_TITLE, version=API_VERSION)
+        _templates = [
+            (
+                template.count("{"),
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
+                sorted(m.upper() for m in item.model_dump(exclude_none=True) if m in _HTTP_METHODS),
+            )
+            for template, item in (schema.paths or {}).items()
+        ]
+    matches = [(params, methods) for params, pattern, methods in _templates if pattern.match(path)]
+    if not matches:
+        return []
+    fewest = min(params for params, _ in matches)
+    return sorted({m for params, methods in matches if params == fewest for m in methods})
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+def build_app() -> AdminResolver:
+    app = AdminResolver(enable_validation=True)
+    app.include_router(routes.integrations_router, prefix="/v1/integrations")
+    app.include_router(routes.polling_router, prefix="/v1/integrations")
+    app.include_router(routes.org_mappings_router, prefix="/v1/integrations")
+    app.include_router(routes.device_mappings_router, prefix="/v1/integrations")
+    app.include_router(routes.rules_router, prefix="/v1/integrations")
+    app.include_router(routes.windows_router, prefix="/v1/maintenance-windows")
+    app.include_router(routes.alerts_router, prefix="/v1/alerts")
+
+    @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
+    def api_error(exc: ApiError) -> Response[str]:
+        return _json(exc.status, exc.body())
+
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+    def invalid_request(exc: RequestValidationError) -> Response[str]:
+        method = app.current_event.http_method.upper()
+        allowed = allowed_methods(app, app.current_event.path)
+        status, errors = validation_errors(exc, allowed, method)
+        response = _json(status, {"errors": [e.as_dict() for e in errors]})
+        if status == 405:
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def unsupported(exc: RequestUnsupportedContentType) -> Response[str]:
+        return _json(415, {"errors": [{"path": "body", "message": "send the body as application/json"}]})
+
+    @app.exception_handler(psycopg.errors.IntegrityError)  # type: ignore[untyped-decorator]
+    def integrity(exc: psycopg.errors.IntegrityError) -> Response[str]:
+        # A race lost to a concurrent writer (unique or foreign key); never echo the database's detail.
+        logger.warning("integrity error", extra={"error_type": type(exc).__name__})
+        return _json(409, {"errors": [{"path": "", "message": "conflicts with the current state; retry"}]})
+
+    @app.not_found
+    def not_found(_: NotFoundError) -> Response[str]:
+        allowed = allowed_methods(app, app.current_event.path)
+        if allowed and app.current_event.http_method.upper() not in allowed:
+            response = _json(405, {"errors": [{"path": "", "message": "method not allowed"}]})
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return _json(404, {"errors": [{"path": "", "message": "not found"}]})
+
+    @app.exception_handler(psycopg.DataError)  # type: ignore[untyped-decorator]
+    def unstorable(exc: psycopg.DataError) -> Response[str]:
+        # Valid JSON that PostgreSQL cannot hold, e.g. U+0000 inside a string.
+        logger.info("unstorable value", extra={"error_type": type(exc).__name__})
+        message = "a value cannot be stored (text must not contain U+0000)"
+        return _json(422, {"errors": [{"path": "", "message": message}]})
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def unexpected(exc: Exception) -> Response[str]:
+        logger.exception("admin request failed", extra={"error_type": type(exc).__name__})
+        metrics.add_metric(name="AdminApiErrors", unit=MetricUnit.Count, value=1)
+        return _json(500, {"errors": [{"path": "", "message": "internal error"}]})
+
+    return app
+
+
+app = build_app()
+
+
+def openapi_json() -> str:
+    """The OpenAPI document committed as ``docs/openapi.json`` (stable: sorted keys, 2-space indent)."""
+    schema = app.get_openapi_json_schema(
+        title=API_TITLE,
+        version=API_VERSION,
+        summary="Manage RMM integrations, mappings, alert rules, maintenance windows and alerts",
+        description=(
+            "Behind an API Gateway Cognito authorizer: send the Cognito ID token in `Authorization`. "
+            "Claims used: `sub`, `custom:tenant_id`, `cognito:groups` (writes need `rmm-admin`). "
+            'Every error is `{"errors": [{"path": "...", "message": "..."}]}`.'
+        ),
+        servers=[Server(url="/", description="The API stage's base URL")],
+        security_schemes={"cognito": APIKey(name="Authorization", in_=APIKeyIn.header)},
+        security=[{"cognito": []}],
+    )
+    return json.dumps(json.loads(schema), indent=2, sort_keys=True) + "\n"

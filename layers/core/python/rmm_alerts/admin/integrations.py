@@ -1,0 +1,322 @@
+"""Integrations: connect, read, rename, disconnect, rotate the webhook secret, polling settings.
+
+Side effects outside PostgreSQL (the poll schedule, the credentials secret) happen inside the
+database transaction where possible, so a failure rolls the row back; what cannot be rolled back
+is compensated (a schedule created for a row that then failed to commit is deleted again).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import psycopg
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from rmm_alerts import tactical_template
+from rmm_alerts.admin import schemas as s
+from rmm_alerts.admin.auth import Principal
+from rmm_alerts.admin.deps import Deps
+from rmm_alerts.admin.errors import ApiError, FieldError, conflict, not_found
+from rmm_alerts.contracts import error_list
+from rmm_alerts.ports import credentials_secret_name, poll_schedule, schedule_name
+from rmm_alerts.webhooks import hash_secret, new_secret
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_MINUTES = 15
+_COLUMNS = """integration_id, provider, name, instance_url, credentials_ref, is_active, polling_enabled,
+              polling_interval_minutes, last_polled_at, previous_webhook_secret_hash, previous_secret_expires_at,
+              connected_at, disconnected_at, created_at, updated_at"""
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+Cred = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class _Creds(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class NinjaOneCredentials(_Creds):
+    client_id: Cred
+    client_secret: Cred
+
+
+class TacticalCredentials(_Creds):
+    api_key: Cred
+
+
+_CREDENTIAL_MODELS: dict[str, type[_Creds]] = {"ninjaone": NinjaOneCredentials, "tacticalrmm": TacticalCredentials}
+
+
+def validate_credentials(provider: str, value: dict[str, Any]) -> dict[str, Any]:
+    """The provider's credential object, or 422 naming ``credentials.<field>`` (never the value)."""
+    try:
+        parsed = _CREDENTIAL_MODELS[provider].model_validate(value)
+    except ValidationError as exc:
+        raise ApiError(422, [FieldError(e["path"], e["message"]) for e in error_list(exc, "credentials")]) from None
+    return parsed.model_dump(by_alias=True)
+
+
+# -- SQL --------------------------------------------------------------------------------------
+
+
+class IntegrationRepository:
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+
+    def insert(
+        self, tenant: UUID, integration_id: UUID, body: s.IntegrationIn, secret_hash: str, credentials_ref: str | None
+    ) -> dict[str, Any]:
+        row = self.conn.execute(
+            f"""INSERT INTO rmm_integrations (tenant, integration_id, provider, name, instance_url, credentials_ref,
+                                             webhook_secret_hash, polling_enabled, polling_interval_minutes)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, true, %s)
+                RETURNING {_COLUMNS}""",
+            (
+                tenant,
+                integration_id,
+                body.provider,
+                body.name,
+                body.instance_url,
+                credentials_ref,
+                secret_hash,
+                DEFAULT_INTERVAL_MINUTES,
+            ),
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def get(self, tenant: UUID, integration_id: UUID, *, lock: bool = False) -> dict[str, Any] | None:
+        return self.conn.execute(
+            f"SELECT {_COLUMNS} FROM rmm_integrations WHERE tenant = %s AND integration_id = %s"
+            + (" FOR UPDATE" if lock else ""),
+            (tenant, integration_id),
+        ).fetchone()
+
+    def list(self, tenant: UUID) -> builtins.list[dict[str, Any]]:
+        return self.conn.execute(
+            f"SELECT {_COLUMNS} FROM rmm_integrations WHERE tenant = %s ORDER BY created_at, integration_id",
+            (tenant,),
+        ).fetchall()
+
+    def update(self, tenant: UUID, integration_id: UUID, changes: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"name", "instance_url", "credentials_ref", "polling_enabled", "polling_interval_minutes"}
+        assert set(changes) <= allowed
+        sets = ", ".join(f"{col} = %({col})s" for col in changes)
+        row = self.conn.execute(
+            f"""UPDATE rmm_integrations SET {sets}{", " if sets else ""}updated_at = now()
+                 WHERE tenant = %(tenant)s AND integration_id = %(id)s RETURNING {_COLUMNS}""",
+            {**changes, "tenant": tenant, "id": integration_id},
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def rotate(self, tenant: UUID, integration_id: UUID, new_hash: str, grace: timedelta) -> dict[str, Any]:
+        keep = grace > timedelta(0)
+        row = self.conn.execute(
+            f"""UPDATE rmm_integrations
+                   SET previous_webhook_secret_hash = CASE WHEN %(keep)s THEN webhook_secret_hash END,
+                       previous_secret_expires_at = CASE WHEN %(keep)s AND webhook_secret_hash IS NOT NULL
+                                                         THEN now() + %(grace)s END,
+                       webhook_secret_hash = %(new)s, updated_at = now()
+                 WHERE tenant = %(tenant)s AND integration_id = %(id)s RETURNING {_COLUMNS}""",
+            {"keep": keep, "grace": grace, "new": new_hash, "tenant": tenant, "id": integration_id},
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def disconnect(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
+        row = self.conn.execute(
+            f"""UPDATE rmm_integrations
+                   SET is_active = false, polling_enabled = false, disconnected_at = now(), credentials_ref = NULL,
+                       previous_webhook_secret_hash = NULL, previous_secret_expires_at = NULL, updated_at = now()
+                 WHERE tenant = %s AND integration_id = %s RETURNING {_COLUMNS}""",
+            (tenant, integration_id),
+        ).fetchone()
+        assert row is not None
+        return row
+
+
+# -- views ------------------------------------------------------------------------------------
+
+
+def webhook_url(deps: Deps, provider: str, integration_id: UUID) -> str:
+    return f"{deps.settings.api_base_url.rstrip('/')}/webhooks/{provider}/{integration_id}"
+
+
+def _template(deps: Deps, row: dict[str, Any], secret: str | None) -> s.AlertTemplate | None:
+    if row["provider"] != "tacticalrmm":
+        return None
+    url = webhook_url(deps, row["provider"], row["integration_id"])
+    raw = tactical_template.alert_template(url, secret) if secret else tactical_template.alert_template(url)
+    return s.AlertTemplate.model_validate(raw)
+
+
+def polling_view(row: dict[str, Any]) -> s.PollingOut:
+    return s.PollingOut(
+        enabled=row["polling_enabled"],
+        interval_minutes=row["polling_interval_minutes"],
+        last_polled_at=row["last_polled_at"],
+        schedule_name=schedule_name(row["integration_id"]),
+    )
+
+
+def view(deps: Deps, row: dict[str, Any]) -> s.IntegrationOut:
+    return s.IntegrationOut(
+        integration_id=row["integration_id"],
+        provider=row["provider"],
+        name=row["name"],
+        instance_url=row["instance_url"],
+        is_active=row["is_active"],
+        has_credentials=row["credentials_ref"] is not None,
+        webhook_url=webhook_url(deps, row["provider"], row["integration_id"]),
+        polling=polling_view(row),
+        previous_secret_expires_at=row["previous_secret_expires_at"],
+        connected_at=row["connected_at"],
+        disconnected_at=row["disconnected_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        alert_template=_template(deps, row, None),
+    )
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+def _best_effort(what: str, action: Any, *args: Any) -> None:
+    try:
+        action(*args)
+    except Exception as exc:
+        logger.warning("cleanup failed: %s (%s)", what, type(exc).__name__)
+
+
+def create(deps: Deps, p: Principal, body: s.IntegrationIn) -> s.IntegrationCreated:
+    creds = validate_credentials(body.provider, body.credentials) if body.credentials is not None else None
+    integration_id = uuid.uuid4()
+    secret = new_secret()
+    ref = None
+    schedule = poll_schedule(p.tenant, integration_id, interval_minutes=DEFAULT_INTERVAL_MINUTES, enabled=True)
+    try:
+        if creds is not None:
+            ref = deps.secrets.put(credentials_secret_name(deps.settings, p.tenant, integration_id), creds)
+        with deps.uow_factory() as uow:
+            row = IntegrationRepository(uow.conn).insert(p.tenant, integration_id, body, hash_secret(secret), ref)
+            deps.scheduler.put(schedule)
+    except Exception:
+        _best_effort("delete poll schedule", deps.scheduler.delete, schedule.name)
+        if ref is not None:
+            _best_effort("delete credentials", deps.secrets.delete, ref)
+        raise
+    out = view(deps, row)
+    return s.IntegrationCreated(
+        **out.model_dump(exclude={"alert_template"}),
+        alert_template=_template(deps, row, secret),
+        webhook_secret=secret,
+    )
+
+
+def list_all(deps: Deps, p: Principal) -> s.IntegrationList:
+    with deps.uow_factory() as uow:
+        rows = IntegrationRepository(uow.conn).list(p.tenant)
+    return s.IntegrationList(items=[view(deps, r) for r in rows])
+
+
+def _get_row(uow: Any, p: Principal, integration_id: UUID, *, lock: bool = False) -> dict[str, Any]:
+    row = IntegrationRepository(uow.conn).get(p.tenant, integration_id, lock=lock)
+    if row is None:
+        raise not_found("integration")
+    return row
+
+
+def _active_row(uow: Any, p: Principal, integration_id: UUID) -> dict[str, Any]:
+    row = _get_row(uow, p, integration_id, lock=True)
+    if not row["is_active"]:
+        raise conflict("the integration is disconnected")
+    return row
+
+
+def get(deps: Deps, p: Principal, integration_id: UUID) -> s.IntegrationOut:
+    with deps.uow_factory() as uow:
+        row = _get_row(uow, p, integration_id)
+    return view(deps, row)
+
+
+def patch(deps: Deps, p: Principal, integration_id: UUID, body: s.IntegrationPatch) -> s.IntegrationOut:
+    given = body.model_fields_set
+    old_ref: str | None = None
+    with deps.uow_factory() as uow:
+        row = _active_row(uow, p, integration_id)
+        changes: dict[str, Any] = {}
+        if "name" in given:
+            if body.name is None:
+                raise ApiError(422, [FieldError("name", "name cannot be null")])
+            changes["name"] = body.name
+        if "instance_url" in given:
+            changes["instance_url"] = body.instance_url
+        if "credentials" in given:
+            if body.credentials is None:
+                old_ref = row["credentials_ref"]
+                changes["credentials_ref"] = None
+            else:
+                creds = validate_credentials(row["provider"], body.credentials)
+                name = credentials_secret_name(deps.settings, p.tenant, integration_id)
+                changes["credentials_ref"] = deps.secrets.put(name, creds)
+        row = IntegrationRepository(uow.conn).update(p.tenant, integration_id, changes)
+    if old_ref:
+        _best_effort("delete credentials", deps.secrets.delete, old_ref)
+    return view(deps, row)
+
+
+def disconnect(deps: Deps, p: Principal, integration_id: UUID) -> None:
+    """Idempotent: webhooks then answer 404, the schedule is gone, credentials are deleted, alerts stay."""
+    with deps.uow_factory() as uow:
+        row = _get_row(uow, p, integration_id, lock=True)
+        ref = row["credentials_ref"]
+        if row["is_active"]:
+            IntegrationRepository(uow.conn).disconnect(p.tenant, integration_id)
+        deps.scheduler.delete(schedule_name(integration_id))
+    if ref:
+        _best_effort("delete credentials", deps.secrets.delete, ref)
+
+
+def rotate_secret(deps: Deps, p: Principal, integration_id: UUID, body: s.RotateIn | None) -> s.SecretRotated:
+    grace = timedelta(hours=(body or s.RotateIn()).grace_hours)
+    secret = new_secret()
+    with deps.uow_factory() as uow:
+        _active_row(uow, p, integration_id)
+        row = IntegrationRepository(uow.conn).rotate(p.tenant, integration_id, hash_secret(secret), grace)
+    return s.SecretRotated(
+        integration_id=integration_id,
+        webhook_url=webhook_url(deps, row["provider"], integration_id),
+        webhook_secret=secret,
+        previous_secret_expires_at=row["previous_secret_expires_at"],
+        alert_template=_template(deps, row, secret),
+    )
+
+
+def get_polling(deps: Deps, p: Principal, integration_id: UUID) -> s.PollingOut:
+    with deps.uow_factory() as uow:
+        row = _get_row(uow, p, integration_id)
+    return polling_view(row)
+
+
+def put_polling(deps: Deps, p: Principal, integration_id: UUID, body: s.PollingIn) -> s.PollingOut:
+    with deps.uow_factory() as uow:
+        _active_row(uow, p, integration_id)
+        row = IntegrationRepository(uow.conn).update(
+            p.tenant,
+            integration_id,
+            {"polling_enabled": body.enabled, "polling_interval_minutes": body.interval_minutes},
+        )
+        deps.scheduler.put(
+            poll_schedule(p.tenant, integration_id, interval_minutes=body.interval_minutes, enabled=body.enabled)
+        )
+    return polling_view(row)
