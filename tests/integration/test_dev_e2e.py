@@ -69,19 +69,16 @@ def _postgres_for(pgdata: Path) -> list[psutil.Process]:
     return found
 
 
-def _curl(block: str, home: Path, port: int, env_extra: dict[str, str] | None = None) -> dict[str, object]:
+def _shell(block: str, home: Path, port: int) -> subprocess.CompletedProcess[str]:
+    """Run a README block as a user would paste it, pointed at this test's dev home and port."""
     script = block.replace(".rmm-alerts/", f"{home}/").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-    env = {**os.environ, **(env_extra or {})}
-    out = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
     )
-    return dict(json.loads(out.stdout))
+
+
+def _curl(block: str, home: Path, port: int) -> dict[str, object]:
+    return dict(json.loads(_shell(block, home, port).stdout))
 
 
 @pytest.mark.slow
@@ -99,6 +96,14 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         # The reset block reuses $URL and $SECRET from the trigger block, as in a shell session.
         resolved = _curl(trigger.rsplit("curl", 1)[0] + _readme_block("e2e:reset"), home, port)
         assert resolved["outcome"] == "resolved" and resolved["ticketId"] == created["ticketId"]
+        # The admin walkthrough: connect, map an organization and a device, create a rule.
+        admin = _shell(_readme_block("e2e:admin"), home, port)
+        org, device, rule = (json.loads(line) for line in admin.stdout.splitlines())
+        integration = json.loads(admin.stderr)
+        assert integration["webhookSecret"] and integration["webhookUrl"].endswith(integration["integrationId"])
+        assert org["externalOrganizationId"] == "7"
+        assert device["assetId"] == "0d3e5a10-0000-4000-8000-0000000000a1"
+        assert rule["name"] == "Disks" and rule["actions"]["autoResolveTicket"] is True
     finally:
         output = _stop(proc) if proc.poll() is None else []
     assert any(
