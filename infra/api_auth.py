@@ -196,8 +196,8 @@ class ApiAndAuth(Construct):
             request_validator=validator,
         )
         v1.add_proxy(default_integration=integration, any_method=True, default_method_options=admin_options)
+        self._gateway_responses(config.admin_ui_origins[0] if config.admin_ui_origins else None)
         if config.admin_ui_origins:
-            self._cors_gateway_responses(config.admin_ui_origins[0])
             self._suppress_preflight(v1)
 
         self.base_url = Fn.join(
@@ -228,10 +228,16 @@ class ApiAndAuth(Construct):
             "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
         )
 
-    def _cors_gateway_responses(self, origin: str) -> None:
-        headers = {"Access-Control-Allow-Origin": f"'{origin}'", "Vary": "'Origin'"}
-        self.api.add_gateway_response("Default4xx", type=apigw.ResponseType.DEFAULT_4_XX, response_headers=headers)
-        self.api.add_gateway_response("Default5xx", type=apigw.ResponseType.DEFAULT_5_XX, response_headers=headers)
+    def _gateway_responses(self, origin: str | None) -> None:
+        """Errors API Gateway answers itself (authorizer 401/403, throttling 429, 413, 5xx) use the
+        service's one error shape, ``{"errors": [{"path": "", "message": ...}]}``."""
+        headers = {"Access-Control-Allow-Origin": f"'{origin}'", "Vary": "'Origin'"} if origin else None
+        template = {"application/json": '{"errors": [{"path": "", "message": $context.error.messageString}]}'}
+        for name, kind in (
+            ("Default4xx", apigw.ResponseType.DEFAULT_4_XX),
+            ("Default5xx", apigw.ResponseType.DEFAULT_5_XX),
+        ):
+            self.api.add_gateway_response(name, type=kind, response_headers=headers, templates=template)
 
     @staticmethod
     def _suppress_preflight(v1: apigw.Resource) -> None:

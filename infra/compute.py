@@ -140,7 +140,7 @@ class LayerAndFunctions(Construct):
         self.ticket_closed = self._function(
             "TicketClosed",
             c.TICKET_CLOSED,
-            dict(poller_env),
+            {k: v for k, v in poller_env.items() if k != "NOTIFICATION_SENDER"},
             # Function errors after Lambda's own async retries land in the same DLQ as undeliverable events.
             on_failure=destinations.SqsDestination(events.dlq),
             retry_attempts=c.TICKET_CLOSED_ASYNC_RETRIES,

@@ -638,3 +638,13 @@ def test_every_acknowledgment_has_a_reason(s: Synth) -> None:
     }  # fmt: skip
     iam5 = {rule_id for rule_id in acknowledged if rule_id.startswith("AwsSolutions-IAM5")}
     assert "AwsSolutions-IAM5" not in iam5  # only named findings, never the whole rule
+
+
+def test_gateway_errors_use_the_service_error_shape(s: Synth) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in of_type(s, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        template = responses[kind]["ResponseTemplates"]["application/json"]
+        assert template == '{"errors": [{"path": "", "message": $context.error.messageString}]}'

@@ -260,3 +260,19 @@ def test_an_integration_id_belongs_to_one_tenant(conn: Any) -> None:
             b.tenant,
             a.integration_id,
         )
+
+
+def test_only_ticket_statuses_are_used(world: Tenant, uow_factory: Any) -> None:
+    """Project or interaction statuses never land on an alert ticket, even when they sort first."""
+    world.q(
+        """INSERT INTO statuses (tenant, name, status_type, is_closed, is_default, order_number)
+           VALUES (%s, 'Project done', 'project', true, false, 0), (%s, 'Project new', 'project', false, true, 0)""",
+        world.tenant,
+        world.tenant,
+    )
+    world.q("UPDATE statuses SET board_id = NULL WHERE tenant = %s", world.tenant)
+    world.add_rule(actions={"autoResolveTicket": True})
+    trig = run(uow_factory, event(world))
+    assert world.ticket(trig.ticket_id)["status_id"] == world.open_status_id
+    run(uow_factory, event(world, "reset"))
+    assert world.ticket(trig.ticket_id)["status_id"] == world.closed_status_id

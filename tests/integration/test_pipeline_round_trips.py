@@ -1,57 +1,66 @@
-"""The webhook path's round trips are few and fixed: they do not grow with rules or windows."""
+"""The webhook path's round trips are few and fixed: they do not grow with rules or windows.
+
+Counted on the wire (libpq's protocol trace): one round trip is the client sending, then waiting
+for the server. The pool's checkout check, BEGIN and COMMIT are included.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
+import os
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import pq
 from psycopg_pool import ConnectionPool
 
-from rmm_alerts.db import UnitOfWork
+from rmm_alerts import config, db, webhooks
 from rmm_alerts.pipeline import process_event
+from tests.integration.conftest import fixture
 from tests.support.events import event, later
-from tests.support.world import Tenant, make_tenant
+from tests.support.world import Tenant, make_tenant, set_webhook_secret
 
 
-class CountingConnection(psycopg.Connection[Any]):
-    """Counts statements sent outside a pipeline, and each pipeline as one round trip."""
+class Wire:
+    """Counts request/response turns in a libpq trace file."""
 
-    round_trips = 0
-    _in_pipeline = False
+    def __init__(self) -> None:
+        fd, name = tempfile.mkstemp(prefix="rmm-trace-")
+        self.fd, self.path = fd, Path(name)
+        self.mark = 0
 
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        if not self._in_pipeline:
-            CountingConnection.round_trips += 1
-        return super().execute(*args, **kwargs)
+    def attach(self, conn: psycopg.Connection[Any]) -> None:
+        conn.pgconn.trace(self.fd)
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
 
-    @contextmanager
-    def pipeline(self) -> Iterator[Any]:
-        CountingConnection.round_trips += 1
-        self._in_pipeline = True
-        try:
-            with super().pipeline() as p:
-                yield p
-        finally:
-            self._in_pipeline = False
+    def round_trips(self) -> int:
+        lines = self.path.read_text().splitlines()[self.mark :]
+        self.mark += len(lines)
+        directions = [line[0] for line in lines if line[:1] in {"F", "B"}]
+        return sum(1 for a, b in itertools.pairwise(directions) if a == "F" and b == "B")
 
 
 @pytest.fixture
-def counting_pool(database_url: str) -> Iterator[ConnectionPool[Any]]:
-    pool: ConnectionPool[Any] = ConnectionPool(
-        database_url, min_size=1, max_size=1, connection_class=CountingConnection, open=True
-    )
+def wire() -> Iterator[Wire]:
+    w = Wire()
+    yield w
+    os.close(w.fd)
+    w.path.unlink()
+
+
+@pytest.fixture
+def counting_pool(database_url: str, wire: Wire) -> Iterator[ConnectionPool[Any]]:
+    settings = config.load(config.DatabaseSettings, {"DATABASE_URL": database_url})
+    pool = db.create_pool(settings, max_size=1, configure=wire.attach)
+    pool.open(wait=True)
     yield pool
     pool.close()
-
-
-def trips(pool: ConnectionPool[Any], ev: Any) -> tuple[str, int]:
-    CountingConnection.round_trips = 0
-    result = process_event(ev, UnitOfWork(pool))
-    return result.outcome, CountingConnection.round_trips
 
 
 def _configure(world: Tenant, extra: int) -> None:
@@ -59,23 +68,66 @@ def _configure(world: Tenant, extra: int) -> None:
     for i in range(extra):
         world.add_rule(f"never {i}", conditions={"keywords": [f"zzz{i}"], "messagePattern": f"^nope{i}$"})
         world.add_window(
-            f"past {i}",
-            starts_at=datetime(2020, 1, 1, tzinfo=UTC),
-            ends_at=datetime(2020, 1, 2, tzinfo=UTC),
+            f"past {i}", starts_at=datetime(2020, 1, 1, tzinfo=UTC), ends_at=datetime(2020, 1, 2, tzinfo=UTC)
         )
     world.add_rule("catch-all", actions={"autoResolveTicket": True})
 
 
+# (outcome, round trips): checkout check + the pipeline's own (see pipeline.py) + COMMIT.
+PIPELINE_EXPECTED = [
+    ("ticket_created", 6),
+    ("skipped", 4),
+    ("occurrence_appended", 5),
+    ("acknowledged", 5),
+    ("resolved", 5),
+    ("skipped", 5),
+    ("recorded_only", 5),
+    ("suppressed", 5),
+]
+
+
 @pytest.mark.parametrize("extra", [0, 60])
-def test_round_trips_per_outcome(conn: Any, counting_pool: ConnectionPool[Any], extra: int) -> None:
+def test_pipeline_round_trips_per_outcome(
+    conn: Any, counting_pool: ConnectionPool[Any], wire: Wire, extra: int
+) -> None:
     world = make_tenant(conn)
     _configure(world, extra)
-    assert trips(counting_pool, event(world, external_alert_id="1")) == ("ticket_created", 4)
-    assert trips(counting_pool, event(world, external_alert_id="1")) == ("skipped", 2)
-    assert trips(counting_pool, event(world, external_alert_id="2", at=later(1))) == ("occurrence_appended", 3)
-    assert trips(counting_pool, event(world, "acknowledged")) == ("acknowledged", 3)
-    assert trips(counting_pool, event(world, "reset")) == ("resolved", 3)
-    assert trips(counting_pool, event(world, "reset")) == ("skipped", 3)
-    assert trips(counting_pool, event(world, external_alert_id="3", org="999", device="9")) == ("recorded_only", 3)
+    events = [
+        event(world, external_alert_id="1"),
+        event(world, external_alert_id="1"),
+        event(world, external_alert_id="2", at=later(1)),
+        event(world, "acknowledged"),
+        event(world, "reset"),
+        event(world, "reset"),
+        event(world, external_alert_id="3", org="999", device="9"),
+    ]
+    seen = []
+    wire.round_trips()
+    for ev in events:
+        result = process_event(ev, db.UnitOfWork(counting_pool))
+        seen.append((result.outcome, wire.round_trips()))
     world.add_window("now", starts_at=datetime(2026, 1, 1, tzinfo=UTC), ends_at=datetime(2027, 1, 1, tzinfo=UTC))
-    assert trips(counting_pool, event(world, external_alert_id="4", device="8")) == ("suppressed", 3)
+    wire.round_trips()
+    result = process_event(event(world, external_alert_id="4", device="8"), db.UnitOfWork(counting_pool))
+    seen.append((result.outcome, wire.round_trips()))
+    assert seen == PIPELINE_EXPECTED
+
+
+@pytest.mark.parametrize("extra", [0, 60])
+def test_webhook_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire, extra: int) -> None:
+    """A whole webhook delivery: the integration lookup shares the pipeline's transaction."""
+    world = make_tenant(conn)
+    _configure(world, extra)
+    set_webhook_secret(world, "s3cret")
+
+    def deliver(name: str) -> tuple[str, int]:
+        wire.round_trips()
+        body = json.dumps(fixture(f"ninjaone/{name}.json")).encode()
+        response = webhooks.receive(
+            "ninjaone", str(world.integration_id), "s3cret", body, lambda: db.UnitOfWork(counting_pool)
+        )
+        return str(response.body["outcome"]), wire.round_trips()
+
+    assert deliver("condition_triggered") == ("ticket_created", 7)
+    assert deliver("condition_triggered") == ("skipped", 5)
+    assert deliver("condition_reset") == ("resolved", 6)

@@ -106,5 +106,9 @@ def test_import_connects_to_nothing() -> None:
 def test_statement_timeout_is_set_on_every_session(world: Tenant) -> None:
     pool = db.get_pool(config.cached(config.WebhookSettings))
     with pool.connection() as conn:
-        row = conn.execute("SHOW statement_timeout").fetchone()
-    assert row is not None and row[0] == "10s"
+        row = conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')"
+        ).fetchone()
+        prepare = conn.prepare_threshold
+    assert row is not None and tuple(row) == ("5s", "15s")
+    assert prepare is None

@@ -119,6 +119,10 @@ def test_aws_secret_store(aws: None) -> None:
     store.delete(ref)
     store.delete(ref)
     assert client.describe_secret(SecretId=name).get("DeletedDate") is not None
+    # Credentials given again within the recovery window: the secret is restored and updated.
+    assert store.put(name, {"clientId": "e", "clientSecret": "f"}) == ref
+    assert client.describe_secret(SecretId=name).get("DeletedDate") is None
+    assert json.loads(client.get_secret_value(SecretId=name)["SecretString"])["clientId"] == "e"
 
 
 def test_choosing_adapters(tmp_path: Path) -> None:

@@ -137,13 +137,13 @@ class LocalGateway:
             if route.authorizer is not None:
                 claims = route.authorizer(headers)
                 if claims is None:
-                    return 401, {"Content-Type": "application/json"}, b'{"message":"Unauthorized"}'
+                    return 401, {"Content-Type": "application/json"}, _error_body("Unauthorized")
             event = build_event(route, method, raw_path, headers, body, params, claims)
             response = route.handler(event, LocalContext(function_name=route.name))
             if self.on_response is not None:
                 self.on_response(route, event, response)
             return _to_http(response)
-        return 404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}'
+        return 404, {"Content-Type": "application/json"}, _error_body("Not Found")
 
     def server(self, host: str, port: int) -> ThreadingHTTPServer:
         gateway = self
@@ -154,7 +154,7 @@ class LocalGateway:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_LOCAL_BODY:
-                    self._send(413, {"Content-Type": "application/json"}, b'{"message":"Request too long"}')
+                    self._send(413, {"Content-Type": "application/json"}, _error_body("Request too long"))
                     return
                 body = self.rfile.read(length) if length else b""
                 try:
@@ -163,7 +163,7 @@ class LocalGateway:
                     )
                 except Exception as exc:  # the real gateway answers 502 when a function crashes
                     status, headers = 502, {"Content-Type": "application/json"}
-                    payload = json.dumps({"message": "Internal server error", "error": type(exc).__name__}).encode()
+                    payload = _error_body("Internal server error")
                 self._send(status, headers, payload)
 
             def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
@@ -181,6 +181,11 @@ class LocalGateway:
                 return  # one readable line per webhook is printed by the dev server instead
 
         return ThreadingHTTPServer((host, port), RequestHandler)
+
+
+def _error_body(message: str) -> bytes:
+    """Gateway-made errors in the service's one error shape (as the stack's gateway responses)."""
+    return json.dumps({"errors": [{"path": "", "message": message}]}).encode()
 
 
 def _to_http(response: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

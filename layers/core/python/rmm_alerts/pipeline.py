@@ -1,21 +1,28 @@
 """``process_event``: one normalized alert event in, alerts and tickets changed in one transaction.
 
-Round trips per event (each query loads all rules/windows at once, so the count never depends on
-how many rules or windows a tenant has; "batch" is one libpq pipeline = one round trip; proven by
-``tests/integration/test_pipeline_round_trips.py``):
+Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
+reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
+depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. Every count
+includes the pool's checkout check, BEGIN (sent with the first statement) and COMMIT; a webhook
+adds one for its integration lookup, which shares the transaction.
 
-=====================  ==================================================================
-outcome                round trips (plus COMMIT)
-=====================  ==================================================================
-triggered, skipped     2: group lock, trigger context
-suppressed             3: lock, context, batch(insert alert + outbox)
-recorded_only          3: lock, context, batch(insert alert + outbox)
-occurrence_appended    3: lock, context, batch(insert alert, bump count, note, outbox)
-ticket_created         4: lock, context, ticket defaults, batch(alert, ticket, note, asset, outbox)
-resolved/acknowledged  3: lock, targets (+ticket state, group check, close status), batch(updates,
-                       notes, closes, outbox)
-reset, skipped         3: lock, targets, was-seen check
-=====================  ==================================================================
+=====================  ======  ================================================================
+outcome                trips   what
+=====================  ======  ================================================================
+ticket_created         6       check, lock, context, ticket defaults, batch(ticket, alert,
+                               note, asset, outbox), commit
+occurrence_appended    5       check, lock, context, batch(alert, count+note, outbox), commit
+recorded_only          5       check, lock, context, batch(alert, outbox), commit
+suppressed             5       check, lock, context, batch(alert), commit
+triggered, skipped     4       check, lock, context, commit
+resolved/acknowledged  5       check, lock, targets (+ticket state, group check, close status),
+                               batch(updates, notes, closes, outbox), commit
+reset, skipped         5       check, lock, targets, was-seen check, commit
+=====================  ======  ================================================================
+
+The advisory lock is a statement of its own on purpose: under READ COMMITTED the next
+statement's snapshot is taken after the lock is held, so it sees what the previous holder
+committed.
 
 Concurrency: every writer of one ``(tenant, integration, dedup key)`` takes a transaction-scoped
 advisory lock first, so simultaneous deliveries of one condition serialize: the first creates the
@@ -95,13 +102,19 @@ def _now() -> datetime:
 
 
 def process_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None) -> ProcessResult:
-    """Apply one event; commit on success, roll back (and raise) on any error."""
+    """Apply one event in its own transaction; commit on success, roll back (and raise) on any error."""
     with uow:
-        if event.kind is EventKind.TRIGGERED:
-            return _triggered(event, uow, now or _now())
-        if event.kind is EventKind.RESET:
-            return _reset(event, uow, now or _now())
-        return _acknowledged(event, uow, now or _now())
+        return apply_event(event, uow, now=now)
+
+
+def apply_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None) -> ProcessResult:
+    """Apply one event inside the caller's open unit of work (the webhook shares its transaction
+    with the integration lookup)."""
+    if event.kind is EventKind.TRIGGERED:
+        return _triggered(event, uow, now or _now())
+    if event.kind is EventKind.RESET:
+        return _reset(event, uow, now or _now())
+    return _acknowledged(event, uow, now or _now())
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,6 +142,7 @@ def _window_trace(window: MaintenanceWindow) -> dict[str, Any]:
 def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
+    # The lock is its own statement: the context query's snapshot must be taken after it is held.
     uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
     ctx = uow.alerts.trigger_context(
         tenant,

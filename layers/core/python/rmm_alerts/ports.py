@@ -179,9 +179,13 @@ class AwsSecretStore:
                 Name=name, SecretString=text, Description="rmm-alerts integration credentials"
             )
             return created["ARN"]
-        except client.exceptions.ResourceExistsException:
-            updated = client.put_secret_value(SecretId=name, SecretString=text)
-            return updated["ARN"]
+        except (client.exceptions.ResourceExistsException, client.exceptions.InvalidRequestException):
+            # Exists already, or (AWS answers InvalidRequest here) is still scheduled for deletion
+            # because the credentials were removed earlier: bring it back, then write the new value.
+            if client.describe_secret(SecretId=name).get("DeletedDate") is not None:
+                client.restore_secret(SecretId=name)
+        updated = client.put_secret_value(SecretId=name, SecretString=text)
+        return updated["ARN"]
 
     def delete(self, ref: str) -> None:
         client = self.client

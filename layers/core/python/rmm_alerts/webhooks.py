@@ -24,7 +24,7 @@ from uuid import UUID
 
 from rmm_alerts import normalizers
 from rmm_alerts.db import UnitOfWork
-from rmm_alerts.pipeline import ProcessResult, process_event
+from rmm_alerts.pipeline import ProcessResult, apply_event
 
 MAX_BODY_BYTES = 256 * 1024
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
@@ -94,14 +94,14 @@ def _error(status: int, message: str, **extra: Any) -> WebhookResponse:
 
 
 def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | None:
-    """The one lookup not scoped by a known tenant: the path's integration id decides the tenant."""
-    with uow:
-        row = uow.conn.execute(
-            """SELECT tenant, integration_id, provider, is_active, webhook_secret_hash,
-                      previous_webhook_secret_hash, previous_secret_expires_at
-                 FROM rmm_integrations WHERE integration_id = %s""",
-            (integration_id,),
-        ).fetchone()
+    """The one lookup not scoped by a known tenant: the path's integration id decides the tenant.
+    Runs in the caller's open unit of work."""
+    row = uow.conn.execute(
+        """SELECT tenant, integration_id, provider, is_active, webhook_secret_hash,
+                  previous_webhook_secret_hash, previous_secret_expires_at
+             FROM rmm_integrations WHERE integration_id = %s""",
+        (integration_id,),
+    ).fetchone()
     return Integration(**row) if row else None
 
 
@@ -122,28 +122,33 @@ def receive(
         iid = UUID(str(integration_id))
     except ValueError:
         return _error(404, "integration not found")
-    integration = load_integration(uow_factory(), iid)
-    if integration is None or integration.provider != provider or not integration.is_active:
-        return _error(404, "integration not found")
-    if not secret_matches(integration, presented_secret, now):
-        return _error(401, f"missing or invalid {SECRET_HEADER} header")
+    # One transaction for the lookup and the pipeline: one pool checkout, one BEGIN, one COMMIT.
+    with uow_factory() as uow:
+        integration = load_integration(uow, iid)
+        if integration is None or integration.provider != provider or not integration.is_active:
+            return _error(404, "integration not found")
+        if not secret_matches(integration, presented_secret, now):
+            return _error(401, f"missing or invalid {SECRET_HEADER} header")
+        response = _process(provider, integration, body, uow, now)
+    response.tenant = integration.tenant
+    response.integration_id = iid
+    return response
 
+
+def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWork, now: datetime) -> WebhookResponse:
     try:
         payload = scrub_nul(json.loads(body.decode("utf-8")))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return _error(400, f"body: not valid JSON ({exc.__class__.__name__})", field="body")
     try:
         event = normalizers.normalize(
-            provider, payload, tenant_id=integration.tenant, integration_id=iid, received_at=now
+            provider, payload, tenant_id=integration.tenant, integration_id=integration.integration_id, received_at=now
         )
     except normalizers.NotAnAlert as exc:
-        response = WebhookResponse(200, {"processed": False, "outcome": "skipped", "reason": exc.reason})
+        return WebhookResponse(200, {"processed": False, "outcome": "skipped", "reason": exc.reason})
     except normalizers.MalformedPayload as exc:
-        response = _error(400, str(exc), field=exc.field)
-    else:
-        result = process_event(event, uow_factory(), now=now)
-        response = WebhookResponse(200, result.as_response(), result=result)
-        response.log = {"kind": event.kind.value, "externalAlertId": event.external_alert_id}
-    response.tenant = integration.tenant
-    response.integration_id = iid
+        return _error(400, str(exc), field=exc.field)
+    result = apply_event(event, uow, now=now)
+    response = WebhookResponse(200, result.as_response(), result=result)
+    response.log = {"kind": event.kind.value, "externalAlertId": event.external_alert_id}
     return response

@@ -21,7 +21,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
-from rmm_alerts import events, tickets
+from rmm_alerts import dedup, events, tickets
 from rmm_alerts.admin import schemas as s
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps
@@ -241,6 +241,14 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
     now = deps.now()
     with deps.uow_factory() as uow:
         repo = AdminAlertRepository(uow.conn)
+        # Same order as the pipeline (group advisory lock, then the row) so a trigger of this
+        # device+condition arriving now waits for this ticket and joins it, and nothing deadlocks.
+        group = uow.conn.execute(
+            "SELECT integration_id, dedup_key FROM rmm_alerts WHERE tenant = %s AND alert_id = %s",
+            (p.tenant, alert_id),
+        ).fetchone()
+        if group is not None:
+            uow.alerts.lock_group(dedup.lock_key(p.tenant, group["integration_id"], group["dedup_key"]))
         row = repo.lock(p.tenant, alert_id)
         if row is None:
             raise not_found("alert")

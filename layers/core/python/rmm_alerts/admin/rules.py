@@ -23,7 +23,8 @@ SELECT
     EXISTS (SELECT 1 FROM boards WHERE tenant = %(t)s AND board_id = %(board)s AND NOT is_inactive) AS board_ok,
     EXISTS (SELECT 1 FROM priorities WHERE tenant = %(t)s AND priority_id = %(priority)s) AS priority_ok,
     EXISTS (SELECT 1 FROM users WHERE tenant = %(t)s AND user_id = %(assignee)s AND NOT is_inactive) AS assignee_ok,
-    (SELECT is_closed FROM statuses WHERE tenant = %(t)s AND status_id = %(status)s) AS status_closed,
+    (SELECT is_closed FROM statuses
+      WHERE tenant = %(t)s AND status_id = %(status)s AND status_type = 'ticket') AS status_closed,
     (SELECT coalesce(array_agg(user_id::text), '{}') FROM users
       WHERE tenant = %(t)s AND user_id = ANY(%(notify)s::uuid[]) AND NOT is_inactive) AS notify_ok,
     (SELECT coalesce(array_agg(external_organization_id), '{}') FROM rmm_organization_mappings

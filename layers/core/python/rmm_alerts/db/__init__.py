@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,10 +46,19 @@ def conninfo(settings: DatabaseSettings) -> str:
 
 
 def session_options(settings: DatabaseSettings) -> str:
-    return f"-c statement_timeout={settings.db_statement_timeout_ms} -c lock_timeout={settings.db_statement_timeout_ms}"
+    timeout = settings.db_statement_timeout_ms
+    # A frozen or killed Lambda must not keep a transaction (and its advisory lock) open behind the proxy.
+    idle = max(timeout * 3, 15_000)
+    return f"-c statement_timeout={timeout} -c lock_timeout={timeout} -c idle_in_transaction_session_timeout={idle}"
 
 
-def create_pool(settings: DatabaseSettings, *, max_size: int = 2, name: str = "rmm-alerts") -> ConnectionPool[Any]:
+def create_pool(
+    settings: DatabaseSettings,
+    *,
+    max_size: int = 2,
+    name: str = "rmm-alerts",
+    configure: Callable[[psycopg.Connection[Any]], None] | None = None,
+) -> ConnectionPool[Any]:
     """A pool for ``settings`` (not opened: the first checkout opens it)."""
     # A callable: each new connection reads the (Powertools-cached) secret, so a rotated database
     # password is picked up without a cold start; nothing is fetched before the first checkout.
@@ -60,12 +69,15 @@ def create_pool(settings: DatabaseSettings, *, max_size: int = 2, name: str = "r
         open=False,
         name=name,
         check=ConnectionPool.check_connection,
-        timeout=float(settings.db_connect_timeout_s) * 2,
+        configure=configure,
+        timeout=float(settings.db_connect_timeout_s) + 1,
         reconnect_timeout=30.0,
         kwargs={
             "options": session_options(settings),
             "connect_timeout": settings.db_connect_timeout_s,
             "application_name": name,
+            # No server-side prepared statements: they pin sessions on RDS Proxy.
+            "prepare_threshold": None,
         },
     )
 

@@ -69,7 +69,7 @@ SELECT al.alert_id, al.status, al.ticket_id, al.dedup_key, al.pairing_key, al.ma
                 WHERE te.tenant = t.tenant AND te.work_item_type = 'ticket' AND te.work_item_id = t.ticket_id)
            AS has_time_entry,
        (SELECT cs.status_id FROM statuses cs
-         WHERE cs.tenant = al.tenant AND cs.is_closed
+         WHERE cs.tenant = al.tenant AND cs.is_closed AND cs.status_type = 'ticket'
          ORDER BY (cs.status_id::text = r.actions ->> 'autoResolveStatusId') DESC NULLS LAST,
                   (cs.board_id = t.board_id) DESC NULLS LAST, cs.order_number, cs.name
          LIMIT 1) AS close_status_id,

@@ -15,6 +15,7 @@ _TICKET_DEFAULTS = """
 SELECT b.board_id, b.board_name,
        (SELECT s.status_id FROM statuses s
          WHERE s.tenant = b.tenant AND (s.board_id = b.board_id OR s.board_id IS NULL) AND NOT s.is_closed
+           AND s.status_type = 'ticket'
          ORDER BY (s.board_id IS NULL), s.is_default DESC, s.order_number, s.name
          LIMIT 1) AS default_status_id,
        (SELECT coalesce(json_agg(json_build_array(p.priority_id, p.priority_name)
