@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,7 +162,8 @@ class LocalGateway:
                     status, headers, payload = gateway.dispatch(
                         self.command, self.path, dict(self.headers.items()), body
                     )
-                except Exception as exc:  # the real gateway answers 502 when a function crashes
+                except Exception:  # the real gateway answers 502 when a function crashes
+                    traceback.print_exc()  # the developer's console is the function's log here
                     status, headers = 502, {"Content-Type": "application/json"}
                     payload = _error_body("Internal server error")
                 self._send(status, headers, payload)
