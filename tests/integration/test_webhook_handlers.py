@@ -301,3 +301,11 @@ def test_tactical_body_posted_as_a_json_string_still_works(tactical_world: Tenan
     raw = fixture("tactical/check_trigger_unparseable.json")
     status, body = call_tactical(tactical_world, json.dumps(raw))
     assert status == 200 and body["processed"] is True
+
+
+def test_tactical_resolve_without_alert_id_still_closes_its_ticket(tactical_world: Tenant) -> None:
+    _, created = call_tactical(tactical_world, fixture("tactical/check_trigger.json"))
+    resolve = {k: v for k, v in fixture("tactical/check_resolve.json").items() if k != "alertId"}
+    status, resolved = call_tactical(tactical_world, resolve)
+    assert (status, resolved["outcome"]) == (200, "resolved")
+    assert resolved["ticketId"] == created["ticketId"]

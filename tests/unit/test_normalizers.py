@@ -766,3 +766,21 @@ def test_property_ninjaone_fixture_with_one_field_replaced(base: str, key: str, 
 def test_property_tactical_fixture_with_one_field_replaced(base: str, key: str, value: object) -> None:
     payload = fixture(f"tactical/{base}.json") | {key: value}
     _only_expected_errors("tacticalrmm", payload, None)
+
+
+def test_tactical_resolve_without_alert_id_pairs_on_agent_and_check() -> None:
+    """REFERENCE.md §4.9: a resolve that lost its alert id must still find its trigger."""
+    body = {k: v for k, v in fixture("tactical/check_resolve.json").items() if k != "alertId"}
+    event = normalize_tactical(body, tenant_id=TENANT, integration_id=INTEGRATION)
+    assert event.kind is EventKind.RESET
+    assert event.pairing_id is None
+    assert event.condition_id == "check:17"
+    assert event.external_alert_id.startswith("resolve:")
+    trigger = {k: v for k, v in fixture("tactical/check_trigger.json").items() if k != "alertId"}
+    with pytest.raises(MalformedPayload) as raised:
+        normalize_tactical(trigger, tenant_id=TENANT, integration_id=INTEGRATION)
+    assert raised.value.field == "alertId"
+    no_agent = {k: v for k, v in body.items() if k != "agentId"}
+    with pytest.raises(MalformedPayload) as raised:
+        normalize_tactical(no_agent, tenant_id=TENANT, integration_id=INTEGRATION)
+    assert raised.value.field == "alertId"

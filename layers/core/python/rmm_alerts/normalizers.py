@@ -435,6 +435,13 @@ def _tactical_body(payload: object) -> dict[str, Any]:
     return _require_object(payload)
 
 
+def _bounded_id(value: str) -> str:
+    """An id within the event's 255-character limit; long ones keep a prefix and a digest."""
+    if len(value) <= 255:
+        return value
+    return value[:190] + "#" + hashlib.sha256(value.encode()).hexdigest()
+
+
 def normalize_tactical(
     payload: object,
     *,
@@ -454,7 +461,7 @@ def normalize_tactical(
         raise MalformedPayload("event", f"unknown event {event_word[:64]!r} (expected trigger or resolve)")
 
     alert_id = _field(body, "alertId", _ident)
-    if alert_id is None:
+    if alert_id is None and kind is not EventKind.RESET:
         raise MalformedPayload("alertId", "missing alert id")
 
     check_id = _field(body, "checkId", _ident)
@@ -506,13 +513,20 @@ def normalize_tactical(
         raise MalformedPayload("alertTime", "missing, and no receive time was given")
 
     device = _pick(body, "agentId", _ident)
+    if alert_id is None:
+        # A resolve without its alert id (REFERENCE.md §4.9): pair on agent + check/task instead.
+        if device is None:
+            raise MalformedPayload("alertId", "missing alert id, and no agentId to pair the resolve by")
+        external_alert_id = _bounded_id(f"resolve:{device[1]}:{condition_id}")
+    else:
+        external_alert_id = alert_id
     return _build(
         {
             "tenant_id": tenant_id,
             "integration_id": integration_id,
             "provider": "tacticalrmm",
             "kind": kind,
-            "external_alert_id": alert_id,
+            "external_alert_id": external_alert_id,
             "external_device_id": device[1] if device else None,
             "condition_id": condition_id,
             # Tactical keeps one alert id from failure to resolve: the exact pairing key.
