@@ -100,8 +100,12 @@ def test_ninjaone_documented_shape_details() -> None:
 
 def test_ninjaone_alt_shape_details() -> None:
     event = ninja(fixture("ninjaone/alt_triggered.json"))
-    assert event.device_name is None
+    assert event.device_name == "ACME-WS-01"  # device expanded
+    assert event.external_organization_id == "2"
     assert event.alert_class == "DISK_SPACE_LOW"
+    bare = ninja({k: v for k, v in fixture("ninjaone/alt_triggered.json").items() if k != "device"})
+    assert bare.device_name is None
+    assert bare.external_organization_id == "2"  # from the root in this shape
 
 
 def test_ninjaone_reset_pairs_with_trigger_via_series() -> None:

@@ -250,3 +250,17 @@ def test_property_free_text_never_breaks_identity(kind: str, resolve: bool, text
     assert event.external_device_id == AGENT_VARS["agent.agent_id"]
     assert event.external_organization_id == "2"
     assert event.severity in {"critical", "moderate"}
+
+
+def test_readme_shows_the_exact_trigger_body_and_headers() -> None:
+    """What an admin pastes from the README is exactly what the normalizer is built for."""
+    import re
+    from pathlib import Path
+
+    from rmm_alerts.tactical_template import TRIGGER_BODY
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    match = re.search(r"Failure action body:\s*```json\n(.*?)\n```", readme, re.S)
+    assert match is not None
+    assert match.group(1) == TRIGGER_BODY
+    assert 'Headers: {"Content-Type": "application/json", "X-Webhook-Secret": "<webhook secret>"}' in readme
