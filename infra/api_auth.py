@@ -46,7 +46,7 @@ class ApiAndAuth(Construct):
             # Set by an operator (admin-create-user); no app client may write it (see below).
             custom_attributes={c.TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=36, max_len=36, mutable=True)},
             password_policy=cognito.PasswordPolicy(
-                min_length=12,
+                min_length=c.USER_PASSWORD_MIN_LENGTH,
                 require_lowercase=True,
                 require_uppercase=True,
                 require_digits=True,

@@ -99,6 +99,10 @@ LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
 # --------------------------------------------------------------------------------------------
 VPC_CIDR: Final = "10.40.0.0/16"
 VPC_MAX_AZS: Final = 2
+VPC_PUBLIC_CIDR_MASK: Final = 24
+VPC_APP_CIDR_MASK: Final = 22  # room for many Lambda ENIs
+VPC_DATA_CIDR_MASK: Final = 24
+FLOW_LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
 DB_ENGINE_VERSION: Final = rds.AuroraPostgresEngineVersion.VER_16_6
 DB_NAME: Final = "rmm_alerts"
 DB_ADMIN_USER: Final = "rmm_admin"
@@ -110,6 +114,12 @@ DB_BACKUP_WINDOW: Final = "03:00-04:00"
 DB_MAINTENANCE_WINDOW: Final = "Sun:04:30-Sun:05:30"
 DB_SECRET_ROTATION: Final = Duration.days(30)
 DB_LOG_RETENTION: Final = logs.RetentionDays.ONE_MONTH
+DB_LOG_MIN_DURATION_MS: Final = 2000  # slow statements logged
+PROXY_BORROW_TIMEOUT: Final = Duration.seconds(30)
+PROXY_IDLE_CLIENT_TIMEOUT: Final = Duration.minutes(30)
+PROXY_MAX_CONNECTIONS_PERCENT: Final = 90
+USER_PASSWORD_MIN_LENGTH: Final = 12
+SCHEDULE_GROUP_SUFFIX: Final = "-polls"  # the poll schedules' group: "<stack name>-polls"
 
 # --------------------------------------------------------------------------------------------
 # API and auth

@@ -51,7 +51,7 @@ class EventsAndSchedules(Construct):
         self.schedule_group = scheduler.ScheduleGroup(
             self,
             "PollSchedules",
-            schedule_group_name=f"{stack.stack_name}-polls",
+            schedule_group_name=f"{stack.stack_name}{c.SCHEDULE_GROUP_SUFFIX}",
             removal_policy=RemovalPolicy.DESTROY,
         )
         group_arn = stack.format_arn(

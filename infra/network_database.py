@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -31,15 +31,21 @@ class NetworkAndDatabase(Construct):
             max_azs=c.VPC_MAX_AZS,
             nat_gateways=config.nat_gateways,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name=SUBNET_PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(name=SUBNET_APP, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
-                ec2.SubnetConfiguration(name=SUBNET_DATA, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name=SUBNET_PUBLIC, subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=c.VPC_PUBLIC_CIDR_MASK
+                ),
+                ec2.SubnetConfiguration(
+                    name=SUBNET_APP, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=c.VPC_APP_CIDR_MASK
+                ),
+                ec2.SubnetConfiguration(
+                    name=SUBNET_DATA, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=c.VPC_DATA_CIDR_MASK
+                ),
             ],
         )
         flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",
-            retention=logs.RetentionDays.THREE_MONTHS,
+            retention=c.FLOW_LOG_RETENTION,
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.vpc.add_flow_log(
@@ -58,7 +64,7 @@ class NetworkAndDatabase(Construct):
             description="rmm-alerts: TLS only, slow statements logged",
             parameters={
                 "rds.force_ssl": "1",
-                "log_min_duration_statement": "2000",
+                "log_min_duration_statement": str(c.DB_LOG_MIN_DURATION_MS),
                 "log_statement": "ddl",
             },
         )
@@ -124,9 +130,9 @@ class NetworkAndDatabase(Construct):
             require_tls=True,
             iam_auth=False,  # functions authenticate with the rotated secret, resolved by the proxy
             debug_logging=False,
-            borrow_timeout=Duration.seconds(30),
-            idle_client_timeout=Duration.minutes(30),
-            max_connections_percent=90,
+            borrow_timeout=c.PROXY_BORROW_TIMEOUT,
+            idle_client_timeout=c.PROXY_IDLE_CLIENT_TIMEOUT,
+            max_connections_percent=c.PROXY_MAX_CONNECTIONS_PERCENT,
         )
         self.cluster.connections.allow_default_port_from(self.proxy, "RDS Proxy to Aurora")
 
