@@ -152,11 +152,13 @@ def draft_ticket(
     )
 
 
-def initial_note(event: NormalizedAlertEvent, alert_id: UUID) -> str:
+def initial_note(event: NormalizedAlertEvent, alert_id: UUID, *, requested_by: str | None = None) -> str:
+    """The internal note a new alert ticket starts with: by a rule, or on a user's request."""
     label = PROVIDER_LABELS[event.provider]
     device = event.device_name or event.external_device_id or "unknown device"
+    how = f"on request (user {requested_by})" if requested_by else "automatically"
     lines = [
-        f"Ticket created automatically from {label} alert {event.external_alert_id} (alert {alert_id}).",
+        f"Ticket created {how} from {label} alert {event.external_alert_id} (alert {alert_id}).",
         f"Device: {device}. Severity: {event.severity}. Condition: {event.condition_id}.",
     ]
     if event.message:

@@ -26,7 +26,7 @@ from rmm_alerts.admin import schemas as s
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps
 from rmm_alerts.admin.errors import Problems, conflict, invalid, not_found
-from rmm_alerts.contracts import PROVIDER_LABELS, EventKind, NormalizedAlertEvent, RuleActions
+from rmm_alerts.contracts import EventKind, NormalizedAlertEvent, RuleActions
 from rmm_alerts.db import UnitOfWork
 
 _COLUMNS = """alert_id, integration_id, provider, external_alert_id, external_device_id, device_name, condition_id,
@@ -207,18 +207,6 @@ def _event(row: dict[str, Any]) -> NormalizedAlertEvent:
     )
 
 
-def manual_note(event: NormalizedAlertEvent, alert_id: UUID, user_id: str) -> str:
-    label = PROVIDER_LABELS[event.provider]
-    device = event.device_name or event.external_device_id or "unknown device"
-    lines = [
-        f"Ticket created on request (user {user_id}) from {label} alert {event.external_alert_id} (alert {alert_id}).",
-        f"Device: {device}. Severity: {event.severity}. Condition: {event.condition_id}.",
-    ]
-    if event.message:
-        lines.append(f"Message: {event.message}")
-    return "\n".join(lines)
-
-
 def _client(uow: UnitOfWork, row: dict[str, Any], event: NormalizedAlertEvent) -> tuple[tickets.ClientChoice, Any]:
     """The client as the pipeline would choose it now (mappings may have changed since the alert
     arrived), else the one recorded on the alert."""
@@ -298,7 +286,7 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
         cur = uow.psa.insert_ticket(p.tenant, draft, now)
         created = cur.fetchone()
         assert created is not None
-        uow.psa.add_system_note(p.tenant, ticket_id, manual_note(event, alert_id, p.user_id), now)
+        uow.psa.add_system_note(p.tenant, ticket_id, tickets.initial_note(event, alert_id, requested_by=p.user_id), now)
         if asset_id is not None:
             uow.psa.associate_asset(p.tenant, asset_id, ticket_id)
         repo.link_ticket(
