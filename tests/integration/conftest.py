@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from rmm_alerts import config, db
+from tests.support.admin_api import Api, aws_env
 from tests.support.world import Tenant, make_tenant
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -34,3 +35,16 @@ def world(conn: Any) -> Tenant:
     w = make_tenant(conn)
     w.map_org("2")
     return w
+
+
+@pytest.fixture
+def api(conn: Any, lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The admin API as tenant A's admin, with Scheduler and Secrets Manager mocked."""
+    with aws_env(monkeypatch):
+        yield Api(make_tenant(conn))
+
+
+@pytest.fixture
+def other(conn: Any, api: Api) -> Tenant:
+    """Tenant B, for isolation checks."""
+    return make_tenant(conn, name="Other MSP")

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.admin_api import Api, aws_env, claims
-from tests.support.world import Tenant, make_tenant
-
-
-@pytest.fixture
-def api(conn: Any, lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    with aws_env(monkeypatch):
-        yield Api(make_tenant(conn))
-
-
-@pytest.fixture
-def other(conn: Any, api: Api) -> Tenant:
-    return make_tenant(conn, name="Other MSP")
+from tests.support.admin_api import Api, claims, errors
+from tests.support.world import Tenant
 
 
 def base(api: Api) -> str:
     return f"/v1/integrations/{api.world.integration_id}"
-
-
-def errors(data: Any) -> list[str]:
-    return [e["path"] for e in data["errors"]]
 
 
 # -- organization mappings --------------------------------------------------------------------

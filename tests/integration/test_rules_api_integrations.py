@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,16 +11,10 @@ import pytest
 from functions.webhook_ninjaone import handler as ninja
 from rmm_alerts.webhooks import hash_secret
 from tests.integration.conftest import fixture
-from tests.support.admin_api import BASE_URL, GROUP, POLLER_ARN, PREFIX, ROLE_ARN, Api, aws_env, claims, get_schedule
+from tests.support.admin_api import BASE_URL, GROUP, POLLER_ARN, PREFIX, ROLE_ARN, Api, claims, get_schedule
 from tests.support.admin_api import secrets as secrets_client
 from tests.support.apigw import FakeContext, webhook_event
 from tests.support.world import Tenant, make_tenant
-
-
-@pytest.fixture
-def api(conn: Any, lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    with aws_env(monkeypatch):
-        yield Api(make_tenant(conn))
 
 
 def webhook_status(integration_id: str, secret: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,25 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rmm_alerts.pipeline import process_event
-from tests.support.admin_api import Api, aws_env, claims
+from tests.support.admin_api import Api, claims, errors
 from tests.support.events import event
-from tests.support.world import Tenant, make_tenant
-
-
-@pytest.fixture
-def api(conn: Any, lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    with aws_env(monkeypatch):
-        yield Api(make_tenant(conn))
-
-
-@pytest.fixture
-def other(conn: Any, api: Api) -> Tenant:
-    return make_tenant(conn, name="Other MSP")
-
-
-def errors(data: Any) -> list[str]:
-    return [e["path"] for e in data["errors"]]
-
+from tests.support.world import Tenant
 
 # -- maintenance windows ----------------------------------------------------------------------
 

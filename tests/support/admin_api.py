@@ -122,3 +122,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         scheduler().create_schedule_group(Name=GROUP)
         yield
     config.cached.cache_clear()
+
+
+def errors(data: Any) -> list[str]:
+    """The field paths of an error response."""
+    return [e["path"] for e in data["errors"]]
