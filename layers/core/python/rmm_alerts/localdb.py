@@ -6,10 +6,8 @@ as a dedicated system user.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +62,3 @@ def ensure_database(uri: str, database: str) -> str:
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     return with_database(uri, database)
-
-
-@contextlib.contextmanager
-def running(data_dir: Path, *, delete_on_stop: bool = False) -> Iterator[LocalServer]:
-    server = LocalServer(data_dir, delete_on_stop=delete_on_stop)
-    try:
-        yield server
-    finally:
-        server.stop()

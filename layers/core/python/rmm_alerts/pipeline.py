@@ -75,7 +75,6 @@ class ProcessResult:
     window_id: UUID | None = None
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
-    alert_ids: list[UUID] = field(default_factory=list)
 
     @property
     def processed(self) -> bool:
@@ -271,7 +270,7 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
         suffix = f": {event.message}" if event.message else ""
         with uow.batch():
             uow.alerts.insert(row)
-            cur = uow.alerts.append_occurrence(
+            uow.alerts.append_occurrence(
                 tenant,
                 primary_alert_id=primary,
                 new_alert_id=alert_id,
@@ -283,8 +282,6 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
             uow.outbox.add(
                 tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(ticket_id)
             )
-        bumped = cur.fetchone()
-        trace["group"]["occurrence"] = bumped["occurrence_count"] if bumped else None
         return ProcessResult(
             "occurrence_appended",
             alert_id=alert_id,
@@ -393,12 +390,11 @@ def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> Proce
         return ProcessResult("skipped", reason="already_resolved" if seen else "no_matching_alert")
 
     label = PROVIDER_LABELS[event.provider]
-    resolving = [t["alert_id"] for t in targets]
     auto = {t["alert_id"]: _auto_resolve(t) for t in targets if t["ticket_id"] is not None}
     reset_meta = {
         "reset": {"raw": event.raw, "externalAlertId": event.external_alert_id, "receivedAt": now.isoformat()}
     }
-    result = ProcessResult("resolved", alert_ids=list(resolving))
+    result = ProcessResult("resolved")
     handled_tickets: dict[UUID, bool] = {}
     with uow.batch():
         for target in targets:
@@ -522,7 +518,6 @@ def _acknowledged(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -
         alert_id=first["alert_id"],
         ticket_id=first["ticket_id"],
         ticket_number=first["ticket_number"],
-        alert_ids=[t["alert_id"] for t in targets],
     )
 
 

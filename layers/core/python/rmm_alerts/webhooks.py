@@ -24,7 +24,7 @@ from uuid import UUID
 
 from rmm_alerts import normalizers
 from rmm_alerts.db import UnitOfWork
-from rmm_alerts.pipeline import ProcessResult, apply_event
+from rmm_alerts.pipeline import apply_event
 
 MAX_BODY_BYTES = 256 * 1024
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
@@ -74,7 +74,6 @@ class WebhookResponse:
     body: dict[str, Any]
     tenant: UUID | None = None
     integration_id: UUID | None = None
-    result: ProcessResult | None = None
     log: dict[str, Any] = field(default_factory=dict)
 
 
@@ -149,6 +148,6 @@ def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWo
     except normalizers.MalformedPayload as exc:
         return _error(400, str(exc), field=exc.field)
     result = apply_event(event, uow, now=now)
-    response = WebhookResponse(200, result.as_response(), result=result)
+    response = WebhookResponse(200, result.as_response())
     response.log = {"kind": event.kind.value, "externalAlertId": event.external_alert_id}
     return response

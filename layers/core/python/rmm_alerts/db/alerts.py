@@ -159,10 +159,10 @@ class AlertRepository:
         at: datetime,
         now: datetime,
         suffix: str,
-    ) -> psycopg.Cursor[dict[str, Any]]:
+    ) -> None:
         """Count one more occurrence on the group's primary alert, note the ticket, and record the
-        number in the new alert's trace, in one statement. Fetch ``occurrence_count`` from the cursor."""
-        return self.conn.execute(
+        number in the new alert's trace, in one statement."""
+        self.conn.execute(
             """WITH bumped AS (
                    UPDATE rmm_alerts SET occurrence_count = occurrence_count + 1,
                           last_occurrence_at = greatest(last_occurrence_at, %(at)s), updated_at = now()
@@ -247,8 +247,3 @@ class AlertRepository:
                 WHERE tenant = %s AND alert_id = %s""",
             (at, by, Jsonb(metadata_patch), tenant, alert_id),
         )
-
-    def get(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
-        return self.conn.execute(
-            "SELECT * FROM rmm_alerts WHERE tenant = %s AND alert_id = %s", (tenant, alert_id)
-        ).fetchone()

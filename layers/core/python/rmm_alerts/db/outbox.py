@@ -18,10 +18,3 @@ class OutboxRepository:
             "INSERT INTO rmm_outbox (tenant, kind, event_type, payload) VALUES (%s, %s, %s, %s)",
             (tenant, kind, event_type, Jsonb(payload)),
         )
-
-    def pending(self, tenant: UUID) -> list[dict[str, Any]]:
-        return self.conn.execute(
-            """SELECT outbox_id, kind, event_type, payload, created_at FROM rmm_outbox
-                WHERE tenant = %s AND dispatched_at IS NULL ORDER BY created_at, outbox_id""",
-            (tenant,),
-        ).fetchall()
