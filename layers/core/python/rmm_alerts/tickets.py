@@ -119,12 +119,13 @@ def draft_ticket(
     title_tpl = title_template or (tpl.title_template if tpl else None)
     desc_tpl = description_template or (tpl.description_template if tpl else None)
     device = values.get("device") or "unknown device"
-    title = (
-        templates.render(title_tpl, values).strip()
-        if title_tpl
-        else templates.default_title(PROVIDER_LABELS[event.provider], event.alert_class, device, event.message)
-    )
-    title = (title or templates.default_title(PROVIDER_LABELS[event.provider], event.alert_class, device, None))[:255]
+    label = PROVIDER_LABELS[event.provider]
+    if title_tpl:
+        # A template that renders to nothing falls back to the default title without the message.
+        rendered = templates.clip_title(templates.render(title_tpl, values))
+        title = rendered or templates.default_title(label, event.alert_class, device, None)
+    else:
+        title = templates.default_title(label, event.alert_class, device, event.message)
     description = templates.render(desc_tpl, values) if desc_tpl else templates.default_description(event)
 
     return TicketDraft(
