@@ -313,3 +313,16 @@ def test_nul_in_text_is_422_not_500(api: Api) -> None:
     status, _ = api.call("GET", "/v1/alerts", query={"externalDeviceId": "a\u0000b"})
     assert status == 422
     assert api.world.q("SELECT 1 FROM rmm_integrations WHERE name LIKE 'bad%%'") == []
+
+
+def test_unexpected_error_is_a_bare_500_and_writes_nothing(api: Api) -> None:
+    """A failure inside a write answers the one error shape, says nothing of the cause, and rolls back."""
+    integration = api.connect()["integrationId"]
+    api.world.q("""CREATE FUNCTION fail_rule() RETURNS trigger LANGUAGE plpgsql AS
+                   $$ BEGIN RAISE EXCEPTION 'secret internal detail'; END $$""")
+    api.world.q("CREATE TRIGGER fail_rule BEFORE INSERT ON rmm_alert_rules FOR EACH ROW EXECUTE FUNCTION fail_rule()")
+    status, data = api.call(
+        "POST", f"/v1/integrations/{integration}/rules", {"name": "R", "conditions": {}, "actions": {}}
+    )
+    assert (status, data) == (500, {"errors": [{"path": "", "message": "internal error"}]})
+    assert api.world.q("SELECT 1 FROM rmm_alert_rules WHERE tenant = %s", api.world.tenant) == []

@@ -112,3 +112,22 @@ def test_statement_timeout_is_set_on_every_session(world: Tenant) -> None:
         prepare = conn.prepare_threshold
     assert row is not None and tuple(row) == ("5s", "15s")
     assert prepare is None
+
+
+def test_metrics_count_alerts_by_provider_and_outcome_with_duration(
+    world: Tenant, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = webhook_event(
+        "ninjaone", str(world.integration_id), fixture("ninjaone/condition_triggered.json"), secret=SECRET
+    )
+    capsys.readouterr()
+    assert ninja.handler(event, FakeContext())["statusCode"] == 200
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (blob,) = [b for b in emf if "AlertsReceived" in b]
+    assert blob["provider"] == "ninjaone" and blob["outcome"] == "ticket_created"
+    assert blob["AlertsReceived"] == [1.0]
+    assert blob["WebhookDuration"][0] > 0
+    (directive,) = blob["_aws"]["CloudWatchMetrics"]
+    assert {"provider", "outcome"} <= set(directive["Dimensions"][0])
+    units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert units == {"AlertsReceived": "Count", "WebhookDuration": "Milliseconds"}
