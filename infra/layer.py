@@ -1,14 +1,15 @@
 """The shared ``core`` layer, built at synth time without Docker.
 
 The layer holds ``python/rmm_alerts`` (the core package, copied from ``layers/core``) and the
-runtime dependencies of ``[project].dependencies`` in ``pyproject.toml``, installed by pip for
-the Lambda runtime's Python version and architecture from manylinux wheels only
+runtime dependencies locked in ``requirements/layer.txt`` (exact versions and file hashes, made
+by ``scripts/lock`` from ``[project].dependencies``), installed by pip with ``--require-hashes``
+for the Lambda runtime's Python version and architecture from manylinux wheels only
 (``--only-binary=:all:``), so no compiler and no Docker are needed whatever the build machine.
 
 The pip step is the slow part: its result is cached under ``.layer-cache/deps-<hash>/``, keyed
-by the dependency list and the target platform. The asset hash (what CloudFormation sees)
-covers the dependency key and the core package's source, so a code change ships a new layer
-version without re-running pip.
+by the lock's resolved set and the target platform. The asset hash (what CloudFormation sees)
+covers that key and the core package's source, so a code change ships a new layer version
+without re-running pip, and a new release of a dependency changes nothing until it is locked.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from infra import constants as c
+from infra.lockfile import LAYER_LOCK, lock_digest
 from infra.stack_config import LayerBuild
 
 _IGNORED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
@@ -97,24 +99,30 @@ def migrations_hash(migrations_dir: Path = c.MIGRATIONS_DIR) -> str:
     return digest.hexdigest()
 
 
-def deps_key(deps: Sequence[str], target: LayerTarget) -> str:
-    """Cache key of the pip step: the dependency list, the target and the pip flags."""
-    payload = {"deps": sorted(deps), "pip": ["--only-binary=:all:", *target.pip_args()], "v": 1}
+_PIP_FLAGS = ("--only-binary=:all:", "--require-hashes", "--no-deps")
+
+
+def deps_key(locked: str, target: LayerTarget) -> str:
+    """Cache key of the pip step: the lock's resolved set (``lock_digest``), the target and the pip flags."""
+    payload = {"lock": locked, "pip": [*_PIP_FLAGS, *target.pip_args()], "v": 2}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def pip_install(deps: Sequence[str], target: LayerTarget, dest: Path) -> None:
-    """``pip install --target dest`` for ``target`` from binary wheels only."""
+def pip_install(lock: Path, target: LayerTarget, dest: Path) -> None:
+    """``pip install --target dest -r lock`` for ``target``: binary wheels only, every file hash-checked.
+
+    ``--no-deps``: the lock is the whole closure; pip must not resolve anything beyond it.
+    """
     cmd = [
         sys.executable, "-m", "pip", "install",
         "--target", str(dest),
         *target.pip_args(),
-        "--only-binary=:all:",
+        *_PIP_FLAGS,
         "--no-compile",
         "--disable-pip-version-check",
         "--no-input",
         "--quiet",
-        *deps,
+        "--requirement", str(lock),
     ]  # fmt: skip
     print(f"[layer] {' '.join(cmd)}", file=sys.stderr)
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -125,17 +133,17 @@ def pip_install(deps: Sequence[str], target: LayerTarget, dest: Path) -> None:
         )
 
 
-def cached_dependencies(deps: Sequence[str], target: LayerTarget, cache_dir: Path) -> Path:
+def cached_dependencies(lock: Path, target: LayerTarget, cache_dir: Path) -> Path:
     """The installed dependencies (a ``python/`` tree), built once per cache key."""
-    final = cache_dir / f"deps-{deps_key(deps, target)}"
+    final = cache_dir / f"deps-{deps_key(lock_digest(lock), target)}"
     if (final / "python").is_dir():
         return final / "python"
     cache_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir))
     try:
-        pip_install(deps, target, work / "python")
+        pip_install(lock, target, work / "python")
         shutil.rmtree(work / "python" / "bin", ignore_errors=True)  # console scripts: not importable
-        (work / "inputs.json").write_text(json.dumps({"deps": list(deps), "target": target.pip_args()}))
+        (work / "inputs.json").write_text(json.dumps({"lock": lock_digest(lock), "target": target.pip_args()}))
         try:
             work.rename(final)
         except OSError:  # another build finished first: use its result
@@ -160,14 +168,13 @@ def build_layer(
     *,
     target: LayerTarget = LAMBDA_TARGET,
     cache_dir: Path | None = None,
-    deps: Sequence[str] | None = None,
+    lock: Path = LAYER_LOCK,
     core_dir: Path = c.CORE_PACKAGE_DIR,
 ) -> None:
     """Write the layer tree into ``out_dir``: ``python/<deps>`` and ``python/rmm_alerts``."""
-    requirements = runtime_dependencies() if deps is None else list(deps)
     python = out_dir / "python"
     python.mkdir(parents=True, exist_ok=True)
-    deps_tree = cached_dependencies(requirements, target, cache_dir or layer_cache_dir())
+    deps_tree = cached_dependencies(lock, target, cache_dir or layer_cache_dir())
     shutil.copytree(deps_tree, python, dirs_exist_ok=True)
     _copy_core(core_dir, python)
 
@@ -190,17 +197,17 @@ class PipLayerBundling:
         *,
         target: LayerTarget = LAMBDA_TARGET,
         cache_dir: Path | None = None,
-        deps: Sequence[str] | None = None,
+        lock: Path = LAYER_LOCK,
         core_dir: Path = c.CORE_PACKAGE_DIR,
     ) -> None:
         self.target = target
         self.cache_dir = cache_dir
-        self.deps = deps
+        self.lock = lock
         self.core_dir = core_dir
 
     def try_bundle(self, output_dir: str, *_options: Any, **_kw_options: Any) -> bool:
         build_layer(
-            Path(output_dir), target=self.target, cache_dir=self.cache_dir, deps=self.deps, core_dir=self.core_dir
+            Path(output_dir), target=self.target, cache_dir=self.cache_dir, lock=self.lock, core_dir=self.core_dir
         )
         return True
 
@@ -219,20 +226,20 @@ class StubLayerBundling:
         return True
 
 
-def layer_asset_hash(build: LayerBuild, deps: Sequence[str], target: LayerTarget = LAMBDA_TARGET) -> str:
-    """Hash of everything that goes into the layer: deps key, target, core source and build mode."""
-    parts = [build, deps_key(deps, target), tree_hash(c.CORE_PACKAGE_DIR)]
+def layer_asset_hash(build: LayerBuild, lock: Path = LAYER_LOCK, target: LayerTarget = LAMBDA_TARGET) -> str:
+    """Hash of everything that goes into the layer: the locked versions and hashes, the target,
+    the core source and the build mode (never the version ranges of pyproject.toml)."""
+    parts = [build, deps_key(lock_digest(lock), target), tree_hash(c.CORE_PACKAGE_DIR)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def layer_code(build: LayerBuild) -> lambda_.Code:
     """The layer's code asset, bundled locally at synth time."""
-    deps = runtime_dependencies()
-    local: ILocalBundling = StubLayerBundling() if build == "stub" else PipLayerBundling(deps=deps)
+    local: ILocalBundling = StubLayerBundling() if build == "stub" else PipLayerBundling()
     return lambda_.Code.from_asset(
         str(c.CORE_LAYER_DIR),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=layer_asset_hash(build, deps),
+        asset_hash=layer_asset_hash(build),
         bundling=BundlingOptions(
             # Never pulled: local bundling always succeeds or raises. CDK requires an image.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python" + c.RUNTIME_PYTHON_VERSION),

@@ -1,4 +1,5 @@
-"""The layer build, the way ``cdk synth`` runs it: pip with target platform wheels, no Docker.
+"""The locks and the layer build, the way ``cdk synth`` runs it: pip with target platform wheels
+from the hash-checked lock, no Docker.
 
 These tests download wheels from PyPI (pip's cache makes reruns quick).
 """
@@ -13,9 +14,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from infra import constants as c
-from infra.layer import LAMBDA_TARGET, LayerTarget, PipLayerBundling, deps_key, runtime_dependencies
+from infra.layer import LAMBDA_TARGET, LayerTarget, PipLayerBundling, deps_key, layer_asset_hash, runtime_dependencies
+from infra.lockfile import DEV_LOCK, LAYER_LOCK, lock_digest, normalize, parse, stale
 
 
 def test_runtime_dependencies_come_from_pyproject() -> None:
@@ -32,12 +35,77 @@ def test_layer_target_matches_the_lambda_runtime() -> None:
     assert LAMBDA_TARGET.python_version == c.RUNTIME_PYTHON_VERSION
 
 
-def test_cache_key_depends_on_dependencies_and_target() -> None:
-    deps = runtime_dependencies()
-    key = deps_key(deps, LAMBDA_TARGET)
-    assert key == deps_key(list(reversed(deps)), LAMBDA_TARGET)
-    assert key != deps_key([*deps, "six"], LAMBDA_TARGET)
-    assert key != deps_key(deps, LayerTarget(python_version="3.12"))
+def test_cache_key_depends_on_the_lock_and_the_target() -> None:
+    locked = lock_digest(LAYER_LOCK)
+    key = deps_key(locked, LAMBDA_TARGET)
+    assert key == deps_key(locked, LAMBDA_TARGET)
+    assert key != deps_key(lock_digest(DEV_LOCK), LAMBDA_TARGET)
+    assert key != deps_key(locked, LayerTarget(python_version="3.12"))
+
+
+def write_lock(path: Path, body: str) -> Path:
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_layer_asset_hash_follows_resolved_versions_and_hashes_not_ranges_or_layout(tmp_path: Path) -> None:
+    h1 = "sha256:" + "1" * 64
+    h2 = "sha256:" + "2" * 64
+    base = write_lock(
+        tmp_path / "a.txt",
+        f"""\
+        # comment
+        six==1.17.0 \\
+            --hash={h1} \\
+            --hash={h2}
+            # via x
+        """,
+    )
+    # The same pins and hashes, laid out and commented differently: the same layer.
+    relaid = write_lock(tmp_path / "b.txt", f"six==1.17.0 --hash={h2} --hash={h1}\n")
+    other_version = write_lock(tmp_path / "c.txt", f"six==1.16.0 --hash={h1} --hash={h2}\n")
+    other_hash = write_lock(tmp_path / "d.txt", f"six==1.17.0 --hash={h1}\n")
+    assert layer_asset_hash("pip", base) == layer_asset_hash("pip", relaid)
+    assert len({layer_asset_hash("pip", p) for p in (base, other_version, other_hash)}) == 3
+    assert layer_asset_hash("pip", base) != layer_asset_hash("stub", base)
+
+
+def test_an_unhashed_or_unpinned_lock_line_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no --hash"):
+        parse(write_lock(tmp_path / "a.txt", "six==1.17.0\n"))
+    with pytest.raises(ValueError, match="not a pinned requirement"):
+        parse(write_lock(tmp_path / "b.txt", "six>=1 --hash=sha256:" + "1" * 64 + "\n"))
+
+
+def test_the_locks_pin_with_hashes_every_dependency_of_pyproject() -> None:
+    """A dependency added to pyproject.toml without `scripts/lock` fails here (and in scripts/bootstrap)."""
+    assert stale() == [], "run scripts/lock"
+    with c.PYPROJECT.open("rb") as fh:
+        project = tomllib.load(fh)["project"]
+    dev = {p.name: p for p in parse(DEV_LOCK)}
+    layer = {p.name: p for p in parse(LAYER_LOCK)}
+    self_name = normalize(project["name"])
+    runtime = [Requirement(r) for r in project["dependencies"]]
+    everything = runtime + [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    for req in everything:
+        if normalize(req.name) == self_name:
+            continue
+        pin = dev[normalize(req.name)]
+        assert req.specifier.contains(pin.version, prereleases=True), (req, pin.version)
+        assert pin.hashes
+    for req in runtime:
+        pin = layer[normalize(req.name)]
+        assert req.specifier.contains(pin.version, prereleases=True), (req, pin.version)
+        # The layer ships exactly the versions the tests run with.
+        assert dev[pin.name].version == pin.version, pin.name
+    assert not [p for p in layer.values() if p.marker], "the layer lock is for one platform: no markers"
+
+
+def test_cdk_library_and_rule_packs_are_pinned_exactly() -> None:
+    with c.PYPROJECT.open("rb") as fh:
+        dev = tomllib.load(fh)["project"]["optional-dependencies"]["dev"]
+    pinned = {Requirement(r).name: str(Requirement(r).specifier) for r in dev}
+    assert pinned["aws-cdk-lib"].startswith("==") and pinned["cdk-nag"].startswith("==")
 
 
 def shared_objects(root: Path) -> list[Path]:
