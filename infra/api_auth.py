@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnCondition, CfnOutput, CfnParameter, CfnRule, CfnRuleAssertion, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
@@ -30,7 +30,12 @@ class ApiAndAuth(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        # The user pool has deletion protection, which would stop CloudFormation deleting it even in
+        # the rollback of a failed first deploy: it is plainly retained (it has no fixed name, so a
+        # leftover pool is never in the way of the next deploy). Log groups are kept on delete but
+        # removed when their creation is rolled back.
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        log_removal = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY
 
         # --- Cognito ------------------------------------------------------------------------
         self.user_pool = cognito.UserPool(
@@ -67,7 +72,8 @@ class ApiAndAuth(Construct):
             group_name=c.ADMIN_GROUP,
             description="rmm-alerts administrators: may change integrations, rules and mappings",
         )
-        domain_prefix = config.cognito_domain_prefix or Fn.join("-", ["rmm-alerts", Aws.ACCOUNT_ID])
+        # Per stack (staging and production in one account each get their own hosted UI domain).
+        domain_prefix = config.cognito_domain_prefix or Fn.join("-", [stack.stack_name.lower(), Aws.ACCOUNT_ID])
         self.domain = self.user_pool.add_domain(
             "HostedDomain", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix)
         )
@@ -96,7 +102,7 @@ class ApiAndAuth(Construct):
         )
 
         # --- REST API -----------------------------------------------------------------------
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=c.LOG_RETENTION, removal_policy=removal)
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=c.LOG_RETENTION, removal_policy=log_removal)
         webhook_throttle = apigw.MethodDeploymentOptions(
             throttling_rate_limit=c.WEBHOOK_RATE_LIMIT, throttling_burst_limit=c.WEBHOOK_BURST_LIMIT
         )
@@ -116,7 +122,7 @@ class ApiAndAuth(Construct):
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # never log request or response bodies
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
                 # Standard fields only: request metadata, never bodies or headers.
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False,
@@ -155,7 +161,8 @@ class ApiAndAuth(Construct):
                 method,
                 "AwsSolutions-APIG4",
                 "RMM webhooks cannot obtain Cognito tokens; the handler authenticates each call with "
-                "the integration's X-Webhook-Secret (401 otherwise) and the route is throttled per method.",
+                "the integration's X-Webhook-Secret (401 otherwise); WAF limits it per source and per "
+                "integration path (infra/firewall.py).",
             )
             acknowledge(
                 method,
@@ -200,7 +207,7 @@ class ApiAndAuth(Construct):
         if config.admin_ui_origins:
             self._suppress_preflight(v1)
 
-        self.base_url = Fn.join(
+        self.execute_api_url = Fn.join(
             "",
             [
                 "https://",
@@ -212,14 +219,7 @@ class ApiAndAuth(Construct):
                 f"/{c.API_STAGE_NAME}",
             ],
         )
-
-        acknowledge(
-            self.api,
-            "AwsSolutions-APIG3",
-            "No WAF in front of the API for now: webhooks are authenticated by a per-integration "
-            "secret, /v1 by Cognito, and both are throttled at the stage and per webhook route. A "
-            "WebACL can be associated with the stage without changing this stack's interface.",
-        )
+        self.base_url = self._custom_domain()
         acknowledge(
             self.api,
             "AwsSolutions-IAM4",
@@ -227,6 +227,72 @@ class ApiAndAuth(Construct):
             "AmazonAPIGatewayPushToCloudWatchLogs policy, which API Gateway requires for execution logs.",
             "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
         )
+
+    def _custom_domain(self) -> str:
+        """Optional custom domain (stack parameters), so webhook URLs pasted into customers' RMMs
+        survive replacing the API. Returns the public base URL: the domain when given, else the
+        execute-api URL. Built from parameters, not from the stage, so there is no cycle with
+        rules_api (which gets the URL)."""
+        stack = Stack.of(self)
+        self.domain_name_param = CfnParameter(
+            stack,
+            "CustomDomainName",
+            type="String",
+            default="",
+            description="Optional: custom domain of the API (e.g. alerts.example.com); empty for none",
+        )
+        self.certificate_param = CfnParameter(
+            stack,
+            "CustomDomainCertificateArn",
+            type="String",
+            default="",
+            description="ARN of an ACM certificate for CustomDomainName in this region (required with it)",
+        )
+        self.has_custom_domain = CfnCondition(
+            stack,
+            "HasCustomDomain",
+            expression=Fn.condition_not(Fn.condition_equals(self.domain_name_param.value_as_string, "")),
+        )
+        CfnRule(
+            stack,
+            "CustomDomainNeedsCertificate",
+            rule_condition=Fn.condition_not(Fn.condition_equals(self.domain_name_param.value_as_string, "")),
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_not(Fn.condition_equals(self.certificate_param.value_as_string, "")),
+                    assert_description="CustomDomainCertificateArn is required when CustomDomainName is set",
+                )
+            ],
+        )
+        domain = apigw.CfnDomainName(
+            self,
+            "CustomDomain",
+            domain_name=self.domain_name_param.value_as_string,
+            regional_certificate_arn=self.certificate_param.value_as_string,
+            endpoint_configuration=apigw.CfnDomainName.EndpointConfigurationProperty(types=["REGIONAL"]),
+            security_policy="TLS_1_2",
+        )
+        domain.cfn_options.condition = self.has_custom_domain
+        mapping = apigw.CfnBasePathMapping(
+            self,
+            "CustomDomainMapping",
+            domain_name=domain.ref,
+            rest_api_id=self.api.rest_api_id,
+            stage=self.api.deployment_stage.stage_name,
+        )
+        mapping.cfn_options.condition = self.has_custom_domain
+        target = CfnOutput(
+            stack,
+            "CustomDomainTarget",
+            value=domain.attr_regional_domain_name,
+            description="Point a CNAME (or Route 53 alias) for CustomDomainName at this name",
+        )
+        target.condition = self.has_custom_domain
+        return Fn.condition_if(
+            self.has_custom_domain.logical_id,
+            Fn.join("", ["https://", self.domain_name_param.value_as_string]),
+            self.execute_api_url,
+        ).to_string()
 
     def _gateway_responses(self, origin: str | None) -> None:
         """Errors API Gateway answers itself (authorizer 401/403, throttling 429, 413, 5xx) use the

@@ -1,6 +1,6 @@
 """CDK app entry point: ``npx cdk synth`` / ``npx cdk deploy`` run this (see cdk.json).
 
-Registers the cdk-nag AwsSolutions pack as a policy-validation plugin of the whole app: any
+Registers the cdk-nag AwsSolutions and Serverless packs as policy-validation plugins of the whole app: any
 unacknowledged finding fails ``cdk synth`` / ``cdk deploy`` (report in cdk.out/validation-report.json).
 """
 
@@ -13,7 +13,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aws_cdk import App, Validations
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra import constants as c
 from infra.stack import RmmAlertsStack
@@ -29,7 +29,7 @@ def build(app: App) -> RmmAlertsStack:
         config=StackConfig.from_context(app.node),
         description="rmm-alerts: RMM webhooks to PSA tickets",
     )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True), ServerlessChecks(app, verbose=True))
     return stack
 
 

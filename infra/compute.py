@@ -8,6 +8,7 @@ are exactly the aliases its settings model in ``rmm_alerts.config`` reads (plus 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack, triggers
 from aws_cdk import aws_ec2 as ec2
@@ -50,6 +51,24 @@ _XRAY_REASON = (
 )
 
 
+# Why no function has a Lambda dead-letter queue (it only ever receives asynchronous invocations).
+_DLQ_REASONS: Mapping[str, str] = {
+    "webhook_ninjaone": "Invoked synchronously by API Gateway only: a failure is the HTTP answer (5xx makes "
+    "the RMM retry); a DLQ never receives synchronous invocations.",
+    "webhook_tactical": "Invoked synchronously by API Gateway only: a failure is the HTTP answer; a DLQ never "
+    "receives synchronous invocations.",
+    "rules_api": "Invoked synchronously by API Gateway only (the admin API): the caller sees the error; a DLQ "
+    "never receives synchronous invocations.",
+    "migrate": "Invoked synchronously by the deploy's Trigger: a failed migration fails and rolls back the "
+    "deploy, which is the alert; a DLQ never receives synchronous invocations.",
+    "ticket_closed": "Failed asynchronous invocations go to the TICKET_CLOSED DLQ through an on-failure "
+    "destination (AWS::Lambda::EventInvokeConfig), which cdk-nag does not recognise as a DLQ.",
+    "poller": "Each invocation is one scheduled poll of one integration, idempotent and repeated on its "
+    "schedule: a failed cycle is caught up by the next one, and failures raise the PollerErrors alarm; "
+    "a queue of stale poll requests would be useless to replay.",
+}
+
+
 class LayerAndFunctions(Construct):
     """The ``core`` layer, the functions and the migration trigger."""
 
@@ -66,8 +85,9 @@ class LayerAndFunctions(Construct):
         self._config = config
         self._data = data
         stack = Stack.of(self)
-        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
-        self._log_removal = removal
+        # Kept when the stack is deleted, removed when their creation is rolled back (a failed first
+        # deploy leaves nothing behind). Unnamed, so a kept one never blocks a redeploy.
+        self._log_removal = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY
 
         self.layer = lambda_.LayerVersion(
             self,
@@ -94,16 +114,20 @@ class LayerAndFunctions(Construct):
             "Resource::*",
         )
 
+        # Service functions: through RDS Proxy, IAM authentication as the application role.
         db_env = {
             "DB_HOST": data.proxy.endpoint,
             "DB_PORT": str(c.DB_PORT),
             "DB_NAME": c.DB_NAME,
-            "DB_SECRET_ARN": data.secret.secret_arn,
+            "DB_USER": c.DB_APP_USER,
+            "DB_IAM_AUTH": "true",
         }
+        # This stack's own prefix: staging and production in one account never share credentials.
+        self.secret_prefix = c.INTEGRATION_SECRET_PREFIX_TEMPLATE.format(stack=stack.stack_name)
         integration_secrets_arn = stack.format_arn(
             service="secretsmanager",
             resource="secret",
-            resource_name=f"{c.INTEGRATION_SECRET_PREFIX}*",
+            resource_name=f"{self.secret_prefix}*",
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
@@ -114,7 +138,7 @@ class LayerAndFunctions(Construct):
         # --- poller -------------------------------------------------------------------------
         poller_env = {
             **db_env,
-            "CREDENTIALS_SECRET_PREFIX": c.INTEGRATION_SECRET_PREFIX,
+            "CREDENTIALS_SECRET_PREFIX": self.secret_prefix,
             "EVENT_BUS_NAME": events.bus.event_bus_name,
         }
         if config.notification_sender_identity:
@@ -156,7 +180,7 @@ class LayerAndFunctions(Construct):
             "SCHEDULE_GROUP_NAME": events.schedule_group.schedule_group_name,
             "SCHEDULER_ROLE_ARN": events.scheduler_role.role_arn,
             "POLLER_FUNCTION_ARN": self.poller.function_arn,
-            "CREDENTIALS_SECRET_PREFIX": c.INTEGRATION_SECRET_PREFIX,
+            "CREDENTIALS_SECRET_PREFIX": self.secret_prefix,
             # API_BASE_URL is set by the stack once the API exists (see set_api_base_url).
         }
         self.rules_api = self._function("RulesApi", c.RULES_API, rules_env)
@@ -193,6 +217,8 @@ class LayerAndFunctions(Construct):
                     "secretsmanager:PutSecretValue",
                     "secretsmanager:DeleteSecret",
                     "secretsmanager:DescribeSecret",
+                    # ports.SecretsManagerStore.put brings back credentials scheduled for deletion.
+                    "secretsmanager:RestoreSecret",
                 ],
                 resources=[integration_secrets_arn],
             )
@@ -201,20 +227,32 @@ class LayerAndFunctions(Construct):
             self._role(self.rules_api),
             "AwsSolutions-IAM5",
             "rules_api manages only the poll schedules in this stack's schedule group (one per "
-            "integration, named at run time) and only the integration credentials under the "
-            "rmm-alerts/integrations/ prefix (one secret per integration, named at run time).",
+            "integration, named at run time) and only the integration credentials under this stack's "
+            f"{self.secret_prefix} prefix (one secret per integration, named at run time).",
             arn_finding("scheduler", f"schedule/{events.schedule_group.schedule_group_name}/*"),
-            arn_finding("secretsmanager", f"secret:{c.INTEGRATION_SECRET_PREFIX}*"),
+            arn_finding("secretsmanager", f"secret:{self.secret_prefix}*"),
         )
 
         # --- migrations, run on every deploy that changes them ------------------------------
         sql_hash = migrations_hash()
+        # The owner, on a direct connection to the writer (DDL and the advisory lock need a session);
+        # it also sets rmm_app's password from APP_DB_SECRET_ARN.
+        migrate_env = {
+            "DB_HOST": data.cluster.cluster_endpoint.hostname,
+            "DB_PORT": str(c.DB_PORT),
+            "DB_NAME": c.DB_NAME,
+            "DB_SECRET_ARN": data.secret.secret_arn,
+            "APP_DB_SECRET_ARN": data.app_secret.secret_arn,
+            "DB_STATEMENT_TIMEOUT_MS": str(c.MIGRATE_STATEMENT_TIMEOUT_MS),
+        }
         self.migrate = self._function(
             "Migrate",
             c.MIGRATE,
-            {**db_env, "DB_STATEMENT_TIMEOUT_MS": str(c.MIGRATE_STATEMENT_TIMEOUT_MS)},
+            migrate_env,
             description=f"{c.MIGRATE.description} (migrations sha256 {sql_hash[:16]})",
+            database="direct",
         )
+        data.app_secret.grant_read(self._role(self.migrate))
         self.migration_trigger = triggers.Trigger(
             self,
             "MigrateOnDeploy",
@@ -256,6 +294,7 @@ class LayerAndFunctions(Construct):
         on_failure: lambda_.IDestination | None = None,
         retry_attempts: int | None = None,
         max_event_age: Duration | None = None,
+        database: Literal["proxy", "direct"] = "proxy",
     ) -> lambda_.Function:
         # Role, log group and security group are siblings of the function (not children), so the
         # migration trigger's execute_before does not make them wait for the trigger.
@@ -278,7 +317,11 @@ class LayerAndFunctions(Construct):
             allow_all_outbound=False,
         )
         security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS: AWS APIs and RMM APIs")
-        self._data.secret.grant_read(role)
+        if database == "proxy":
+            # rds-db:connect as rmm_app on this proxy only; no secret to read.
+            self._data.proxy.grant_connect(role, c.DB_APP_USER)
+        else:
+            self._data.secret.grant_read(role)
 
         fn = lambda_.Function(
             self,
@@ -303,19 +346,22 @@ class LayerAndFunctions(Construct):
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
         )
-        self._data.allow_from(security_group, f"rmm-alerts {spec.folder}")
+        if database == "proxy":
+            self._data.allow_from(security_group, f"rmm-alerts {spec.folder}")
+        else:
+            self._data.allow_direct(security_group, f"rmm-alerts {spec.folder}")
         acknowledge(role, "AwsSolutions-IAM5", _XRAY_REASON, "Resource::*")
-        acknowledge(
-            fn,
-            "AwsSolutions-L1",
+        runtime_reason = (
             f"Pinned on purpose to {c.RUNTIME.name}: the layer's compiled wheels (pydantic-core, "
             "psycopg-binary, google-re2) are built for this one runtime, shared by the layer and every "
-            "function; moving to a newer runtime is a deliberate change of infra/constants.py.",
+            "function; moving to a newer runtime is a deliberate change of infra/constants.py."
         )
+        acknowledge(fn, "AwsSolutions-L1", runtime_reason)
+        acknowledge(fn, "Serverless-LambdaLatestVersion", runtime_reason)
+        acknowledge(fn, "Serverless-LambdaDLQ", _DLQ_REASONS[spec.folder])
         return fn
 
-    @staticmethod
-    def _read_integration_secrets(fn: lambda_.Function, arn: str) -> None:
+    def _read_integration_secrets(self, fn: lambda_.Function, arn: str) -> None:
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadIntegrationSecrets",
@@ -327,8 +373,8 @@ class LayerAndFunctions(Construct):
             LayerAndFunctions._role(fn),
             "AwsSolutions-IAM5",
             "Integration credentials are one secret per integration, created at run time by rules_api "
-            "under the rmm-alerts/integrations/ prefix; read access is scoped to that prefix.",
-            arn_finding("secretsmanager", f"secret:{c.INTEGRATION_SECRET_PREFIX}*"),
+            f"under this stack's {self.secret_prefix} prefix; read access is scoped to that prefix.",
+            arn_finding("secretsmanager", f"secret:{self.secret_prefix}*"),
         )
 
     @staticmethod

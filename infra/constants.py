@@ -38,7 +38,9 @@ EVENT_SOURCE: Final = "rmm-alerts"
 TICKET_CLOSED_DETAIL_TYPE: Final = "TICKET_CLOSED"
 ADMIN_GROUP: Final = "rmm-admin"
 TENANT_ATTRIBUTE: Final = "tenant_id"  # Cognito exposes it as custom:tenant_id
-INTEGRATION_SECRET_PREFIX: Final = "rmm-alerts/integrations/"
+# Integration credentials (created at run time by rules_api): one prefix per stack, so two stacks
+# in one account (staging, production) can never read each other's secrets.
+INTEGRATION_SECRET_PREFIX_TEMPLATE: Final = "rmm-alerts/{stack}/integrations/"
 API_STAGE_NAME: Final = "prod"
 
 # --------------------------------------------------------------------------------------------
@@ -103,9 +105,14 @@ VPC_PUBLIC_CIDR_MASK: Final = 24
 VPC_APP_CIDR_MASK: Final = 22  # room for many Lambda ENIs
 VPC_DATA_CIDR_MASK: Final = 24
 FLOW_LOG_RETENTION: Final = logs.RetentionDays.THREE_MONTHS
-DB_ENGINE_VERSION: Final = rds.AuroraPostgresEngineVersion.VER_16_6
+# 16.6 and older minors are deprecated for new clusters (cfn-lint W3690); minor upgrades are in place.
+DB_ENGINE_VERSION: Final = rds.AuroraPostgresEngineVersion.VER_16_13
 DB_NAME: Final = "rmm_alerts"
-DB_ADMIN_USER: Final = "rmm_admin"
+DB_ADMIN_USER: Final = "rmm_admin"  # owner: migrations only (DB_SECRET_ARN of migrate)
+# The functions' role (DML only, created by a migration): IAM authentication to RDS Proxy; its
+# password lives in a generated secret that the proxy uses and migrate sets on every deploy.
+DB_APP_USER: Final = "rmm_app"
+DB_SECRET_EXCLUDE_CHARACTERS: Final = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 DB_PORT: Final = 5432  # RDS Proxy always listens on the engine's default port
 DB_MIN_ACU: Final = 0.5
 DB_MAX_ACU: Final = 4.0
@@ -121,13 +128,57 @@ PROXY_MAX_CONNECTIONS_PERCENT: Final = 90
 USER_PASSWORD_MIN_LENGTH: Final = 12
 SCHEDULE_GROUP_SUFFIX: Final = "-polls"  # the poll schedules' group: "<stack name>-polls"
 
+
+@dataclass(frozen=True)
+class CostProfile:
+    """Layout choices that decide the idle cost (see docs/deploy.md for the arithmetic)."""
+
+    nat_gateways: int
+    db_readers: int
+
+
+# ha: egress survives an AZ failure and Aurora fails over to a warm reader. lean: one NAT, no reader.
+COST_PROFILES: Final = {
+    "ha": CostProfile(nat_gateways=2, db_readers=1),
+    "lean": CostProfile(nat_gateways=1, db_readers=0),
+}
+DEFAULT_COST_PROFILE: Final = "ha"
+
 # --------------------------------------------------------------------------------------------
 # API and auth
 # --------------------------------------------------------------------------------------------
-API_RATE_LIMIT: Final = 100  # requests/s, stage default
+API_RATE_LIMIT: Final = 100  # requests/s, stage default (/v1)
 API_BURST_LIMIT: Final = 200
-WEBHOOK_RATE_LIMIT: Final = 50  # per webhook route
-WEBHOOK_BURST_LIMIT: Final = 100
+# Webhook routes: only a cost backstop, far above what the reserved concurrency serves. Fairness
+# between tenants comes from the WAF rules below, which run before API Gateway's throttle: a
+# stage-wide limit in front of the secret check let junk to random ids 429 every tenant.
+WEBHOOK_RATE_LIMIT: Final = 1000
+WEBHOOK_BURST_LIMIT: Final = 2000
+
+# --------------------------------------------------------------------------------------------
+# WAF (web ACL on the API stage). Rate limits count requests per 5-minute window.
+# --------------------------------------------------------------------------------------------
+WAF_RATE_WINDOW_SECONDS: Final = 300
+WAF_WEBHOOK_RATE_PER_IP: Final = 6000  # RMM clouds send many tenants' webhooks from few addresses
+WAF_WEBHOOK_RATE_PER_PATH: Final = 1500  # one integration's URL (about 5/s sustained)
+WAF_ADMIN_RATE_PER_IP: Final = 1500  # /v1 and anything else
+WAF_BLOCK_RETRY_AFTER_SECONDS: Final = 60
+# Rate-limited webhooks answer 503 (with Retry-After): NinjaOne retries only 5xx, so a genuine
+# burst is delayed, not dropped. Elsewhere the usual 429.
+WAF_WEBHOOK_RATE_STATUS: Final = 503
+WAF_ADMIN_RATE_STATUS: Final = 429
+# Matches the same limit as rmm_alerts.webhooks.MAX_BODY_BYTES (256 KiB).
+WEBHOOK_MAX_BODY_BYTES: Final = 256 * 1024
+# Managed-rule findings only counted on /webhooks (see api_auth.py for why); blocked elsewhere.
+WAF_CORE_RULES_COUNTED_ON_WEBHOOKS: Final = (
+    "SizeRestrictions_BODY",
+    "CrossSiteScripting_BODY",
+    "GenericLFI_BODY",
+    "GenericRFI_BODY",
+    "EC2MetaDataSSRF_BODY",
+    "NoUserAgent_HEADER",
+)
+WAF_BAD_INPUT_RULES_COUNTED_ON_WEBHOOKS: Final = ("Log4JRCE_BODY", "JavaDeserializationRCE_BODY")
 ID_TOKEN_VALIDITY: Final = Duration.hours(1)
 ACCESS_TOKEN_VALIDITY: Final = Duration.hours(1)
 REFRESH_TOKEN_VALIDITY: Final = Duration.hours(12)
@@ -149,3 +200,22 @@ DB_CPU_THRESHOLD_PERCENT: Final = 80
 # Aurora PostgreSQL max_connections ~ memory / 9,531,392 bytes; 1 ACU ~ 2 GiB. Alarm at 80 %.
 DB_CONNECTIONS_THRESHOLD: Final = int(0.8 * min(5000, DB_MAX_ACU * 2 * 1024**3 / 9_531_392))
 DB_ACU_UTILIZATION_THRESHOLD_PERCENT: Final = 90
+API_429_THRESHOLD: Final = 10  # throttled answers per ALARM_PERIOD
+WAF_BLOCKED_THRESHOLD: Final = 100  # blocked requests per ALARM_PERIOD (junk is blocked routinely)
+DEFAULT_NO_WEBHOOK_ALARM_HOURS: Final = 6  # context noWebhookAlarmHours overrides (1-24)
+
+# --------------------------------------------------------------------------------------------
+# The service's own metrics (Powertools EMF, namespace METRICS_NAMESPACE). The names the code
+# emits; the dashboard and alarms read them from here.
+# --------------------------------------------------------------------------------------------
+APP_METRICS: Final = {
+    "alerts": "AlertsReceived",  # dimensions service, provider, outcome
+    "webhook_duration": "WebhookDuration",  # milliseconds
+    "webhook_errors": "WebhookErrors",
+    "poll_cycles": "PollCycles",
+    "poll_errors": "PollErrors",
+    "outbox_backlog_age": "OutboxBacklogAgeSeconds",
+    "outbox_parked": "OutboxParked",
+}
+# Counted from the API access log (status 429): API Gateway publishes no per-status metric.
+API_429_METRIC: Final = "Api429Responses"

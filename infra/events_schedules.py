@@ -47,6 +47,13 @@ class EventsAndSchedules(Construct):
             "ticket_closed's asynchronous invocations (cdk-nag only recognises SQS and Lambda "
             "event-source redrive as DLQ use).",
         )
+        acknowledge(
+            self.dlq,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is the dead-letter queue (of the TICKET_CLOSED rule target and of ticket_closed's "
+            "async invocations); nothing consumes it automatically, so a redrive policy has nothing to "
+            "protect. Operators redrive it by hand (docs/deploy.md).",
+        )
 
         self.schedule_group = scheduler.ScheduleGroup(
             self,

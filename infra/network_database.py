@@ -1,8 +1,17 @@
-"""Network and data: VPC with NAT egress, Aurora PostgreSQL Serverless v2 behind RDS Proxy."""
+"""Network and data: VPC with NAT egress, Aurora PostgreSQL Serverless v2 behind RDS Proxy.
+
+The functions reach the database only through the proxy, with IAM authentication as the
+application role ``rmm_app`` (DML only): no password in any function, so rotating a secret can
+never lock them out. The proxy logs in to Aurora with ``rmm_app``'s generated secret (the one
+secret registered with it, so nobody can use the proxy as the owner). Only ``migrate`` uses the
+owner's rotated secret, on a direct connection to the writer (migrations need a real session).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+import json
+
+from aws_cdk import Aws, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -71,13 +80,15 @@ class NetworkAndDatabase(Construct):
         removal = RemovalPolicy.SNAPSHOT if config.retain_data else RemovalPolicy.DESTROY
         # The cluster's PostgreSQL log group is created here, with its retention, before the cluster
         # (RDS would otherwise create it without retention, or CDK would need a LogRetention Lambda).
-        cluster_identifier = f"{Stack.of(self).stack_name.lower()}-db"
+        # Its name follows the cluster identifier, which ends in this stack instance's id: a log
+        # group kept by an earlier (destroyed or rolled-back) stack of the same name never collides.
+        cluster_identifier = cluster_identifier_for(Stack.of(self).stack_name)
         postgres_logs = logs.LogGroup(
             self,
             "PostgresLogs",
-            log_group_name=f"/aws/rds/cluster/{cluster_identifier}/postgresql",
+            log_group_name=Fn.join("", ["/aws/rds/cluster/", cluster_identifier, "/postgresql"]),
             retention=c.DB_LOG_RETENTION,
-            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY,
         )
         self.cluster = rds.DatabaseCluster(
             self,
@@ -85,7 +96,7 @@ class NetworkAndDatabase(Construct):
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=c.DB_ENGINE_VERSION),
             cluster_identifier=cluster_identifier,
             credentials=rds.Credentials.from_generated_secret(
-                c.DB_ADMIN_USER, exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\"
+                c.DB_ADMIN_USER, exclude_characters=c.DB_SECRET_EXCLUDE_CHARACTERS
             ),
             default_database_name=c.DB_NAME,
             parameter_group=parameter_group,
@@ -119,16 +130,30 @@ class NetworkAndDatabase(Construct):
         self.cluster.add_rotation_single_user(
             automatically_after=c.DB_SECRET_ROTATION,
             vpc_subnets=self.app_subnets,
-            exclude_characters=" %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+            exclude_characters=c.DB_SECRET_EXCLUDE_CHARACTERS,
+        )
+        # rmm_app's password: read by the proxy (to log in to Aurora) and by migrate, which sets the
+        # role's password from it on every deploy. Not rotated (see _suppress).
+        self.app_secret = secretsmanager.Secret(
+            self,
+            "AppDbSecret",
+            description=f"rmm-alerts: password of the database role {c.DB_APP_USER} (used by RDS Proxy)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": c.DB_APP_USER}),
+                generate_string_key="password",
+                exclude_characters=c.DB_SECRET_EXCLUDE_CHARACTERS,
+                password_length=40,
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
         )
 
         self.proxy = self.cluster.add_proxy(
             "Proxy",
-            secrets=[self.secret],
+            secrets=[self.app_secret],
             vpc=self.vpc,
             vpc_subnets=data_subnets,
             require_tls=True,
-            iam_auth=False,  # functions authenticate with the rotated secret, resolved by the proxy
+            iam_auth=True,  # functions present an IAM token for rmm_app; no password leaves the proxy
             debug_logging=False,
             borrow_timeout=c.PROXY_BORROW_TIMEOUT,
             idle_client_timeout=c.PROXY_IDLE_CLIENT_TIMEOUT,
@@ -142,7 +167,18 @@ class NetworkAndDatabase(Construct):
         """Let ``peer`` (a function) reach the proxy on the database port."""
         self.proxy.connections.allow_from(peer, ec2.Port.tcp(c.DB_PORT), description)
 
+    def allow_direct(self, peer: ec2.IConnectable, description: str) -> None:
+        """Let ``peer`` (the migration function only) reach the cluster itself."""
+        self.cluster.connections.allow_default_port_from(peer, description)
+
     def _suppress(self, config: StackConfig) -> None:
+        acknowledge(
+            self.app_secret,
+            "AwsSolutions-SMG4",
+            "rmm_app's password is only used between RDS Proxy and Aurora (the functions log in with "
+            "IAM tokens) and migrate re-applies it to the role on every deploy; a rotation Lambda "
+            "changing it between deploys would only add a way for the proxy to lose its login.",
+        )
         acknowledge(
             self.cluster,
             "AwsSolutions-RDS11",
@@ -157,3 +193,10 @@ class NetworkAndDatabase(Construct):
                 "Deletion protection is off because this deployment was explicitly made with "
                 "-c retainData=false (a disposable, non-production stack).",
             )
+
+
+def cluster_identifier_for(stack_name: str) -> str:
+    """``<stack>-db-<12 hex of this stack instance's id>``: stable for the stack's life, new for a
+    stack created again under the same name (so nothing it left behind is in the way)."""
+    stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+    return Fn.join("-", [stack_name.lower()[:40], "db", Fn.select(4, Fn.split("-", stack_uuid))])

@@ -8,9 +8,10 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra import constants as c
-from infra.api_auth import ApiAndAuth
+from infra.api_auth import WEBHOOK_ROUTES, ApiAndAuth
 from infra.compute import LayerAndFunctions
 from infra.events_schedules import EventsAndSchedules
+from infra.firewall import ApiFirewall
 from infra.monitoring import Monitoring
 from infra.network_database import NetworkAndDatabase
 from infra.stack_config import StackConfig
@@ -38,6 +39,7 @@ class RmmAlertsStack(Stack):
             rules_api=self.functions.rules_api,
         )
         self.functions.set_api_base_url(self.api.base_url)
+        self.firewall = ApiFirewall(self, "Firewall", stage=self.api.api.deployment_stage)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -51,7 +53,11 @@ class RmmAlertsStack(Stack):
             ],
             dlq=self.events.dlq,
             api=self.api.api,
+            access_logs=self.api.access_logs,
+            webhook_resources=[f"/webhooks/{provider}/{{integrationId}}" for provider in WEBHOOK_ROUTES],
+            web_acl=self.firewall.web_acl,
             cluster=self.data.cluster,
+            proxy=self.data.proxy,
         )
 
         CfnOutput(self, "ApiBaseUrl", value=self.api.base_url, description="Base URL of the REST API")
@@ -61,6 +67,12 @@ class RmmAlertsStack(Stack):
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "ScheduleGroupName", value=self.events.schedule_group.schedule_group_name)
         CfnOutput(self, "DbProxyEndpoint", value=self.data.proxy.endpoint)
-        CfnOutput(self, "DbSecretArn", value=self.data.secret.secret_arn)
+        CfnOutput(self, "DbSecretArn", value=self.data.secret.secret_arn, description="Owner credentials (migrate)")
+        CfnOutput(
+            self, "AppDbSecretArn", value=self.data.app_secret.secret_arn, description="rmm_app's password (RDS Proxy)"
+        )
+        CfnOutput(self, "IntegrationSecretPrefix", value=self.functions.secret_prefix)
+        CfnOutput(self, "WebAclArn", value=self.firewall.web_acl.attr_arn)
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
         CfnOutput(self, "MigrateFunctionName", value=self.functions.migrate.function_name)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)

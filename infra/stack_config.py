@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from constructs import Node
 
+from infra import constants as c
+
 LayerBuild = Literal["pip", "stub"]
 
 CTX_STACK_NAME = "stackName"
@@ -25,6 +27,8 @@ CTX_ADMIN_UI_ORIGINS = "adminUiOrigins"
 CTX_DB_READERS = "dbReaders"
 CTX_NAT_GATEWAYS = "natGateways"
 CTX_LAYER_BUILD = "layerBuild"
+CTX_PROFILE = "profile"
+CTX_NO_WEBHOOK_ALARM_HOURS = "noWebhookAlarmHours"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -89,9 +93,11 @@ class StackConfig:
     callback_urls: tuple[str, ...] = ("http://localhost:5173/callback",)
     logout_urls: tuple[str, ...] = ("http://localhost:5173/",)
     admin_ui_origins: tuple[str, ...] = ()
-    db_readers: int = 1
-    nat_gateways: int = 2
+    profile: str = c.DEFAULT_COST_PROFILE
+    db_readers: int = c.COST_PROFILES[c.DEFAULT_COST_PROFILE].db_readers
+    nat_gateways: int = c.COST_PROFILES[c.DEFAULT_COST_PROFILE].nat_gateways
     layer_build: LayerBuild = "pip"
+    no_webhook_alarm_hours: int = c.DEFAULT_NO_WEBHOOK_ALARM_HOURS
 
     @classmethod
     def from_context(cls, node: Node) -> StackConfig:
@@ -99,6 +105,10 @@ class StackConfig:
         if layer_build not in ("pip", "stub"):
             raise ContextError(f"context {CTX_LAYER_BUILD!r} must be 'pip' or 'stub', not {layer_build!r}")
         defaults = cls()
+        profile = _str(node, CTX_PROFILE) or c.DEFAULT_COST_PROFILE
+        if profile not in c.COST_PROFILES:
+            raise ContextError(f"context {CTX_PROFILE!r} must be one of {sorted(c.COST_PROFILES)}, not {profile!r}")
+        layout = c.COST_PROFILES[profile]
         return cls(
             psa_event_bus_name=_str(node, CTX_PSA_EVENT_BUS),
             notification_sender_identity=_str(node, CTX_SENDER_IDENTITY),
@@ -108,7 +118,10 @@ class StackConfig:
             callback_urls=_list(node, CTX_CALLBACK_URLS, defaults.callback_urls),
             logout_urls=_list(node, CTX_LOGOUT_URLS, defaults.logout_urls),
             admin_ui_origins=_list(node, CTX_ADMIN_UI_ORIGINS, ()),
-            db_readers=_int(node, CTX_DB_READERS, defaults.db_readers, 0, 3),
-            nat_gateways=_int(node, CTX_NAT_GATEWAYS, defaults.nat_gateways, 1, 3),
+            profile=profile,
+            # An explicit dbReaders / natGateways overrides the profile's value.
+            db_readers=_int(node, CTX_DB_READERS, layout.db_readers, 0, 3),
+            nat_gateways=_int(node, CTX_NAT_GATEWAYS, layout.nat_gateways, 1, 3),
             layer_build="stub" if layer_build == "stub" else "pip",
+            no_webhook_alarm_hours=_int(node, CTX_NO_WEBHOOK_ALARM_HOURS, defaults.no_webhook_alarm_hours, 1, 24),
         )

@@ -18,13 +18,19 @@ class _EnvModel(BaseModel):
 
 
 class DatabaseSettings(_EnvModel):
-    """Where the database is. Either ``DATABASE_URL`` or the AWS trio (proxy host, name, secret)."""
+    """Where the database is. Either ``DATABASE_URL`` or the AWS settings (proxy host, name, and a
+    secret or IAM authentication as ``DB_USER``)."""
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     db_host: str | None = Field(default=None, alias="DB_HOST")
     db_port: int = Field(default=5432, alias="DB_PORT")
     db_name: str | None = Field(default=None, alias="DB_NAME")
     db_secret_arn: str | None = Field(default=None, alias="DB_SECRET_ARN")
+    # IAM authentication to RDS Proxy as this database user (the service functions in AWS).
+    db_user: str | None = Field(default=None, alias="DB_USER")
+    db_iam_auth: bool = Field(default=False, alias="DB_IAM_AUTH")
+    # migrate only: the application role's generated credentials (it sets that role's password).
+    app_db_secret_arn: str | None = Field(default=None, alias="APP_DB_SECRET_ARN")
     # Statement and lock waits each stay well inside the webhook Lambda's 20 s timeout (itself inside
     # API Gateway's 29 s), so a slow database answers our 500 rather than a gateway 504.
     db_statement_timeout_ms: int = Field(default=5_000, alias="DB_STATEMENT_TIMEOUT_MS", ge=100, le=120_000)
@@ -32,8 +38,9 @@ class DatabaseSettings(_EnvModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> DatabaseSettings:
-        if not self.database_url and not (self.db_host and self.db_name and self.db_secret_arn):
-            raise ValueError("set DATABASE_URL, or DB_HOST, DB_NAME and DB_SECRET_ARN")
+        credentials = self.db_secret_arn or (self.db_iam_auth and self.db_user)
+        if not self.database_url and not (self.db_host and self.db_name and credentials):
+            raise ValueError("set DATABASE_URL, or DB_HOST, DB_NAME and DB_SECRET_ARN (or DB_IAM_AUTH and DB_USER)")
         return self
 
 
