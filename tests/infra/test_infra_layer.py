@@ -185,3 +185,13 @@ def test_layer_built_for_this_machine_imports_without_the_virtualenv(tmp_path: P
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_the_layer_lock_is_made_for_the_lambda_runtime() -> None:
+    """scripts/lock resolves requirements/layer.txt for the runtime and architecture of the functions."""
+    script = (c.REPO_ROOT / "scripts" / "lock").read_text()
+    layer_line = script[script.index("compile requirements/layer.txt") :]
+    assert f"--python-version {c.RUNTIME_PYTHON_VERSION}" in layer_line
+    assert f"--python-platform {c.RUNTIME_MACHINE}-manylinux" in layer_line
+    assert "--only-binary :all:" in layer_line
+    assert "--constraint requirements/dev.txt" in layer_line
