@@ -178,6 +178,7 @@ def build_app() -> AdminResolver:
     app.include_router(routes.rules_router, prefix="/v1/integrations")
     app.include_router(routes.windows_router, prefix="/v1/maintenance-windows")
     app.include_router(routes.alerts_router, prefix="/v1/alerts")
+    app.include_router(routes.me_router, prefix="/v1/me")
 
     @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def api_error(exc: ApiError) -> Response[str]:
