@@ -34,6 +34,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 
 from rmm_alerts import config, db, notify
 from rmm_alerts.db.outbox import Failure, OutboxEntry
@@ -94,7 +95,8 @@ class Summary:
     parked_total: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """camelCase, like every JSON the service returns."""
+        return {to_camel(k): v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
