@@ -73,6 +73,7 @@ def kick(monkeypatch: pytest.MonkeyPatch, lambda_env: str) -> Iterator[Recording
     recorder = RecordingKick()
     monkeypatch.setitem(outbox._kicks, FUNCTION, recorder)
     yield recorder
+    config.cached.cache_clear()
 
 
 def test_webhook_kicks_the_dispatcher_only_after_writing_outbox_rows(world: Tenant, kick: RecordingKick) -> None:
@@ -88,9 +89,7 @@ def test_webhook_kicks_the_dispatcher_only_after_writing_outbox_rows(world: Tena
 
 
 def lambda_client() -> Any:
-    return boto3.client(
-        "lambda", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    return boto3.client("lambda", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def test_the_kick_is_an_async_invoke_with_empty_input() -> None:
