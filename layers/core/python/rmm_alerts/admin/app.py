@@ -240,7 +240,8 @@ def openapi_json() -> str:
         summary="Manage RMM integrations, mappings, alert rules, maintenance windows and alerts",
         description=(
             "Behind an API Gateway Cognito authorizer: send the Cognito ID token in `Authorization`. "
-            "Claims used: `sub`, `custom:tenant_id`, `cognito:groups` (writes need `rmm-admin`). "
+            "Claims used: `sub`, `custom:tenant_id`, `cognito:groups` (writes need `rmm-admin`, except to your own "
+            "`/v1/me/notification-preferences`). "
             'Every error is `{"errors": [{"path": "...", "message": "..."}]}`.'
         ),
         servers=[Server(url="/", description="The API stage's base URL")],
