@@ -48,11 +48,13 @@ class RmmAlertsStack(Stack):
                 ("RulesApi", self.functions.rules_api),
                 ("Poller", self.functions.poller),
                 ("TicketClosed", self.functions.ticket_closed),
+                ("Outbox", self.functions.outbox),
             ],
             dlq=self.events.dlq,
             api=self.api.api,
             cluster=self.data.cluster,
         )
+        self.monitoring.add_outbox_alarms(self.functions.outbox_dlq)
 
         CfnOutput(self, "ApiBaseUrl", value=self.api.base_url, description="Base URL of the REST API")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)

@@ -49,7 +49,7 @@ class WebhookSettings(CommitterSettings):
     """webhook_ninjaone and webhook_tactical."""
 
 
-class RulesApiSettings(DatabaseSettings):
+class RulesApiSettings(CommitterSettings):
     """rules_api: also manages poll schedules and integration credentials."""
 
     # Public base URL of the API (e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod), used to

@@ -194,11 +194,17 @@ class AwsEventPublisher:
         return [r if r is not None else SendResult("not sent") for r in results]
 
 
+def from_address(sender: str) -> str:
+    """``NOTIFICATION_SENDER`` names an SES identity: an address is used as is; a domain sends as
+    ``rmm-alerts@<domain>``."""
+    return sender if "@" in sender else f"rmm-alerts@{sender}"
+
+
 class SesEmailSender:
     """SES v2 ``SendEmail`` (simple content: subject, text and HTML bodies, UTF-8)."""
 
     def __init__(self, sender: str, client: Any = None) -> None:
-        self.sender = sender
+        self.sender = from_address(sender)
         self._client: SESV2Client | None = client
 
     @property
@@ -289,7 +295,7 @@ class LocalMailbox:
 
     def __init__(self, directory: Path, sender: str, echo: Callable[[str], None] | None = None) -> None:
         self.directory = directory
-        self.sender = sender
+        self.sender = from_address(sender)
         self.echo = echo
         self._lock = threading.Lock()
         self._n = 0
