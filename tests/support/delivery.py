@@ -41,7 +41,7 @@ class Tap:
     @staticmethod
     def emails() -> list[Any]:
         """Messages SES accepted (moto's record: source, destinations, subject, body)."""
-        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 
         return list(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
