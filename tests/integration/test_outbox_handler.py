@@ -16,8 +16,10 @@ from functions.webhook_ninjaone import handler as ninja
 from rmm_alerts import config, outbox
 from rmm_alerts.delivery import LambdaDispatcherKick
 from tests.integration.conftest import fixture
+from tests.support.admin_api import Api
 from tests.support.apigw import FakeContext, response_json, webhook_event
 from tests.support.delivery import REGION, Tap, mocked_bus
+from tests.support.events import event, run
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
 
 SECRET = "s3cret-webhook-value-for-tests-0123456789"
@@ -119,3 +121,19 @@ def test_a_failed_kick_is_logged_and_never_fails_the_webhook(
     assert any("could not invoke the outbox dispatcher" in r.getMessage() for r in caplog.records)
     # The rows wait for the scheduled run.
     assert all(r["dispatched_at"] is None for r in world.outbox())
+
+
+def test_rules_api_create_ticket_kicks_the_dispatcher_after_its_commit(
+    api: Api, uow_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = api.world
+    w.map_org("2")
+    result = run(uow_factory, event(w))  # no rule: recorded only
+    monkeypatch.setenv("OUTBOX_FUNCTION_NAME", FUNCTION)
+    config.cached.cache_clear()
+    recorder = RecordingKick()
+    monkeypatch.setitem(outbox._kicks, FUNCTION, recorder)
+    api.ok("POST", f"/v1/alerts/{result.alert_id}/ticket", None, 201)
+    assert recorder.kicks == 1
+    assert api.call("POST", f"/v1/alerts/{result.alert_id}/ticket")[0] == 409  # rolled back: no kick
+    assert recorder.kicks == 1
