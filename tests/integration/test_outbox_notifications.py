@@ -269,3 +269,38 @@ def test_notifications_stay_in_their_tenant(
     deliver(dispatcher(uow_factory, database_url))
     assert [m.destinations["ToAddresses"] for m in tap.emails()] == [["tech@acme.test"]]
     assert len(in_app_rows(world)) == 1 and in_app_rows(other) == []
+
+
+class ExplodingFor:
+    """An e-mail sender with a bug for one address: it raises instead of reporting a result."""
+
+    sender = SENDER
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.sent: list[str] = []
+
+    def send(self, message: Email) -> SendResult:
+        if message.to == self.address:
+            raise RuntimeError("adapter bug")
+        self.sent.append(message.to)
+        return SendResult()
+
+
+def test_an_entry_that_raises_fails_alone_and_is_parked_in_the_end(
+    world: Tenant, uow_factory: Any, database_url: str, tap: Tap
+) -> None:
+    poison = add_user(world, "poison@msp.example.com")
+    world.add_rule(actions={"notifyUserIds": [str(poison), str(world.user_id)]})
+    run(uow_factory, event(world))
+    mailer = ExplodingFor("poison@msp.example.com")
+    d = dispatcher(uow_factory, database_url, mailer=mailer, OUTBOX_MAX_ATTEMPTS="2")
+    first = deliver(d)
+    assert (first.sent, first.retrying) == (5, 1)  # 2 events, 2 in-app, 1 e-mail; the poison waits
+    assert mailer.sent == ["tech@acme.test"] and len(in_app_rows(world)) == 2
+    assert len(tap.events()) == 2
+    d.now = lambda: datetime.now(UTC).replace(year=2100)
+    second = deliver(d)
+    assert (second.parked, second.parked_total) == (1, 1)
+    (parked,) = [r for r in world.outbox() if r["parked_at"] is not None]
+    assert parked["payload"]["userId"] == str(poison) and "RuntimeError: adapter bug" in parked["last_error"]

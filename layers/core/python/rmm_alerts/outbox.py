@@ -143,11 +143,22 @@ def _batch(dispatcher: Dispatcher, summary: Summary) -> bool:
         results: dict[UUID, _Result] = {}
         events = [e for e in entries if e.kind == "event"]
         if events:
-            sent = dispatcher.publisher.publish([_outbound(e) for e in events])
+            try:
+                sent = dispatcher.publisher.publish([_outbound(e) for e in events])
+            except Exception as exc:  # adapters report failures per entry; this is a bug or an outage
+                logger.exception("publishing events failed")
+                sent = [_unexpected(exc)] * len(events)
             results.update({e.outbox_id: r for e, r in zip(events, sent, strict=True)})
         for entry in entries:
             if entry.kind == "notification":
-                results[entry.outbox_id] = _notification(dispatcher, uow, entry)
+                # A savepoint each: one entry's unexpected error is that entry's failure (retried,
+                # then parked), never the batch's, so it cannot block the others.
+                try:
+                    with uow.conn.transaction():
+                        results[entry.outbox_id] = _notification(dispatcher, uow, entry)
+                except Exception as exc:
+                    logger.exception("notification delivery failed", extra={"outbox_id": str(entry.outbox_id)})
+                    results[entry.outbox_id] = _unexpected(exc)
             elif entry.kind != "event":
                 results[entry.outbox_id] = SendResult(f"unknown outbox kind {entry.kind!r}", permanent=True)
 
@@ -189,6 +200,10 @@ def _batch(dispatcher: Dispatcher, summary: Summary) -> bool:
             uow.outbox.mark_done(done, now)
             uow.outbox.mark_failed(failures, now)
     return True
+
+
+def _unexpected(exc: Exception) -> SendResult:
+    return SendResult(f"{type(exc).__name__}: {exc}"[:500])
 
 
 def _outbound(entry: OutboxEntry) -> OutboundEvent:
