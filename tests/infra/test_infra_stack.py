@@ -404,16 +404,18 @@ def test_cognito_admin_group_tenant_attribute_and_pkce_client(s: Synth) -> None:
 def rule_targeting(s: Synth, fn: Any) -> Mapping[str, Any]:
     fn_arn = {"Fn::GetAtt": [s.logical_id(fn), "Arn"]}
     (rule,) = [r for r in of_type(s, "AWS::Events::Rule").values() if r["Properties"]["Targets"][0]["Arn"] == fn_arn]
-    return rule["Properties"]
+    props: Mapping[str, Any] = rule["Properties"]
+    return props
 
 
 def invoke_config_of(s: Synth, fn: Any) -> Mapping[str, Any]:
-    (found,) = [
+    found: list[Mapping[str, Any]] = [
         r["Properties"]
         for r in of_type(s, "AWS::Lambda::EventInvokeConfig").values()
         if r["Properties"]["FunctionName"] == {"Ref": s.logical_id(fn)}
     ]
-    return found
+    assert len(found) == 1, found
+    return found[0]
 
 
 def test_ticket_closed_rule_targets_ticket_closed_with_retries_and_an_encrypted_dlq(s: Synth) -> None:
