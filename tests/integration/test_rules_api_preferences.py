@@ -79,3 +79,16 @@ def test_tenant_isolation(api: Api, other: Tenant) -> None:
 def test_unauthenticated_is_401(api: Api) -> None:
     assert api.call("GET", PATH, anonymous=True)[0] == 401
     assert api.call("PUT", PATH, ON, anonymous=True)[0] == 401
+
+
+def test_only_that_exact_path_is_open_to_non_admins(api: Api) -> None:
+    w = api.world
+    base = f"/v1/integrations/{w.integration_id}"
+    for method, path, status in (
+        ("PUT", f"{base}/rules/v1/me/notification-preferences", 403),
+        ("PUT", "/v1/me/notification-preferences/", 403),
+        ("POST", PATH, 405),  # no such operation: nothing is written
+        ("DELETE", PATH, 405),
+    ):
+        assert api.call(method, path, ON, claims=me(w, w.user_id))[0] == status, (method, path)
+    assert w.q("SELECT * FROM rmm_notification_preferences") == []

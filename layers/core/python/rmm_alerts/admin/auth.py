@@ -79,6 +79,5 @@ def authorize(event: Mapping[str, Any]) -> Principal:
 
 
 def _self_service(event: Mapping[str, Any]) -> bool:
-    path = str(event.get("path") or "")
-    # Behind a custom domain the path may carry a base-path prefix; the route is its suffix.
-    return any(path == p or path.endswith(p) for p in SELF_SERVICE_PATHS)
+    # Exactly the path the router serves (it routes on the same string), nothing that ends like it.
+    return str(event.get("path") or "") in SELF_SERVICE_PATHS
