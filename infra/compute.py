@@ -1,4 +1,4 @@
-"""The shared layer, the five service functions, and the migration function run on every deploy.
+"""The shared layer, the six service functions, and the migration function run on every deploy.
 
 Every function: its own folder as code, the one layer, the one runtime/architecture, its own
 role (least privilege), log group, security group; X-Ray tracing; environment variables that
@@ -12,10 +12,13 @@ from typing import Literal
 
 from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack, triggers
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events_
+from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants as c
@@ -66,7 +69,21 @@ _DLQ_REASONS: Mapping[str, str] = {
     "poller": "Each invocation is one scheduled poll of one integration, idempotent and repeated on its "
     "schedule: a failed cycle is caught up by the next one, and failures raise the PollerErrors alarm; "
     "a queue of stale poll requests would be useless to replay.",
+    "outbox": "Failed asynchronous invocations (after-commit kicks) and failed scheduled runs go to the "
+    "outbox DLQ through an on-failure destination and the schedule's dead-letter config, which cdk-nag "
+    "does not recognise as a Lambda DLQ.",
 }
+
+
+def db_env_of(data: NetworkAndDatabase) -> dict[str, str]:
+    """Service functions: through RDS Proxy, IAM authentication as the application role."""
+    return {
+        "DB_HOST": data.proxy.endpoint,
+        "DB_PORT": str(c.DB_PORT),
+        "DB_NAME": c.DB_NAME,
+        "DB_USER": c.DB_APP_USER,
+        "DB_IAM_AUTH": "true",
+    }
 
 
 class LayerAndFunctions(Construct):
@@ -114,14 +131,7 @@ class LayerAndFunctions(Construct):
             "Resource::*",
         )
 
-        # Service functions: through RDS Proxy, IAM authentication as the application role.
-        db_env = {
-            "DB_HOST": data.proxy.endpoint,
-            "DB_PORT": str(c.DB_PORT),
-            "DB_NAME": c.DB_NAME,
-            "DB_USER": c.DB_APP_USER,
-            "DB_IAM_AUTH": "true",
-        }
+        db_env = db_env_of(data)
         # This stack's own prefix: staging and production in one account never share credentials.
         self.secret_prefix = c.INTEGRATION_SECRET_PREFIX_TEMPLATE.format(stack=stack.stack_name)
         integration_secrets_arn = stack.format_arn(
@@ -136,41 +146,22 @@ class LayerAndFunctions(Construct):
         self.webhook_tactical = self._function("WebhookTactical", c.WEBHOOK_TACTICAL, db_env)
 
         # --- poller -------------------------------------------------------------------------
-        poller_env = {
-            **db_env,
-            "CREDENTIALS_SECRET_PREFIX": self.secret_prefix,
-            "EVENT_BUS_NAME": events.bus.event_bus_name,
-        }
-        if config.notification_sender_identity:
-            poller_env["NOTIFICATION_SENDER"] = config.notification_sender_identity
+        # Its side effects go through the outbox (delivered by the outbox function below).
+        poller_env = {**db_env, "CREDENTIALS_SECRET_PREFIX": self.secret_prefix}
         self.poller = self._function("Poller", c.POLLER, poller_env)
-        events.bus.grant_put_events_to(self.poller)
         self._read_integration_secrets(self.poller, integration_secrets_arn)
-        if config.notification_sender_identity:
-            self.poller.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="SendNotificationEmail",
-                    actions=["ses:SendEmail", "ses:SendRawEmail"],
-                    resources=[
-                        stack.format_arn(
-                            service="ses", resource="identity", resource_name=config.notification_sender_identity
-                        )
-                    ],
-                )
-            )
         events.allow_schedules_to_invoke(self.poller)
 
         # --- ticket_closed ------------------------------------------------------------------
         self.ticket_closed = self._function(
             "TicketClosed",
             c.TICKET_CLOSED,
-            {k: v for k, v in poller_env.items() if k != "NOTIFICATION_SENDER"},
+            dict(poller_env),
             # Function errors after Lambda's own async retries land in the same DLQ as undeliverable events.
             on_failure=destinations.SqsDestination(events.dlq),
             retry_attempts=c.TICKET_CLOSED_ASYNC_RETRIES,
             max_event_age=c.TICKET_CLOSED_MAX_EVENT_AGE,
         )
-        events.bus.grant_put_events_to(self.ticket_closed)
         self._read_integration_secrets(self.ticket_closed, integration_secrets_arn)
         events.route_ticket_closed(self.ticket_closed)
 
@@ -233,6 +224,9 @@ class LayerAndFunctions(Construct):
             arn_finding("secretsmanager", f"secret:{self.secret_prefix}*"),
         )
 
+        # --- outbox: delivers events, in-app notifications and e-mails ----------------------
+        self._outbox(config, events)
+
         # --- migrations, run on every deploy that changes them ------------------------------
         sql_hash = migrations_hash()
         # The owner, on a direct connection to the writer (DDL and the advisory lock need a session);
@@ -272,7 +266,19 @@ class LayerAndFunctions(Construct):
 
     @property
     def service_functions(self) -> list[lambda_.Function]:
-        """The five functions of the service (not the migration function)."""
+        """The six functions of the service (not the migration function)."""
+        return [
+            self.webhook_ninjaone,
+            self.webhook_tactical,
+            self.rules_api,
+            self.poller,
+            self.ticket_closed,
+            self.outbox,
+        ]
+
+    @property
+    def committing_functions(self) -> list[lambda_.Function]:
+        """Functions that commit outbox rows and then kick the outbox function."""
         return [self.webhook_ninjaone, self.webhook_tactical, self.rules_api, self.poller, self.ticket_closed]
 
     @property
@@ -284,6 +290,80 @@ class LayerAndFunctions(Construct):
         self.rules_api.add_environment("API_BASE_URL", url)
 
     # ----------------------------------------------------------------------------------------
+    def _outbox(self, config: StackConfig, events: EventsAndSchedules) -> None:
+        """The outbox function: PutEvents on the bus, SendEmail as the sender identity, nothing else;
+        invoked every minute and, asynchronously, by each committing function after its commit."""
+        stack = Stack.of(self)
+        self.outbox_dlq = sqs.Queue(
+            self,
+            "OutboxDlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=c.DLQ_RETENTION,
+        )
+        acknowledge(
+            self.outbox_dlq,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the outbox schedule's target and of the "
+            "outbox function's asynchronous invocations (cdk-nag only recognises SQS and Lambda "
+            "event-source redrive as DLQ use).",
+        )
+        acknowledge(
+            self.outbox_dlq,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is itself the outbox's dead-letter queue; a DLQ of a DLQ would only move the "
+            "same failed invocations again (they need no redrive: the next run delivers the same entries).",
+        )
+        env = {**db_env_of(self._data), "EVENT_BUS_NAME": events.bus.event_bus_name}
+        if config.notification_sender_identity:
+            env["NOTIFICATION_SENDER"] = config.notification_sender_identity
+        if config.psa_base_url:
+            env["PSA_BASE_URL"] = config.psa_base_url
+        self.outbox = self._function(
+            "Outbox",
+            c.OUTBOX,
+            env,
+            on_failure=destinations.SqsDestination(self.outbox_dlq),
+            retry_attempts=c.OUTBOX_ASYNC_RETRIES,
+            max_event_age=c.OUTBOX_MAX_EVENT_AGE,
+        )
+        events.bus.grant_put_events_to(self.outbox)
+        if config.notification_sender_identity:
+            self.outbox.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="SendNotificationEmail",
+                    actions=["ses:SendEmail"],
+                    resources=[
+                        stack.format_arn(
+                            service="ses", resource="identity", resource_name=config.notification_sender_identity
+                        )
+                    ],
+                )
+            )
+        self.outbox_schedule = events_.Rule(
+            self,
+            "OutboxSchedule",
+            description="Every minute: deliver what no after-commit kick delivered",
+            schedule=events_.Schedule.rate(c.OUTBOX_SCHEDULE_RATE),
+            targets=[
+                event_targets.LambdaFunction(
+                    self.outbox,
+                    event=events_.RuleTargetInput.from_object({}),
+                    dead_letter_queue=self.outbox_dlq,
+                    retry_attempts=c.OUTBOX_SCHEDULE_RETRY_ATTEMPTS,
+                    max_event_age=c.OUTBOX_SCHEDULE_RATE,
+                )
+            ],
+        )
+        # After-commit kicks: each committing function may invoke the outbox function, nothing else.
+        for fn in self.committing_functions:
+            fn.add_environment("OUTBOX_FUNCTION_NAME", self.outbox.function_name)
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="KickOutbox", actions=["lambda:InvokeFunction"], resources=[self.outbox.function_arn]
+                )
+            )
+
     def _function(
         self,
         construct_id: str,

@@ -82,9 +82,7 @@ WEBHOOK_TACTICAL: Final = FunctionSpec(
     reserved_concurrency=20,
 )
 RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 512, Duration.seconds(25))
-POLLER: Final = FunctionSpec(
-    "poller", "Polls one integration's RMM API on its schedule; delivers the outbox", 512, Duration.minutes(2)
-)
+POLLER: Final = FunctionSpec("poller", "Polls one integration's RMM API on its schedule", 512, Duration.minutes(2))
 TICKET_CLOSED: Final = FunctionSpec(
     "ticket_closed", "Resets RMM alerts when their PSA ticket closes", 256, Duration.minutes(1)
 )
@@ -215,7 +213,20 @@ APP_METRICS: Final = {
     "poll_cycles": "PollCycles",
     "poll_errors": "PollErrors",
     "outbox_backlog_age": "OutboxBacklogAgeSeconds",
-    "outbox_parked": "OutboxParked",
+    "outbox_parked": "OutboxParkedEntries",
 }
 # Counted from the API access log (status 429): API Gateway publishes no per-status metric.
 API_429_METRIC: Final = "Api429Responses"
+
+# --------------------------------------------------------------------------------------------
+# Outbox delivery (events, in-app notifications, e-mails)
+# --------------------------------------------------------------------------------------------
+OUTBOX: Final = FunctionSpec(
+    "outbox", "Delivers pending events, in-app notifications and e-mails from the outbox", 256, Duration.minutes(1)
+)
+OUTBOX_SCHEDULE_RATE: Final = Duration.minutes(1)  # the safety net behind the after-commit kicks
+OUTBOX_SCHEDULE_RETRY_ATTEMPTS: Final = 2
+OUTBOX_ASYNC_RETRIES: Final = 1  # a failed run is repeated by the next minute's anyway
+OUTBOX_MAX_EVENT_AGE: Final = Duration.hours(1)
+OUTBOX_BACKLOG_AGE_ALARM_SECONDS: Final = 300  # oldest undelivered entry older than 5 minutes
+OUTBOX_METRIC_DIMENSIONS: Final = {"service": SERVICE_NAME}  # Powertools' default dimension

@@ -100,6 +100,7 @@ class Monitoring(Construct):
                 "queue nobody reads would add nothing.",
             )
         action = cw_actions.SnsAction(self.topic)
+        self._action = action
         self.alarms: list[cw.Alarm] = []
 
         def alarm(
@@ -338,3 +339,60 @@ class Monitoring(Construct):
             ),
         )
         return dashboard
+
+    # -- outbox delivery ------------------------------------------------------------------------
+    def add_outbox_alarms(self, dlq: sqs.IQueue) -> None:
+        """Backlog age and parked entries (the outbox function's own metrics), and its DLQ."""
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Outbox DLQ depth",
+                left=[
+                    dlq.metric_approximate_number_of_messages_visible(period=c.ALARM_PERIOD, statistic=cw.Stats.MAXIMUM)
+                ],
+                width=12,
+                height=6,
+            )
+        )
+
+        def metric(name: str) -> cw.Metric:
+            return cw.Metric(
+                namespace=c.METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map=dict(c.OUTBOX_METRIC_DIMENSIONS),
+                period=c.ALARM_PERIOD,
+                statistic=cw.Stats.MAXIMUM,
+            )
+
+        for alarm_id, watched, threshold, description in (
+            (
+                "OutboxBacklogAge",
+                metric("OutboxBacklogAgeSeconds"),
+                c.OUTBOX_BACKLOG_AGE_ALARM_SECONDS,
+                f"Outbox: an entry has waited {c.OUTBOX_BACKLOG_AGE_ALARM_SECONDS} s or more for delivery",
+            ),
+            (
+                "OutboxParked",
+                metric("OutboxParkedEntries"),
+                1,
+                "Outbox: entries parked after their last attempt (rmm_outbox.parked_at) wait for an operator",
+            ),
+            (
+                "OutboxDlqDepth",
+                dlq.metric_approximate_number_of_messages_visible(period=c.ALARM_PERIOD, statistic=cw.Stats.MAXIMUM),
+                1,
+                "Outbox: scheduled or after-commit invocations failed and wait in the DLQ",
+            ),
+        ):
+            created = cw.Alarm(
+                self,
+                alarm_id,
+                metric=watched,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            created.add_alarm_action(self._action)
+            created.add_ok_action(self._action)
+            self.alarms.append(created)

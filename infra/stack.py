@@ -50,6 +50,7 @@ class RmmAlertsStack(Stack):
                 ("RulesApi", self.functions.rules_api),
                 ("Poller", self.functions.poller),
                 ("TicketClosed", self.functions.ticket_closed),
+                ("Outbox", self.functions.outbox),
             ],
             dlq=self.events.dlq,
             api=self.api.api,
@@ -59,6 +60,7 @@ class RmmAlertsStack(Stack):
             cluster=self.data.cluster,
             proxy=self.data.proxy,
         )
+        self.monitoring.add_outbox_alarms(self.functions.outbox_dlq)
 
         CfnOutput(self, "ApiBaseUrl", value=self.api.base_url, description="Base URL of the REST API")
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)

@@ -18,6 +18,7 @@ LayerBuild = Literal["pip", "stub"]
 CTX_STACK_NAME = "stackName"
 CTX_PSA_EVENT_BUS = "psaEventBusName"
 CTX_SENDER_IDENTITY = "notificationSenderIdentity"
+CTX_PSA_BASE_URL = "psaBaseUrl"
 CTX_RETAIN_DATA = "retainData"
 CTX_ALARM_EMAIL = "alarmEmail"
 CTX_COGNITO_DOMAIN_PREFIX = "cognitoDomainPrefix"
@@ -87,6 +88,7 @@ class StackConfig:
 
     psa_event_bus_name: str | None = None
     notification_sender_identity: str | None = None
+    psa_base_url: str | None = None
     retain_data: bool = True
     alarm_email: str | None = None
     cognito_domain_prefix: str | None = None
@@ -112,6 +114,7 @@ class StackConfig:
         return cls(
             psa_event_bus_name=_str(node, CTX_PSA_EVENT_BUS),
             notification_sender_identity=_str(node, CTX_SENDER_IDENTITY),
+            psa_base_url=_str(node, CTX_PSA_BASE_URL),
             retain_data=_bool(node, CTX_RETAIN_DATA, default=True),
             alarm_email=_str(node, CTX_ALARM_EMAIL),
             cognito_domain_prefix=_str(node, CTX_COGNITO_DOMAIN_PREFIX),

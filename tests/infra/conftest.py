@@ -25,6 +25,7 @@ from infra.stack import RmmAlertsStack
 TEST_CONTEXT: dict[str, Any] = {
     "layerBuild": "stub",
     "notificationSenderIdentity": "alerts.example.com",
+    "psaBaseUrl": "https://psa.example.com",
     "adminUiOrigins": "https://admin.example.com",
     "alarmEmail": "oncall@example.com",
     # Tests read the validation report instead of getting an exception from synth().

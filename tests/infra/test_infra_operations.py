@@ -249,12 +249,16 @@ def test_dashboard_shows_every_signal_by_its_metric_name(s: Synth) -> None:
     assert plain("RDS Proxy connections") == [("AWS/RDS", "ClientConnections"), ("AWS/RDS", "DatabaseConnections")]
     assert all(row[2] == "ProxyName" for row in widgets["RDS Proxy connections"]["metrics"])
     lambda_errors = [row for row in widgets["Errors"]["metrics"] if row[:2] == ["AWS/Lambda", "Errors"]]
-    assert len(lambda_errors) == 5
+    assert len(lambda_errors) == 6  # the five service functions and the outbox
+    assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in plain("Outbox DLQ depth")
     # The names the code emits today are the names the dashboard reads.
     emitted = (c.CORE_PACKAGE_DIR / "webhook_app.py").read_text()
     for key in ("alerts", "webhook_duration", "webhook_errors"):
         assert f'name="{m[key]}"' in emitted, key
     assert 'name="outcome"' in emitted  # the dimension "Alerts by outcome" splits on
+    outbox = (c.CORE_PACKAGE_DIR.parents[3] / "functions" / "outbox" / "handler.py").read_text()
+    for key in ("outbox_backlog_age", "outbox_parked"):
+        assert f'name="{m[key]}"' in outbox, key
 
 
 # --------------------------------------------------------------------------------------------

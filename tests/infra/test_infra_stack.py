@@ -18,7 +18,7 @@ from infra.layer import migrations_hash
 from rmm_alerts import config as settings
 from tests.infra.conftest import Synth, assembly_dir
 
-FUNCTION_FOLDERS = ("webhook_ninjaone", "webhook_tactical", "rules_api", "poller", "ticket_closed", "migrate")
+FUNCTION_FOLDERS = ("webhook_ninjaone", "webhook_tactical", "rules_api", "poller", "ticket_closed", "outbox", "migrate")
 
 
 # --------------------------------------------------------------------------------------------
@@ -36,6 +36,7 @@ def service_functions(s: Synth) -> dict[str, Any]:
         "rules_api": f.rules_api,
         "poller": f.poller,
         "ticket_closed": f.ticket_closed,
+        "outbox": f.outbox,
     }
 
 
@@ -119,7 +120,7 @@ def integration_function(props: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 # functions and layer
 # --------------------------------------------------------------------------------------------
-def test_five_functions_and_the_migration_function_share_one_layer_runtime_and_architecture(s: Synth) -> None:
+def test_six_functions_and_the_migration_function_share_one_layer_runtime_and_architecture(s: Synth) -> None:
     layers = of_type(s, "AWS::Lambda::LayerVersion")
     assert len(layers) == 1
     ((layer_id, layer),) = layers.items()
@@ -127,7 +128,7 @@ def test_five_functions_and_the_migration_function_share_one_layer_runtime_and_a
     assert layer["Properties"]["CompatibleArchitectures"] == [c.ARCHITECTURE.name]
 
     ours = {name: s.props(fn) for name, fn in all_functions(s).items()}
-    assert len(ours) == 6
+    assert len(ours) == 7
     for name, props in ours.items():
         assert props["Runtime"] == c.RUNTIME.name == "python3.13", name
         assert props["Architectures"] == [c.ARCHITECTURE.name] == ["arm64"], name
@@ -136,7 +137,7 @@ def test_five_functions_and_the_migration_function_share_one_layer_runtime_and_a
     python_functions = [
         r for r in of_type(s, "AWS::Lambda::Function").values() if r["Properties"]["Runtime"].startswith("python")
     ]
-    assert len(python_functions) == 6  # nothing else in the stack runs our code
+    assert len(python_functions) == 7  # nothing else in the stack runs our code
 
 
 def test_each_function_ships_only_its_own_folder(s: Synth) -> None:
@@ -172,6 +173,7 @@ def test_each_function_has_its_own_role_log_group_tracing_and_sizes(s: Synth) ->
         "rules_api": c.RULES_API,
         "poller": c.POLLER,
         "ticket_closed": c.TICKET_CLOSED,
+        "outbox": c.OUTBOX,
         "migrate": c.MIGRATE,
     }
     for name, fn in all_functions(s).items():
@@ -188,7 +190,7 @@ def test_each_function_has_its_own_role_log_group_tracing_and_sizes(s: Synth) ->
         if name.startswith("webhook_"):
             assert spec.reserved_concurrency is not None and spec.reserved_concurrency > 0
             assert props["ReservedConcurrentExecutions"] == spec.reserved_concurrency
-    assert len(roles) == 6 and len(log_groups) == 6
+    assert len(roles) == 7 and len(log_groups) == 7
     # API-facing functions answer within API Gateway's 29 s integration timeout.
     for name in ("webhook_ninjaone", "webhook_tactical", "rules_api"):
         assert specs[name].timeout.to_seconds() < 29
@@ -200,6 +202,7 @@ SETTINGS: dict[str, type[settings.DatabaseSettings]] = {
     "rules_api": settings.RulesApiSettings,
     "poller": settings.PollerSettings,
     "ticket_closed": settings.TicketClosedSettings,
+    "outbox": settings.OutboxSettings,
     "migrate": settings.DatabaseSettings,
 }
 
@@ -455,9 +458,26 @@ def test_cognito_admin_group_tenant_attribute_and_pkce_client(s: Synth) -> None:
 # --------------------------------------------------------------------------------------------
 # events, schedules, secrets, email
 # --------------------------------------------------------------------------------------------
+def rule_targeting(s: Synth, fn: Any) -> Mapping[str, Any]:
+    fn_arn = {"Fn::GetAtt": [s.logical_id(fn), "Arn"]}
+    (rule,) = [r for r in of_type(s, "AWS::Events::Rule").values() if r["Properties"]["Targets"][0]["Arn"] == fn_arn]
+    props: Mapping[str, Any] = rule["Properties"]
+    return props
+
+
+def invoke_config_of(s: Synth, fn: Any) -> Mapping[str, Any]:
+    found: list[Mapping[str, Any]] = [
+        r["Properties"]
+        for r in of_type(s, "AWS::Lambda::EventInvokeConfig").values()
+        if r["Properties"]["FunctionName"] == {"Ref": s.logical_id(fn)}
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
 def test_ticket_closed_rule_targets_ticket_closed_with_retries_and_an_encrypted_dlq(s: Synth) -> None:
-    (rule,) = of_type(s, "AWS::Events::Rule").values()
-    props = rule["Properties"]
+    assert len(of_type(s, "AWS::Events::Rule")) == 2  # TICKET_CLOSED and the outbox schedule
+    props = rule_targeting(s, s.stack.functions.ticket_closed)
     # The service's own TICKET_CLOSED (it closed the ticket itself) is not redelivered to it.
     assert props["EventPattern"] == {
         "detail-type": ["TICKET_CLOSED"],
@@ -466,28 +486,59 @@ def test_ticket_closed_rule_targets_ticket_closed_with_retries_and_an_encrypted_
     (bus_id,) = of_type(s, "AWS::Events::EventBus")  # no bus given: the stack creates one
     assert props["EventBusName"] == {"Ref": bus_id}
     (target,) = props["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [s.logical_id(s.stack.functions.ticket_closed), "Arn"]}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
     dlq = s.resources[dlq_id]
     assert dlq["Type"] == "AWS::SQS::Queue"
     assert dlq["Properties"].get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in dlq["Properties"]
-    (invoke_config,) = of_type(s, "AWS::Lambda::EventInvokeConfig").values()
-    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": [dlq_id, "Arn"]
-    }
+    invoke_config = invoke_config_of(s, s.stack.functions.ticket_closed)
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
 
 
-def test_only_poller_and_ticket_closed_publish_events(s: Synth) -> None:
+def test_outbox_runs_every_minute_with_empty_input_retries_and_its_own_encrypted_dlq(s: Synth) -> None:
+    outbox = s.stack.functions.outbox
+    props = rule_targeting(s, outbox)
+    assert props["ScheduleExpression"] == "rate(1 minute)"
+    assert "EventBusName" not in props  # schedules run on the default bus
+    (target,) = props["Targets"]
+    assert json.loads(target["Input"]) == {}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert dlq_id == s.logical_id(s.stack.functions.outbox_dlq) != s.logical_id(s.stack.events.dlq)
+    assert s.resources[dlq_id]["Properties"].get("SqsManagedSseEnabled") is True
+    invoke_config = invoke_config_of(s, outbox)
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert invoke_config["MaximumRetryAttempts"] == c.OUTBOX_ASYNC_RETRIES
+
+
+def test_committing_functions_may_only_invoke_the_outbox_and_know_its_name(s: Synth) -> None:
+    outbox = s.stack.functions.outbox
+    outbox_arn = {"Fn::GetAtt": [s.logical_id(outbox), "Arn"]}
+    committing = {"webhook_ninjaone", "webhook_tactical", "rules_api", "poller", "ticket_closed"}
+    for name, fn in all_functions(s).items():
+        invokes = [st for st in role_statements(s, fn) if "lambda:InvokeFunction" in as_list(st["Action"])]
+        env = s.props(fn)["Environment"]["Variables"]
+        if name in committing:
+            assert [(as_list(st["Action"]), st["Resource"]) for st in invokes] == [
+                (["lambda:InvokeFunction"], outbox_arn)
+            ], name
+            assert env["OUTBOX_FUNCTION_NAME"] == {"Ref": s.logical_id(outbox)}, name
+        else:
+            assert invokes == [] and "OUTBOX_FUNCTION_NAME" not in env, name
+
+
+def test_only_the_outbox_publishes_events(s: Synth) -> None:
     for name, fn in all_functions(s).items():
         publishes = "events:PutEvents" in actions(role_statements(s, fn))
-        assert publishes == (name in ("poller", "ticket_closed")), name
+        assert publishes == (name == "outbox"), name
     (bus_id,) = of_type(s, "AWS::Events::EventBus")
-    for name in ("poller", "ticket_closed"):
-        fn = all_functions(s)[name]
-        put = [st for st in role_statements(s, fn) if "events:PutEvents" in as_list(st["Action"])]
-        assert [st["Resource"] for st in put] == [{"Fn::GetAtt": [bus_id, "Arn"]}]
-        assert s.props(fn)["Environment"]["Variables"]["EVENT_BUS_NAME"] == {"Ref": bus_id}
+    fn = s.stack.functions.outbox
+    put = [st for st in role_statements(s, fn) if "events:PutEvents" in as_list(st["Action"])]
+    assert [st["Resource"] for st in put] == [{"Fn::GetAtt": [bus_id, "Arn"]}]
+    env = s.props(fn)["Environment"]["Variables"]
+    assert env["EVENT_BUS_NAME"] == {"Ref": bus_id}
+    assert env["NOTIFICATION_SENDER"] == "alerts.example.com"
+    assert env["PSA_BASE_URL"] == "https://psa.example.com"
 
 
 def test_schedule_group_and_rules_api_scheduler_permissions_scoped_to_it(s: Synth) -> None:
@@ -566,14 +617,14 @@ def test_integration_secret_permissions_are_scoped_to_this_stacks_prefix(s: Synt
     assert "restore_secret(" in (c.CORE_PACKAGE_DIR / "ports.py").read_text()
 
 
-def test_only_the_poller_may_send_email_as_the_sender_identity(s: Synth) -> None:
+def test_only_the_outbox_may_send_email_as_the_sender_identity(s: Synth) -> None:
     for name, fn in all_functions(s).items():
         ses = [st for st in role_statements(s, fn) if any(a.startswith("ses:") for a in as_list(st["Action"]))]
-        if name != "poller":
+        if name != "outbox":
             assert not ses, name
             continue
         (st,) = ses
-        assert set(as_list(st["Action"])) == {"ses:SendEmail", "ses:SendRawEmail"}
+        assert set(as_list(st["Action"])) == {"ses:SendEmail"}
         assert json.dumps(st["Resource"]).endswith(':identity/alerts.example.com"]]}')
 
 
@@ -617,8 +668,16 @@ def test_alarms_cover_functions_dlq_api_and_database_and_notify_an_encrypted_top
         fn_id = s.logical_id(fn)
         for metric in ("Errors", "Throttles"):
             assert any(fn_id in dims(p) for p in by_metric[metric]), (name, metric)
-    dlq_id = s.logical_id(s.stack.events.dlq)
-    assert any(dlq_id in dims(p) for p in by_metric["ApproximateNumberOfMessagesVisible"])
+    for queue in (s.stack.events.dlq, s.stack.functions.outbox_dlq):
+        assert any(s.logical_id(queue) in dims(p) for p in by_metric["ApproximateNumberOfMessagesVisible"])
+    # Outbox: backlog age and parked entries, from the outbox function's own metrics.
+    (age,) = by_metric["OutboxBacklogAgeSeconds"]
+    (parked,) = by_metric["OutboxParkedEntries"]
+    for props in (age, parked):
+        assert props["Namespace"] == c.METRICS_NAMESPACE and props["Statistic"] == "Maximum"
+        assert props["Dimensions"] == [{"Name": "service", "Value": c.SERVICE_NAME}]
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert age["Threshold"] == c.OUTBOX_BACKLOG_AGE_ALARM_SECONDS and parked["Threshold"] == 1
     assert by_metric["5XXError"][0]["Statistic"] == "Average"  # a rate, not a count
     assert by_metric["5XXError"][0]["Threshold"] == c.API_5XX_RATE_THRESHOLD
     assert "CPUUtilization" in by_metric and "DatabaseConnections" in by_metric

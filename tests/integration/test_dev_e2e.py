@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -93,6 +95,12 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         trigger = _readme_block("e2e:trigger")
         created = _curl(trigger, home, port)
         assert created["outcome"] == "ticket_created" and created["ticketNumber"] == "TIC000001"
+        # Delivered before the response: the demo rule notifies the admin by e-mail (.eml) too.
+        (eml,) = (home / "mail").glob("*.eml")
+        mail = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        assert mail["To"] == "admin@demo-msp.test" and mail["Subject"].startswith("RMM Alert (")
+        body = mail.get_body(("plain",))
+        assert body is not None and "TIC000001" in body.get_content()
         # The reset block reuses $URL and $SECRET from the trigger block, as in a shell session.
         resolved = _curl(trigger.rsplit("curl", 1)[0] + _readme_block("e2e:reset"), home, port)
         assert resolved["outcome"] == "resolved" and resolved["ticketId"] == created["ticketId"]
@@ -109,6 +117,12 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
     assert any(
         line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000001" in line for line in output
     )
+    # The workflow events, printed by the local bus, each once.
+    printed = [line.split()[1] for line in output if line.startswith("event ")]
+    assert sorted(printed) == sorted(
+        ["RMM_ALERT_TRIGGERED", "TICKET_CREATED", "TICKET_CLOSED", "RMM_ALERT_RESOLVED"]
+    ), output
+    assert any(line.startswith("e-mail  to=admin@demo-msp.test") for line in output)
     assert "stopped" in output
     assert _postgres_for(home / "pgdata") == []
 

@@ -82,6 +82,7 @@ def test_routed_ticket_has_every_field(world: Tenant, uow_factory: Any) -> None:
         "RMM_ALERT_TRIGGERED",
         "TICKET_CREATED",
         "RMM_ALERT_NOTIFICATION",
+        "RMM_ALERT_NOTIFICATION",
     ]
     triggered = outbox[0]["payload"]
     assert triggered["alertId"] == str(result.alert_id)
@@ -96,11 +97,22 @@ def test_routed_ticket_has_every_field(world: Tenant, uow_factory: Any) -> None:
         "ticketId": str(t["ticket_id"]),
         "source": "ninjaone",
     }
-    notification = outbox[2]["payload"]
-    assert outbox[2]["kind"] == "notification"
-    assert notification["userId"] == str(world.user_id)
-    assert notification["type"] == "error"
-    assert notification["emailSubject"] == "RMM Alert (critical): SRV-101"
+    # One entry per channel, so a failing e-mail never repeats the in-app notification.
+    assert [o["kind"] for o in outbox[2:]] == ["notification", "notification"]
+    assert [o["payload"]["channel"] for o in outbox[2:]] == ["in_app", "email"]
+    assert outbox[2]["payload"] == {
+        "tenantId": str(world.tenant),
+        "userId": str(world.user_id),
+        "channel": "in_app",
+        "category": "rmm-alerts",
+        "alertId": str(result.alert_id),
+        "ticketId": str(t["ticket_id"]),
+        "severity": "critical",
+        "device": "SRV-101",
+        "message": "Disk C: is 95% full",
+    }
+    # Events of one alert are delivered in commit order; notifications are not ordered.
+    assert [o["order_key"] for o in outbox] == [str(result.alert_id), str(t["ticket_id"]), None, None]
 
 
 def test_default_title_and_numbers_per_tenant(world: Tenant, conn: Any, uow_factory: Any) -> None:

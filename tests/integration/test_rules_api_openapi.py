@@ -66,6 +66,8 @@ def test_openapi_lists_every_contract_route() -> None:
         ("/v1/alerts", "get"),
         ("/v1/alerts/{alertId}", "get"),
         ("/v1/alerts/{alertId}/ticket", "post"),
+        ("/v1/me/notification-preferences", "get"),
+        ("/v1/me/notification-preferences", "put"),
     }
     found = {(path, method) for path, ops in paths.items() for method in ops}
     assert found == expected

@@ -44,11 +44,19 @@ class DatabaseSettings(_EnvModel):
         return self
 
 
-class WebhookSettings(DatabaseSettings):
+class CommitterSettings(DatabaseSettings):
+    """A function that commits outbox rows and then kicks the dispatcher (rmm_alerts.outbox.kick)."""
+
+    # The outbox function to invoke asynchronously after a commit that wrote outbox rows (unset:
+    # no kick; the one-minute schedule, or rmm-alerts dev, delivers).
+    outbox_function_name: str | None = Field(default=None, alias="OUTBOX_FUNCTION_NAME")
+
+
+class WebhookSettings(CommitterSettings):
     """webhook_ninjaone and webhook_tactical."""
 
 
-class RulesApiSettings(DatabaseSettings):
+class RulesApiSettings(CommitterSettings):
     """rules_api: also manages poll schedules and integration credentials."""
 
     # Public base URL of the API (e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod), used to
@@ -61,17 +69,32 @@ class RulesApiSettings(DatabaseSettings):
     credentials_secret_prefix: str = Field(default="rmm-alerts/integrations/", alias="CREDENTIALS_SECRET_PREFIX")
 
 
-class PollerSettings(DatabaseSettings):
-    """poller: reads integration credentials, calls RMM APIs, publishes events."""
+class PollerSettings(CommitterSettings):
+    """poller: reads integration credentials, calls RMM APIs; side effects go through the outbox."""
 
     credentials_secret_prefix: str = Field(default="rmm-alerts/integrations/", alias="CREDENTIALS_SECRET_PREFIX")
-    event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
-    # SES identity that notification emails are sent from (unset: email notifications are skipped).
-    notification_sender: str | None = Field(default=None, alias="NOTIFICATION_SENDER")
 
 
 class TicketClosedSettings(PollerSettings):
     """ticket_closed: resets alerts in the RMM when their ticket closes."""
+
+
+class OutboxSettings(DatabaseSettings):
+    """outbox: delivers pending side effects (events, in-app notifications, e-mails)."""
+
+    # Unset: events are printed/kept locally instead of going to EventBridge (rmm-alerts dev).
+    event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
+    # SES identity that notification e-mails are sent from (unset: no e-mail, logged once).
+    notification_sender: str | None = Field(default=None, alias="NOTIFICATION_SENDER")
+    # The PSA's public base URL, for the ticket link in e-mails (unset: the link is a path).
+    psa_base_url: str | None = Field(default=None, alias="PSA_BASE_URL")
+    # rmm-alerts dev: e-mails are written here as .eml files instead of going to SES.
+    local_mail_dir: str | None = Field(default=None, alias="LOCAL_MAIL_DIR")
+    batch_size: int = Field(default=50, alias="OUTBOX_BATCH_SIZE", ge=1, le=500)
+    # Attempts before an entry is parked (metric OutboxParkedEntries, alarm).
+    max_attempts: int = Field(default=8, alias="OUTBOX_MAX_ATTEMPTS", ge=1, le=50)
+    retention_days: int = Field(default=7, alias="OUTBOX_RETENTION_DAYS", ge=1, le=365)
+    parked_retention_days: int = Field(default=30, alias="OUTBOX_PARKED_RETENTION_DAYS", ge=1, le=365)
 
 
 S = TypeVar("S", bound=_EnvModel)

@@ -2,7 +2,7 @@
 
 A board with open and closed statuses, priorities, a client with a contact, an asset mapped to
 the demo device (NinjaOne device 101, the one in the README's curl), organization mappings, one
-integration per provider, a catch-all rule with auto-resolve, and an admin user.
+integration per provider, a catch-all rule with auto-resolve that notifies the admin, and an admin user.
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ def _seed_tenant(conn: psycopg.Connection[Any]) -> None:
                                             actions)
                VALUES (%s, %s, 'Catch-all', 'Every alert becomes a ticket; resets close untouched tickets.', 1,
                        '{}', %s)""",
-            (t, iid, Jsonb({"createTicket": True, "autoResolveTicket": True})),
+            # The admin is notified of new tickets (in-app and e-mail: .rmm-alerts/mail/ locally).
+            (t, iid, Jsonb({"createTicket": True, "autoResolveTicket": True, "notifyUserIds": [str(ADMIN_USER)]})),
         )
     x(
         """INSERT INTO rmm_device_mappings (tenant, integration_id, external_device_id, asset_id)

@@ -2,7 +2,8 @@
 
 PostgreSQL (embedded, data under ``<home>/pgdata`` so it survives restarts, unless
 ``DATABASE_URL`` is set), migrations, the demo tenant on first run, and a local API Gateway that
-feeds the real Lambda handlers. Ctrl-C (or SIGTERM) stops the gateway and PostgreSQL cleanly.
+feeds the real Lambda handlers, and the outbox function after each request (events on the console,
+e-mails as ``.eml`` files under ``<home>/mail``). Ctrl-C (or SIGTERM) stops the gateway and PostgreSQL cleanly.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
@@ -69,6 +71,37 @@ def describe(route: Route, event: dict[str, Any], response: dict[str, Any]) -> s
     return " ".join(parts)
 
 
+class LocalDelivery:
+    """The outbox function, run right after each request (so a webhook's events and e-mails are
+    out before its response) and every ``interval`` seconds (retries; the AWS schedule's job).
+    Events are printed on the console, e-mails written under ``LOCAL_MAIL_DIR``."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._handler: Any = None
+
+    def __call__(self) -> None:
+        from rmm_alerts import outbox
+        from rmm_alerts.localgateway import LocalContext
+
+        with self._lock:
+            try:
+                if self._handler is None:
+                    outbox.current(echo=lambda line: print(line, flush=True))  # the console adapters
+                    self._handler = load_function("outbox").handler
+                self._handler({}, LocalContext(function_name="outbox"))
+            except Exception:
+                traceback.print_exc()  # the console is the function's log here
+
+    def start_schedule(self, stopping: threading.Event) -> None:
+        def loop() -> None:
+            while not stopping.wait(self.interval):
+                self()
+
+        threading.Thread(target=loop, name="outbox-schedule", daemon=True).start()
+
+
 def run(host: str, port: int, home: Path) -> int:
     from rmm_alerts import demo
     from rmm_alerts.localdb import LocalServer, ensure_database
@@ -96,6 +129,9 @@ def run(host: str, port: int, home: Path) -> int:
         os.environ.setdefault("API_BASE_URL", f"http://{host}:{port}")
         # rules_api: local scheduler table and 0600 credential files instead of AWS (rmm_alerts.ports).
         os.environ.setdefault("LOCAL_STATE_DIR", str(home / "state"))
+        # outbox: events printed here (no EVENT_BUS_NAME), e-mails written as .eml files.
+        os.environ.setdefault("NOTIFICATION_SENDER", "rmm-alerts@localhost")
+        os.environ.setdefault("LOCAL_MAIL_DIR", str(home / "mail"))
 
         routes = [
             Route(
@@ -122,13 +158,17 @@ def run(host: str, port: int, home: Path) -> int:
             authorizer = bearer_authorizer(creds.admin_token, claims)
             routes.append(Route(None, "/v1/{proxy+}", api, "rules_api", authorizer=authorizer))
 
+        deliver = LocalDelivery()
+
         def on_response(route: Route, event: dict[str, Any], response: dict[str, Any]) -> None:
             line = describe(route, event, response)
             if line:
                 print(line, flush=True)
+            deliver()
 
         http = LocalGateway(routes, on_response).server(host, port)
         bound_port = http.server_address[1]
+        deliver.start_schedule(stopping)
         _banner(host, bound_port, creds, created)
 
         def stop(signum: int, frame: FrameType | None) -> None:

@@ -347,9 +347,9 @@ def _create(
             tenant_id=tenant,
             user_ids=list(actions.notify_user_ids),
             ticket_id=ticket_id,
-            title=draft.title,
             severity=event.severity,
             device=device,
+            message=event.message,
             alert_id=alert_id,
         ):
             uow.outbox.add(tenant, kind="notification", event_type=events.RMM_ALERT_NOTIFICATION, payload=request)

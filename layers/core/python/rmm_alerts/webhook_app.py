@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rmm_alerts import config, db, webhooks
+from rmm_alerts import config, db, outbox, webhooks
 from rmm_alerts.observability import logger, metrics
 
 
@@ -47,13 +47,23 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
     def webhook(integrationId: str) -> Response[str]:
         started = time.perf_counter()
         event = app.current_event
+        opened: list[db.UnitOfWork] = []
+
+        def tracked() -> db.UnitOfWork:
+            uow: db.UnitOfWork = factory()
+            opened.append(uow)
+            return uow
+
         response = webhooks.receive(
             provider,
             integrationId,
             event.headers.get(webhooks.SECRET_HEADER),
             raw_body(event),
-            factory,
+            tracked,
         )
+        # Committed (receive raises otherwise): deliver the new outbox rows now, not next minute.
+        if any(outbox.wrote(uow) for uow in opened):
+            outbox.kick(config.cached(config.WebhookSettings))
         if response.tenant:
             logger.append_keys(tenant_id=str(response.tenant), integration_id=str(response.integration_id))
         outcome = str(response.body.get("outcome", f"http_{response.status}"))

@@ -21,7 +21,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
-from rmm_alerts import dedup, events, tickets
+from rmm_alerts import dedup, events, outbox, tickets
 from rmm_alerts.admin import schemas as s
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps
@@ -303,4 +303,5 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
             event_type=events.TICKET_CREATED,
             payload=events.ticket_created(p.tenant, ticket_id, event.provider),
         )
+    outbox.kick(deps.settings)  # committed: deliver TICKET_CREATED now, not at the next minute
     return s.TicketCreated(ticket_id=ticket_id, ticket_number=str(created["ticket_number"]))

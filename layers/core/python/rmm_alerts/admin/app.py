@@ -178,6 +178,7 @@ def build_app() -> AdminResolver:
     app.include_router(routes.rules_router, prefix="/v1/integrations")
     app.include_router(routes.windows_router, prefix="/v1/maintenance-windows")
     app.include_router(routes.alerts_router, prefix="/v1/alerts")
+    app.include_router(routes.me_router, prefix="/v1/me")
 
     @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def api_error(exc: ApiError) -> Response[str]:
@@ -239,7 +240,8 @@ def openapi_json() -> str:
         summary="Manage RMM integrations, mappings, alert rules, maintenance windows and alerts",
         description=(
             "Behind an API Gateway Cognito authorizer: send the Cognito ID token in `Authorization`. "
-            "Claims used: `sub`, `custom:tenant_id`, `cognito:groups` (writes need `rmm-admin`). "
+            "Claims used: `sub`, `custom:tenant_id`, `cognito:groups` (writes need `rmm-admin`, except to your own "
+            "`/v1/me/notification-preferences`). "
             'Every error is `{"errors": [{"path": "...", "message": "..."}]}`.'
         ),
         servers=[Server(url="/", description="The API stage's base URL")],

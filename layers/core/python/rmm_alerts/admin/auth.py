@@ -2,7 +2,8 @@
 
 ``sub`` and ``custom:tenant_id`` (a UUID) are required (else 401). ``cognito:groups`` is a list, a
 plain string (``"rmm-admin"``), or API Gateway's flattening of a list (``"[rmm-admin, x]"``).
-Any user of the tenant may read; writes need the ``rmm-admin`` group (else 403).
+Any user of the tenant may read; writes need the ``rmm-admin`` group (else 403), except on
+``SELF_SERVICE_PATHS`` (the caller's own preferences).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from rmm_alerts.admin.errors import error
 
 ADMIN_GROUP = "rmm-admin"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Paths where any user of the tenant may write: they only touch the caller's own settings.
+SELF_SERVICE_PATHS = frozenset({"/v1/me/notification-preferences"})
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ def authorize(event: Mapping[str, Any]) -> Principal:
     """The caller, or :class:`~rmm_alerts.admin.errors.ApiError` 401/403."""
     principal = principal_from_claims(claims_of(event))
     method = str(event.get("httpMethod") or "").upper()
-    if method not in READ_METHODS and not principal.is_admin:
+    if method not in READ_METHODS and not principal.is_admin and not _self_service(event):
         raise error(403, f"this action needs the {ADMIN_GROUP} group")
     return principal
+
+
+def _self_service(event: Mapping[str, Any]) -> bool:
+    # Exactly the path the router serves (it routes on the same string), nothing that ends like it.
+    return str(event.get("path") or "") in SELF_SERVICE_PATHS

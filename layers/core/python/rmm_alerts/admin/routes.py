@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from rmm_alerts.admin import alerts, integrations, mappings, rules, windows
+from rmm_alerts.admin import alerts, integrations, mappings, preferences, rules, windows
 from rmm_alerts.admin import schemas as s
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps, current
@@ -431,3 +431,31 @@ def create_alert_ticket(
 ) -> Response[s.TicketCreated]:
     deps, p = _ctx(al)
     return _json(201, alerts.create_ticket(deps, p, alert_id, body))
+
+
+# -- the caller's own notification preferences ------------------------------------------------
+
+me_router = Router()  # type: ignore[no-untyped-call]
+me = me_router
+
+
+@me.get(
+    "/notification-preferences",
+    responses=responses(200, "Your notification preferences (both channels on unless turned off)", *READ),
+    tags=["me"],
+    summary="Get your notification preferences",
+)
+def get_notification_preferences() -> s.NotificationPreferences:
+    deps, p = _ctx(me)
+    return preferences.get(deps, p)
+
+
+@me.put(
+    "/notification-preferences",
+    responses=responses(200, "Saved; delivery honours them from now on", *READ),
+    tags=["me"],
+    summary="Set your notification preferences (any user of the tenant, for themselves)",
+)
+def put_notification_preferences(body: s.NotificationPreferences) -> s.NotificationPreferences:
+    deps, p = _ctx(me)
+    return preferences.put(deps, p, body)

@@ -295,3 +295,17 @@ class ErrorBody(_Out):
 
 
 AlertStatusFilter = Literal["active", "acknowledged", "resolved", "auto_resolved", "suppressed"]
+
+
+# -- notification preferences -----------------------------------------------------------------
+
+
+class RmmAlertChannels(_In):
+    in_app: bool = Field(description="In-app notifications (internal_notifications) for RMM alert tickets.")
+    email: bool = Field(description="E-mail notifications for RMM alert tickets.")
+
+
+class NotificationPreferences(_In):
+    """The caller's own preferences; both channels default to on."""
+
+    rmm_alerts: RmmAlertChannels

@@ -1,0 +1,36 @@
+"""outbox: deliver every pending side effect (events, in-app notifications, e-mails) and return a
+summary (CONTRACT.md Lambda handlers). Input ``{}``; runs every minute and after commits (async
+invoke). The work lives in the layer (:mod:`rmm_alerts.outbox`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rmm_alerts import outbox
+from rmm_alerts.observability import logger, metrics, tracer
+
+# Stop starting new batches with this much of the invocation left (a batch takes well under it).
+RESERVE_MS = 10_000
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    summary = outbox.deliver(outbox.current(), should_stop=lambda: context.get_remaining_time_in_millis() < RESERVE_MS)
+    metrics.add_metric(name="OutboxSent", unit=MetricUnit.Count, value=summary.sent)
+    metrics.add_metric(name="OutboxSkipped", unit=MetricUnit.Count, value=summary.skipped)
+    metrics.add_metric(name="OutboxRetrying", unit=MetricUnit.Count, value=summary.retrying)
+    metrics.add_metric(name="OutboxParked", unit=MetricUnit.Count, value=summary.parked)
+    # Gauges for the alarms: the backlog's age and the parked entries waiting for an operator.
+    metrics.add_metric(name="OutboxPending", unit=MetricUnit.Count, value=summary.pending)
+    metrics.add_metric(
+        name="OutboxBacklogAgeSeconds", unit=MetricUnit.Seconds, value=summary.oldest_pending_age_seconds
+    )
+    metrics.add_metric(name="OutboxParkedEntries", unit=MetricUnit.Count, value=summary.parked_total)
+    result = summary.as_dict()
+    logger.info("outbox delivered", extra=result)
+    return result
