@@ -103,7 +103,7 @@ class PgBouncer:
         # PgBouncer also logs to stderr while in the foreground: into a file, never an unread pipe
         # (a full pipe would block it).
         with open(run_dir / "stderr.log", "wb") as err:
-            self._proc = subprocess.Popen([*command, str(ini)], stdout=subprocess.DEVNULL, stderr=err)
+            self._proc = subprocess.Popen([*command, str(ini)], stdout=subprocess.DEVNULL, stderr=err)  # noqa: S603
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 20.0) -> None:

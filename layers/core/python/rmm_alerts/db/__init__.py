@@ -73,6 +73,11 @@ class Credentials:
             sslmode=s.db_sslmode,
         )
 
+    @property
+    def token_issued_at(self) -> float | None:
+        """When (on ``clock``) the cached IAM token was signed."""
+        return self._token[1] if self._token else None
+
     def iam_token(self) -> str:
         now = self._clock()
         if self._token is None or now - self._token[1] >= IAM_TOKEN_REUSE_S:

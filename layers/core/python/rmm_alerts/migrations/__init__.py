@@ -212,7 +212,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if action == "create_tenant":
         raw_id = event.get("tenantId")
         try:
-            tenant, created = create_tenant(owner, str(event.get("name") or ""), UUID(raw_id) if raw_id else None)
+            tenant_id = UUID(str(raw_id)) if raw_id else None
+        except ValueError:
+            return {"error": "tenantId: not a UUID"}
+        try:
+            tenant, created = create_tenant(owner, str(event.get("name") or ""), tenant_id)
         except ValueError as exc:
             return {"error": str(exc)}
         return {"tenantId": str(tenant), "created": created}
