@@ -2,8 +2,9 @@
 
 PostgreSQL (embedded, data under ``<home>/pgdata`` so it survives restarts, unless
 ``DATABASE_URL`` is set; ``MIGRATION_DATABASE_URL`` then optionally gives the owner's direct URL
-for migrations and the seed, when ``DATABASE_URL`` goes through a pooler), migrations, the demo tenant on first run, and a local API Gateway that
-feeds the real Lambda handlers. Ctrl-C (or SIGTERM) stops the gateway and PostgreSQL cleanly.
+for migrations and the seed, when ``DATABASE_URL`` goes through a pooler), migrations, the demo
+tenant on first run, and a local API Gateway that feeds the real Lambda handlers. Ctrl-C (or
+SIGTERM) stops the gateway and PostgreSQL cleanly.
 """
 
 from __future__ import annotations
