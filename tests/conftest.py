@@ -10,6 +10,7 @@ What the functions use (``database_url``, ``settings``, ``pool``) logs in as the
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,11 +50,13 @@ def pg_admin_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pooler(pg_admin_url: str) -> Iterator[PgBouncer]:
     """PgBouncer in front of the session's server, reaching every database on it."""
-    bouncer = PgBouncer(pg_admin_url, Path(tempfile.mkdtemp(prefix="rmm-alerts-pgbouncer-")))
+    run_dir = Path(tempfile.mkdtemp(prefix="rmm-alerts-pgbouncer-"))
+    bouncer = PgBouncer(pg_admin_url, run_dir)
     try:
         yield bouncer
     finally:
         bouncer.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _drop(admin_url: str, name: str) -> None:
