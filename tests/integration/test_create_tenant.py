@@ -122,3 +122,20 @@ def test_a_bad_request_fails_before_cognito(aws: tuple[Any, str], capsys: pytest
     assert "create_tenant: name: 1 to 255 characters" in capsys.readouterr().err
     users = session.client("cognito-idp").list_users(UserPoolId=pool)["Users"]
     assert users == []
+
+
+def test_a_stack_without_the_outputs_is_a_clear_error(aws: tuple[Any, str], capsys: pytest.CaptureFixture[str]) -> None:
+    session, _ = aws
+    session.client("cloudformation").create_stack(
+        StackName="Bare", TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    )
+    invoker = InProcessInvoker()
+    assert _run(session, invoker, "--name", "X", "--admin-email", "a@example.com", "--stack-name", "Bare") == 2
+    assert "stack Bare has no MigrateFunctionName/UserPoolId output" in capsys.readouterr().err
+    assert invoker.calls == []
+    assert (
+        _run(session, invoker, "--name", "X", "--admin-email", "not-an-email", "--function", "f", "--user-pool-id", "p")
+        == 1
+    )
+    assert "--admin-email: not an email address" in capsys.readouterr().err
+    assert invoker.calls == []
