@@ -81,7 +81,9 @@ class ApiAndAuth(Construct):
             "AdminUi",
             user_pool_client_name="rmm-alerts-admin-ui",
             generate_secret=False,  # a public (browser) client: authorization code + PKCE
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            # admin_user_password: only callable with IAM credentials (AdminInitiateAuth), for the
+            # ID token scripts/smoke uses after a deploy (docs/deploy.md); never from a browser.
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=False),
                 scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],

@@ -1,9 +1,16 @@
-"""Test database: one real PostgreSQL server per session (embedded, or ``DATABASE_URL``), one
-migrated template database, and a fresh database cloned from it for every test that asks."""
+"""Test database: one real PostgreSQL server per session (embedded, or ``DATABASE_URL``) with
+PgBouncer in front of it (transaction pooling, as strict as RDS Proxy), one migrated template
+database, and a fresh database cloned from it for every test that asks.
+
+What the functions use (``database_url``, ``settings``, ``pool``) logs in as the application role
+``rmm_app`` through PgBouncer; migrations and the tests' own arrange/assert connections
+(``admin_database_url``, ``conn``) go directly to the server as its owner.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,9 +23,12 @@ from psycopg import sql
 
 from rmm_alerts import config, db
 from rmm_alerts.localdb import LocalServer, with_database
-from rmm_alerts.migrations import apply_all
+from rmm_alerts.localpooler import PgBouncer
+from rmm_alerts.migrations import APP_ROLE, apply_all, grant_app_login
 
 TEMPLATE = f"rmm_test_template_{os.getpid()}"
+# The application role's password in the test server (the migrate function sets the real one).
+APP_PASSWORD = f"app-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +47,18 @@ def pg_admin_url() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def pooler(pg_admin_url: str) -> Iterator[PgBouncer]:
+    """PgBouncer in front of the session's server, reaching every database on it."""
+    run_dir = Path(tempfile.mkdtemp(prefix="rmm-alerts-pgbouncer-"))
+    bouncer = PgBouncer(pg_admin_url, run_dir)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def _drop(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -48,13 +70,15 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     apply_all(with_database(pg_admin_url, TEMPLATE))
+    # What the migrate function does on deploy: the application role may now log in.
+    grant_app_login(with_database(pg_admin_url, TEMPLATE), APP_ROLE, APP_PASSWORD)
     yield TEMPLATE
     _drop(pg_admin_url, TEMPLATE)
 
 
 @pytest.fixture
-def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
-    """A migrated database of its own for this test."""
+def admin_database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A migrated database of its own for this test: the owner's direct URL."""
     name = f"rmm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(
@@ -67,6 +91,13 @@ def database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     finally:
         db.reset_pool()
         _drop(pg_admin_url, name)
+
+
+@pytest.fixture
+def database_url(admin_database_url: str, pooler: PgBouncer) -> str:
+    """This test's database as the functions see it: the application role, through PgBouncer."""
+    name = str(psycopg.conninfo.conninfo_to_dict(admin_database_url)["dbname"])
+    return pooler.url(name, APP_ROLE, APP_PASSWORD)
 
 
 @pytest.fixture
@@ -90,9 +121,9 @@ def uow_factory(pool: Any) -> Callable[[], db.UnitOfWork]:
 
 
 @pytest.fixture
-def conn(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
-    """An autocommit connection for arranging and asserting."""
+def conn(admin_database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """An autocommit connection for arranging and asserting (the owner, direct)."""
     from psycopg.rows import dict_row
 
-    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as c:
+    with psycopg.connect(admin_database_url, autocommit=True, row_factory=dict_row) as c:
         yield c

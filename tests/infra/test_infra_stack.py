@@ -203,7 +203,7 @@ SETTINGS: dict[str, type[settings.DatabaseSettings]] = {
     "poller": settings.PollerSettings,
     "ticket_closed": settings.TicketClosedSettings,
     "outbox": settings.OutboxSettings,
-    "migrate": settings.DatabaseSettings,
+    "migrate": settings.MigrateSettings,
 }
 
 
@@ -449,6 +449,12 @@ def test_cognito_admin_group_tenant_attribute_and_pkce_client(s: Synth) -> None:
     props = client["Properties"]
     assert props["GenerateSecret"] is False  # public client: authorization code with PKCE
     assert props["AllowedOAuthFlows"] == ["code"]
+    # SRP for the hosted UI; admin (IAM-signed) password auth for scripts/smoke's token.
+    assert set(props["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
     assert "custom:tenant_id" in props["ReadAttributes"]
     assert "custom:tenant_id" not in props["WriteAttributes"]
     assert not [a for a in props["WriteAttributes"] if a.startswith("custom:")]

@@ -34,8 +34,9 @@ def _readme_block(marker: str) -> str:
     return match.group(1)
 
 
-def _start(home: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+def _start(home: Path, port: int, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "MIGRATION_DATABASE_URL"}}
+    env.update(extra_env or {})
     env["RMM_ALERTS_HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(

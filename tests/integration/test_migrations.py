@@ -83,7 +83,7 @@ def test_cli_migrate_uses_database_url(empty_db: str) -> None:
             check=True,
         ).stdout
 
-    assert "applied migrations: 0001, 0002" in migrate()
+    assert f"applied migrations: {', '.join(m.version for m in available())}" in migrate()
     assert "up to date" in migrate()
 
 
@@ -105,3 +105,46 @@ def test_check_constraints_guard_the_vocabularies(empty_db: str) -> None:
                 " VALUES (%s, 'ninjaone', 'x', 61)",
                 (t,),
             )
+
+
+def test_a_migration_gives_up_when_a_long_transaction_holds_its_table(
+    empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_all(empty_db)
+    extra = Migration("9999", "add_column", "ALTER TABLE rmm_alerts ADD COLUMN later int;")
+    monkeypatch.setattr("rmm_alerts.migrations.available", lambda: [*available(), extra])
+    with psycopg.connect(empty_db) as long_tx:
+        long_tx.execute("SELECT count(*) FROM rmm_alerts")  # holds ACCESS SHARE until it ends
+        with pytest.raises(MigrationError, match=r"9999_add_column gave up: .* locked .* over 200 ms \(2 attempts\)"):
+            apply_all(empty_db, lock_timeout_ms=200, attempts=2, retry_pause_s=0.1)
+        long_tx.rollback()
+    assert "9999" not in [v for v, _ in _applied(empty_db)]
+    with psycopg.connect(empty_db) as c:
+        cols = c.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'rmm_alerts' AND column_name = 'later'"
+        ).fetchall()
+        assert cols == []  # rolled back whole
+    assert apply_all(empty_db, lock_timeout_ms=200) == ["9999"]  # once the table is free, it applies
+
+
+def test_a_migration_runs_under_its_statement_timeout(empty_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = Migration("9998", "slow", "SELECT pg_sleep(2);")
+    monkeypatch.setattr("rmm_alerts.migrations.available", lambda: [slow])
+    with pytest.raises(MigrationError, match="9998_slow ran over its statement timeout of 300 ms"):
+        apply_all(empty_db, statement_timeout_ms=300)
+    assert _applied(empty_db) == []
+
+
+def test_each_migration_runs_under_its_lock_and_statement_timeouts(
+    empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = Migration(
+        "9997",
+        "probe",
+        "CREATE TABLE probe AS"
+        " SELECT current_setting('lock_timeout') AS lt, current_setting('statement_timeout') AS st;",
+    )
+    monkeypatch.setattr("rmm_alerts.migrations.available", lambda: [probe])
+    apply_all(empty_db, lock_timeout_ms=1234, statement_timeout_ms=56_000)
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT lt, st FROM probe").fetchone() == ("1234ms", "56s")

@@ -14,13 +14,13 @@ import pytest
 
 from functions.webhook_ninjaone import handler as ninja
 from rmm_alerts import config, db
+from rmm_alerts.localpooler import PgBouncer
 from rmm_alerts.observability import logger
 from tests.integration.conftest import fixture
 from tests.support.apigw import FakeContext, webhook_event
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
 
 SECRET = "log-test-secret-value-0123456789abcdef"
-OUR_BACKENDS = "SELECT pid FROM pg_stat_activity WHERE application_name = 'rmm-alerts' AND datname = current_database()"
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_logs_carry_correlation_and_tenant_but_no_secret_or_payload(world: Tenan
     assert "not-" + SECRET not in log_stream.getvalue()
 
 
-def test_connection_is_reused_and_replaced_after_failure(world: Tenant, lambda_env: str) -> None:
+def test_connection_is_reused_and_replaced_after_failure(world: Tenant, pooler: PgBouncer, conn: Any) -> None:
     body = fixture("ninjaone/condition_triggered.json")
 
     def send(activity: int) -> int:
@@ -80,16 +80,19 @@ def test_connection_is_reused_and_replaced_after_failure(world: Tenant, lambda_e
             ]
         )
 
+    def opened() -> int:
+        assert db._pool is not None
+        return int(db._pool.get_stats().get("connections_num", 0))
+
     assert send(1) == 200
-    with psycopg.connect(lambda_env, autocommit=True) as admin:
-        backends = {r[0] for r in admin.execute(OUR_BACKENDS)}
-        assert backends, "the pool keeps a warm connection"
-        assert send(2) == 200
-        again = {r[0] for r in admin.execute(OUR_BACKENDS)}
-        assert again == backends  # reused across warm invocations
-        for pid in backends:  # the database drops the connection (failover, idle timeout, ...)
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    first = opened()
+    assert first >= 1, "the pool keeps a warm connection"
+    assert send(2) == 200
+    assert opened() == first  # reused across warm invocations
+    # The proxy drops every connection (failover, idle timeout, ...).
+    pooler.drop_connections(conn.info.dbname)
     assert send(3) == 200  # checked on checkout and replaced
+    assert opened() > first
     assert len(world.alerts()) == 3
 
 
@@ -103,15 +106,24 @@ def test_import_connects_to_nothing() -> None:
     assert out.stdout.strip() == "ok"
 
 
-def test_statement_timeout_is_set_on_every_session(world: Tenant) -> None:
+def test_sessions_run_under_the_app_roles_limits_without_startup_options(world: Tenant) -> None:
     pool = db.get_pool(config.cached(config.WebhookSettings))
     with pool.connection() as conn:
         row = conn.execute(
-            "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')"
+            "SELECT current_user, current_setting('statement_timeout'), current_setting('lock_timeout'),"
+            " current_setting('idle_in_transaction_session_timeout')"
         ).fetchone()
         prepare = conn.prepare_threshold
-    assert row is not None and tuple(row) == ("5s", "15s")
+        options = conn.info.get_parameters().get("options")
+    assert row is not None and tuple(row) == ("rmm_app", "5s", "5s", "15s")
     assert prepare is None
+    assert options is None
+
+
+def test_the_pooler_refuses_startup_options_as_rds_proxy_does(lambda_env: str) -> None:
+    """The guard that would have caught the RDS Proxy blocker: our pooler is as strict."""
+    with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter: options"):
+        psycopg.connect(lambda_env, options="-c statement_timeout=1000")
 
 
 def test_metrics_count_alerts_by_provider_and_outcome_with_duration(

@@ -18,30 +18,48 @@ class _EnvModel(BaseModel):
 
 
 class DatabaseSettings(_EnvModel):
-    """Where the database is. Either ``DATABASE_URL`` or the AWS settings (proxy host, name, and a
-    secret or IAM authentication as ``DB_USER``)."""
+    """Where the database is: ``DATABASE_URL``, or the proxy (``DB_HOST``, ``DB_PORT``, ``DB_NAME``) with
+    either IAM authentication as ``DB_USER`` (``DB_IAM_AUTH=true``) or the secret ``DB_SECRET_ARN``."""
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     db_host: str | None = Field(default=None, alias="DB_HOST")
     db_port: int = Field(default=5432, alias="DB_PORT")
     db_name: str | None = Field(default=None, alias="DB_NAME")
-    db_secret_arn: str | None = Field(default=None, alias="DB_SECRET_ARN")
-    # IAM authentication to RDS Proxy as this database user (the service functions in AWS).
+    # The application role (``rmm_app``, migration 0003) when authenticating with IAM.
     db_user: str | None = Field(default=None, alias="DB_USER")
     db_iam_auth: bool = Field(default=False, alias="DB_IAM_AUTH")
-    # migrate only: the application role's generated credentials (it sets that role's password).
-    app_db_secret_arn: str | None = Field(default=None, alias="APP_DB_SECRET_ARN")
-    # Statement and lock waits each stay well inside the webhook Lambda's 20 s timeout (itself inside
-    # API Gateway's 29 s), so a slow database answers our 500 rather than a gateway 504.
+    db_secret_arn: str | None = Field(default=None, alias="DB_SECRET_ARN")
+    # TLS to the proxy; RDS Proxy with IAM authentication requires it.
+    db_sslmode: str = Field(default="require", alias="DB_SSLMODE")
+    # Used by migrations (SET LOCAL per migration). The functions' own limits come from their database
+    # role (migration 0003): startup options would be refused by RDS Proxy.
     db_statement_timeout_ms: int = Field(default=5_000, alias="DB_STATEMENT_TIMEOUT_MS", ge=100, le=120_000)
     db_connect_timeout_s: int = Field(default=5, alias="DB_CONNECT_TIMEOUT_S", ge=1, le=60)
 
     @model_validator(mode="after")
     def _one_source(self) -> DatabaseSettings:
-        credentials = self.db_secret_arn or (self.db_iam_auth and self.db_user)
-        if not self.database_url and not (self.db_host and self.db_name and credentials):
-            raise ValueError("set DATABASE_URL, or DB_HOST, DB_NAME and DB_SECRET_ARN (or DB_IAM_AUTH and DB_USER)")
+        if self.database_url:
+            return self
+        if not (self.db_host and self.db_name):
+            raise ValueError(
+                "set DATABASE_URL, or DB_HOST and DB_NAME (with DB_IAM_AUTH=true and DB_USER, or DB_SECRET_ARN)"
+            )
+        if self.db_iam_auth and not self.db_user:
+            raise ValueError("DB_IAM_AUTH=true needs DB_USER (the database role to log in as)")
+        if not self.db_iam_auth and not self.db_secret_arn:
+            raise ValueError("set DB_SECRET_ARN, or DB_IAM_AUTH=true with DB_USER")
         return self
+
+
+class MigrateSettings(DatabaseSettings):
+    """migrate: the owner's connection (``DB_SECRET_ARN``), plus the application role's secret."""
+
+    # {username, password} of the application role: the migration gives that role LOGIN and this
+    # password on every deploy, so the proxy can log in as it.
+    app_db_secret_arn: str | None = Field(default=None, alias="APP_DB_SECRET_ARN")
+    # How long a migration waits for a table lock before giving up (live traffic queues behind a
+    # waiting DDL lock, so this stays short).
+    migrate_lock_timeout_ms: int = Field(default=5_000, alias="MIGRATE_LOCK_TIMEOUT_MS", ge=100, le=60_000)
 
 
 class CommitterSettings(DatabaseSettings):

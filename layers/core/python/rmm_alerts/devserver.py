@@ -1,9 +1,11 @@
 """``rmm-alerts dev``: the whole service on one machine.
 
 PostgreSQL (embedded, data under ``<home>/pgdata`` so it survives restarts, unless
-``DATABASE_URL`` is set), migrations, the demo tenant on first run, and a local API Gateway that
-feeds the real Lambda handlers, and the outbox function after each request (events on the console,
-e-mails as ``.eml`` files under ``<home>/mail``). Ctrl-C (or SIGTERM) stops the gateway and PostgreSQL cleanly.
+``DATABASE_URL`` is set; ``MIGRATION_DATABASE_URL`` then optionally gives the owner's direct URL
+for migrations and the seed, when ``DATABASE_URL`` goes through a pooler), migrations, the demo
+tenant on first run, a local API Gateway that feeds the real Lambda handlers, and the outbox
+function after each request (events on the console, e-mails as ``.eml`` files under
+``<home>/mail``). Ctrl-C (or SIGTERM) stops the gateway and PostgreSQL cleanly.
 """
 
 from __future__ import annotations
@@ -116,10 +118,13 @@ def run(host: str, port: int, home: Path) -> int:
         url = ensure_database(server.uri(), "rmm_alerts")
     http = None
     stopping = threading.Event()
+    # Migrations and the demo seed need the owner and a session of their own: with a pooler in
+    # DATABASE_URL (the app role through PgBouncer), MIGRATION_DATABASE_URL is the direct owner URL.
+    owner_url = os.environ.get("MIGRATION_DATABASE_URL") or url
     try:
-        applied = apply_all(url)
+        applied = apply_all(owner_url)
         print(f"migrations: {', '.join(applied) if applied else 'up to date'}", flush=True)
-        creds, created = demo.seed(url, home / "dev-credentials.json")
+        creds, created = demo.seed(owner_url, home / "dev-credentials.json")
 
         # What a deployed function's environment would hold; quiet Powertools for a readable console.
         os.environ["DATABASE_URL"] = url

@@ -4,7 +4,8 @@ Round trips per event, counted on the wire (``tests/integration/test_pipeline_ro
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
 depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. Every count
 includes the pool's checkout check, BEGIN (sent with the first statement) and COMMIT; a webhook
-adds one for its integration lookup, which shares the transaction.
+adds one for its integration lookup, which shares the transaction. The statement and lock
+timeouts cost no trip: they are settings of the database role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what

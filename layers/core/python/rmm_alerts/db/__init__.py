@@ -1,17 +1,22 @@
 """Database access: connection pool, unit of work, and the repositories (hand-written SQL).
 
 A process keeps one lazily opened pool (never at import). In Lambda that pool is reused across
-warm invocations; broken connections are checked and replaced on checkout, and every session
-carries a statement timeout well inside API Gateway's 29 s limit.
+warm invocations; broken connections are checked and replaced on checkout.
+
+Proxy-safe (RDS Proxy, PgBouncer in transaction mode): no startup options, no session-level SET,
+no server-side prepared statements. The limits every transaction runs under (statement, lock and
+idle-in-transaction timeouts) are settings of the application role (migration 0003), so they
+cost no round trip and pin nothing.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg.rows import dict_row
@@ -23,33 +28,111 @@ from rmm_alerts.config import DatabaseSettings
 _lock = threading.Lock()
 _pool: ConnectionPool[Any] | None = None
 
+# RDS IAM auth tokens live 15 minutes; a new one is signed well before that.
+IAM_TOKEN_REUSE_S = 10 * 60
+# Powertools caches the secret this long, so a rotation is picked up without a cold start.
+SECRET_MAX_AGE_S = 300
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """A rejected password or token (PostgreSQL 28P01/28000, or a proxy's own wording)."""
+    if getattr(exc, "sqlstate", None) in {"28P01", "28000"}:
+        return True
+    return "authentication failed" in str(exc).lower()
+
+
+class Credentials:
+    """How to log in: ``DATABASE_URL``, an RDS IAM auth token, or the database secret.
+
+    Tokens are signed locally (no network) and reused until shortly before they expire; the
+    secret is cached by Powertools. ``refresh()`` drops both, after an authentication failure.
+    """
+
+    def __init__(self, settings: DatabaseSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._token: tuple[str, float] | None = None
+        self._force_secret = False
+        self._rds: Any = None
+
+    def conninfo(self) -> str:
+        s = self.settings
+        if s.database_url:
+            return s.database_url
+        if s.db_iam_auth:
+            assert s.db_user is not None
+            user, password = s.db_user, self.iam_token()
+        else:
+            user, password = self._secret()
+        return psycopg.conninfo.make_conninfo(
+            host=s.db_host,
+            port=str(s.db_port),
+            dbname=s.db_name,
+            user=user,
+            password=password,
+            sslmode=s.db_sslmode,
+        )
+
+    @property
+    def token_issued_at(self) -> float | None:
+        """When (on ``clock``) the cached IAM token was signed."""
+        return self._token[1] if self._token else None
+
+    def iam_token(self) -> str:
+        now = self._clock()
+        if self._token is None or now - self._token[1] >= IAM_TOKEN_REUSE_S:
+            if self._rds is None:
+                import boto3
+
+                self._rds = boto3.client("rds")
+            token = self._rds.generate_db_auth_token(
+                DBHostname=self.settings.db_host, Port=self.settings.db_port, DBUsername=self.settings.db_user
+            )
+            self._token = (str(token), now)
+        return self._token[0]
+
+    def _secret(self) -> tuple[str, str]:
+        from aws_lambda_powertools.utilities import parameters
+
+        assert self.settings.db_secret_arn is not None
+        force, self._force_secret = self._force_secret, False
+        secret = parameters.get_secret(
+            self.settings.db_secret_arn, transform="json", max_age=SECRET_MAX_AGE_S, force_fetch=force
+        )
+        if not isinstance(secret, dict):
+            raise RuntimeError("database secret is not a JSON object")
+        return str(secret["username"]), str(secret["password"])
+
+    def refresh(self) -> bool:
+        """Forget the cached token or secret; whether a retry can log in with something new."""
+        if self.settings.database_url:
+            return False
+        self._token = None
+        self._force_secret = True
+        return True
+
 
 def conninfo(settings: DatabaseSettings) -> str:
-    """libpq connection string: ``DATABASE_URL`` locally, the proxy and its secret in AWS."""
-    if settings.database_url:
-        return settings.database_url
-    from aws_lambda_powertools.utilities import parameters
-
-    assert settings.db_secret_arn is not None
-    # Cached by Powertools for 5 minutes, so rotation is picked up without a cold start.
-    secret = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
-    if not isinstance(secret, dict):
-        raise RuntimeError("database secret is not a JSON object")
-    return psycopg.conninfo.make_conninfo(
-        host=settings.db_host,
-        port=str(settings.db_port),
-        dbname=settings.db_name,
-        user=str(secret["username"]),
-        password=str(secret["password"]),
-        sslmode="require",
-    )
+    """libpq connection string: ``DATABASE_URL`` locally, the proxy with a token or the secret in AWS."""
+    return Credentials(settings).conninfo()
 
 
-def session_options(settings: DatabaseSettings) -> str:
-    timeout = settings.db_statement_timeout_ms
-    # A frozen or killed Lambda must not keep a transaction (and its advisory lock) open behind the proxy.
-    idle = max(timeout * 3, 15_000)
-    return f"-c statement_timeout={timeout} -c lock_timeout={timeout} -c idle_in_transaction_session_timeout={idle}"
+def connection_class(credentials: Credentials) -> type[psycopg.Connection[Any]]:
+    """A connection class that logs in with ``credentials`` and, when the password or token is
+    refused, refreshes them once and retries (a rotated secret must not lock us out until its
+    cache expires)."""
+
+    class _Connection(psycopg.Connection[Any]):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+            try:
+                return super().connect(credentials.conninfo(), **kwargs)
+            except psycopg.OperationalError as exc:
+                if not is_auth_failure(exc) or not credentials.refresh():
+                    raise
+            return super().connect(credentials.conninfo(), **kwargs)
+
+    return _Connection
 
 
 def create_pool(
@@ -60,10 +143,11 @@ def create_pool(
     configure: Callable[[psycopg.Connection[Any]], None] | None = None,
 ) -> ConnectionPool[Any]:
     """A pool for ``settings`` (not opened: the first checkout opens it)."""
-    # A callable: each new connection reads the (Powertools-cached) secret, so a rotated database
-    # password is picked up without a cold start; nothing is fetched before the first checkout.
+    # Each new connection asks the credentials (cached token or secret), so rotation is picked up
+    # without a cold start; nothing is fetched before the first checkout.
     return ConnectionPool(
-        lambda: conninfo(settings),
+        "",
+        connection_class=connection_class(Credentials(settings)),
         min_size=1,
         max_size=max_size,
         open=False,
@@ -73,10 +157,9 @@ def create_pool(
         timeout=float(settings.db_connect_timeout_s) + 1,
         reconnect_timeout=30.0,
         kwargs={
-            "options": session_options(settings),
             "connect_timeout": settings.db_connect_timeout_s,
             "application_name": name,
-            # No server-side prepared statements: they pin sessions on RDS Proxy.
+            # No server-side prepared statements: they pin sessions on RDS Proxy and break on PgBouncer.
             "prepare_threshold": None,
         },
     )
