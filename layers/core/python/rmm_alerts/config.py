@@ -61,6 +61,8 @@ class PollerSettings(DatabaseSettings):
     event_bus_name: str | None = Field(default=None, alias="EVENT_BUS_NAME")
     # SES identity that notification emails are sent from (unset: email notifications are skipped).
     notification_sender: str | None = Field(default=None, alias="NOTIFICATION_SENDER")
+    # Local runs: where the local secret store keeps integration credentials (``local:`` refs).
+    local_state_dir: str | None = Field(default=None, alias="LOCAL_STATE_DIR")
 
 
 class TicketClosedSettings(PollerSettings):

@@ -109,6 +109,19 @@ VALUES (
     %(asset_id)s, %(client_id)s, %(ticket_id)s, %(auto_ticket_created)s, %(metadata)s, %(decision_trace)s)
 """
 
+# A suppressed alert re-decided at window end: the decision columns are replaced, the stored raw
+# payload and trigger time stay, the suppressed decision is kept in the trace.
+_REPLACE_SUPPRESSED = """
+UPDATE rmm_alerts
+   SET status = %(status)s, matched_rule_id = %(matched_rule_id)s,
+       suppressed_by_window_id = %(suppressed_by_window_id)s, asset_id = %(asset_id)s, client_id = %(client_id)s,
+       ticket_id = %(ticket_id)s, auto_ticket_created = %(auto_ticket_created)s,
+       metadata = metadata || jsonb_build_object('releasedAt', %(metadata)s::jsonb -> 'receivedAt'),
+       decision_trace = %(decision_trace)s::jsonb || jsonb_build_object('suppressedTrace', decision_trace),
+       updated_at = now()
+ WHERE tenant = %(tenant)s AND alert_id = %(alert_id)s AND status = 'suppressed'
+"""
+
 
 class AlertRepository:
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
@@ -147,7 +160,13 @@ class AlertRepository:
         params = dict(values)
         params["metadata"] = Jsonb(params["metadata"])
         params["decision_trace"] = Jsonb(params["decision_trace"])
-        self.conn.execute(_INSERT_ALERT, params)
+        self.conn.execute(_REPLACE_SUPPRESSED if params.pop("replace_suppressed", False) else _INSERT_ALERT, params)
+
+    def is_suppressed(self, tenant: UUID, alert_id: UUID) -> bool:
+        row = self.conn.execute(
+            "SELECT status FROM rmm_alerts WHERE tenant = %s AND alert_id = %s FOR UPDATE", (tenant, alert_id)
+        ).fetchone()
+        return bool(row and row["status"] == "suppressed")
 
     def append_occurrence(
         self,
