@@ -420,13 +420,13 @@ def test_the_poller_handler_takes_the_scheduler_input(
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RmmAlertsTest")
     ninja.fire(101, "disk")
     schedule = poll_schedule(nworld.tenant, nworld.integration_id, interval_minutes=15, enabled=True)
-    result = poller.handler(dict(schedule.input), FakeContext())  # type: ignore[arg-type]
+    result = poller.handler(dict(schedule.input), FakeContext())
     assert result["status"] == "ok" and result["triggered"] == 1 and result["integrationId"] == schedule.integration_id
     ninja.fail("GET /api/v2/alerts", status=503, times=10)
     with pytest.raises(Exception, match="HTTP 503"):
-        poller.handler(dict(schedule.input), FakeContext())  # type: ignore[arg-type]
+        poller.handler(dict(schedule.input), FakeContext())
     with pytest.raises(ValueError, match="tenantId"):
-        poller.handler({"integrationId": schedule.integration_id}, FakeContext())  # type: ignore[arg-type]
+        poller.handler({"integrationId": schedule.integration_id}, FakeContext())
 
 
 def test_unused_clients_are_typed() -> None:

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -47,7 +47,6 @@ from rmm_alerts.providers import (
     ProviderError,
     ProviderNotFound,
     RemoteAlert,
-    TacticalClient,
     client_for_integration,
 )
 
@@ -57,7 +56,15 @@ logger = logging.getLogger(__name__)
 LOCK_IDLE_TIMEOUT = "300s"
 MAX_ERROR_LENGTH = 1000
 
-ClientFactory = Callable[[dict[str, Any]], NinjaOneClient | TacticalClient]
+class AlertSource(Protocol):
+    """What a cycle needs of a client (an :class:`~rmm_alerts.providers.RmmClient` is one)."""
+
+    def list_active_alerts(self) -> list[RemoteAlert]: ...
+
+    def close(self) -> None: ...
+
+
+ClientFactory = Callable[[dict[str, Any]], AlertSource]
 
 
 @dataclass
