@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 LOCK_IDLE_TIMEOUT = "300s"
 MAX_ERROR_LENGTH = 1000
 
+
 class AlertSource(Protocol):
     """What a cycle needs of a client (an :class:`~rmm_alerts.providers.RmmClient` is one)."""
 
