@@ -32,7 +32,7 @@ def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[NinjaOneSim]:
 
 def channel_post(url: str, body: Any) -> tuple[int, Any]:
     path = url.removeprefix(BASE_URL)
-    _, _, provider, iid, secret = path.split("/")
+    _, _, _provider, iid, secret = path.split("/")
     event = rest_event(
         "POST",
         path,
