@@ -431,3 +431,23 @@ def test_the_poller_handler_takes_the_scheduler_input(
 
 def test_unused_clients_are_typed() -> None:
     assert NinjaOneClient.provider == "ninjaone" and TacticalClient.provider == "tacticalrmm"
+
+
+def test_one_failing_event_does_not_stop_the_others(
+    nworld: Tenant, ninja: NinjaOneSim, pool: Any, store: LocalSecretStore
+) -> None:
+    for n in range(3):
+        ninja.fire(101, f"cond-{n}")
+    nworld.q(
+        """CREATE FUNCTION refuse_cond_1() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN IF NEW.condition_id = 'cond-1' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"""
+    )
+    nworld.q("CREATE TRIGGER refuse BEFORE INSERT ON rmm_alerts FOR EACH ROW EXECUTE FUNCTION refuse_cond_1()")
+    summary = poll(nworld, pool, store)
+    assert (summary.status, summary.triggered, summary.failed_events) == ("failed", 2, 1)
+    assert sorted(a["condition_id"] for a in nworld.alerts()) == ["cond-0", "cond-2"]
+    assert "1 event(s) failed" in (integration(nworld)["last_poll_error"] or "")
+    nworld.q("DROP TRIGGER refuse ON rmm_alerts")
+    again = poll(nworld, pool, store)
+    assert (again.status, again.triggered) == ("ok", 1)
+    assert len(nworld.tickets()) == 3

@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 # Fetching may take a while (retries, pages); the lock's transaction must not be cut as idle meanwhile.
 LOCK_IDLE_TIMEOUT = "300s"
 MAX_ERROR_LENGTH = 1000
+# Events applied per transaction. Each holds its dedup group's lock (and the tenant's ticket-number
+# row) until the chunk commits, so chunks stay small enough for concurrent webhooks to wait briefly.
+CHUNK = 50
 
 
 class AlertSource(Protocol):
@@ -367,47 +370,90 @@ def _cycle(
     finally:
         client.close()
 
-    # 4. Apply.
+    # 4. Apply: every event through the pipeline, committed in chunks (one commit per chunk, not per
+    # event). When an event of a chunk fails, the chunk rolls back and its events are applied again
+    # one transaction each, so only the failing one is lost (and reported).
     errors: list[str] = []
-
-    def run(what: str, action: Callable[..., pipeline.ProcessResult], *args: Any) -> pipeline.ProcessResult | None:
-        try:
-            result = action(*args, UnitOfWork(pool), now=now)
-        except Exception as exc:  # one bad event must not stop the others; the cycle reports failure
-            summary.failed_events += 1
-            errors.append(f"{what}: {type(exc).__name__}")
-            logger.exception("poll event failed", extra={"what": what})
-            return None
-        summary.outcomes[result.outcome] = summary.outcomes.get(result.outcome, 0) + 1
-        return result
-
+    work: list[tuple[str, Callable[..., pipeline.ProcessResult], tuple[Any, ...], str | None]] = []
     for alert, event in new:
-        result = run("trigger", pipeline.process_event, event)
-        if result is not None and result.outcome != "skipped":
-            summary.triggered += 1
-            if result.alert_id is not None:
-                uid_ids.append(str(result.alert_id))
-                uid_values.append(alert.alert_id)
+        work.append(("trigger", pipeline.process_event, (event,), alert.alert_id))
     for row in resets.values():
         reset = _reset_event(
             row, tenant=tenant, integration_id=integration_id, provider=integration["provider"], now=now
         )
-        result = run("reset", pipeline.process_event, reset)
-        if result is not None and result.outcome == "resolved":
-            summary.resolved += 1
-    if uid_ids:
-        conn.execute(_RECORD_UIDS, {**params, "ids": uid_ids, "uids": uid_values})
+        work.append(("reset", pipeline.process_event, (reset,), None))
     for row in releases:
         stored = _release_event(row, tenant=tenant, integration_id=integration_id)
-        result = run("release", pipeline.release_suppressed, stored, UUID(row["alert_id"]))
-        if result is not None and result.outcome not in ("skipped", "suppressed"):
-            summary.released += 1
+        work.append(("release", pipeline.release_suppressed, (stored, UUID(row["alert_id"])), None))
+
+    def failed(what: str, exc: BaseException) -> None:
+        summary.failed_events += 1
+        errors.append(f"{what}: {type(exc).__name__}")
+        logger.error("poll event failed", extra={"what": what, "error_type": type(exc).__name__})
+
+    def apply(chunk: list[Any]) -> list[tuple[str, pipeline.ProcessResult, str | None]]:
+        done: list[tuple[str, pipeline.ProcessResult, str | None]] = []
+        with pool.connection() as work_conn, work_conn.transaction():
+            uow = _SharedUnitOfWork(work_conn)
+            for what, action, args, uid in chunk:
+                done.append((what, action(*args, uow, now=now), uid))
+        return done
+
+    for start_at in range(0, len(work), CHUNK):
+        chunk = work[start_at : start_at + CHUNK]
+        results: list[tuple[str, pipeline.ProcessResult, str | None]] = []
+        try:
+            results = apply(chunk)
+        except Exception:  # rolled back: apply one by one to isolate the failing event
+            results = []
+            for item in chunk:
+                try:
+                    results.extend(apply([item]))
+                except Exception as exc:  # one bad event must not stop the others
+                    failed(item[0], exc)
+        for what, result, uid in results:
+            summary.outcomes[result.outcome] = summary.outcomes.get(result.outcome, 0) + 1
+            if what == "trigger" and result.outcome != "skipped":
+                summary.triggered += 1
+                if result.alert_id is not None and uid is not None:
+                    uid_ids.append(str(result.alert_id))
+                    uid_values.append(uid)
+            elif what == "reset" and result.outcome == "resolved":
+                summary.resolved += 1
+            elif what == "release" and result.outcome not in ("skipped", "suppressed"):
+                summary.released += 1
+    if uid_ids:
+        conn.execute(_RECORD_UIDS, {**params, "ids": uid_ids, "uids": uid_values})
 
     # 5. Stamp.
     if errors:
         fail(f"{len(errors)} event(s) failed: " + "; ".join(errors[:5]))
     else:
         conn.execute(_STAMP_OK, params)
+
+
+class _SharedUnitOfWork(UnitOfWork):
+    """The pipeline's repositories on a connection whose transaction the cycle manages (``with
+    uow:`` is then a no-op: the chunk commits, a savepoint isolates each event)."""
+
+    def __init__(self, conn: Any) -> None:
+        from psycopg.rows import dict_row
+
+        from rmm_alerts.db.alerts import AlertRepository
+        from rmm_alerts.db.outbox import OutboxRepository
+        from rmm_alerts.db.psa import PsaRepository
+
+        conn.row_factory = dict_row
+        self.conn = conn
+        self.alerts = AlertRepository(conn)
+        self.psa = PsaRepository(conn)
+        self.outbox = OutboxRepository(conn)
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        return None
 
 
 def _enrich_ninjaone(
