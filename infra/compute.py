@@ -193,6 +193,8 @@ class LayerAndFunctions(Construct):
                     "secretsmanager:PutSecretValue",
                     "secretsmanager:DeleteSecret",
                     "secretsmanager:DescribeSecret",
+                    # test-connection and NinjaOne webhook registration call the RMM with them.
+                    "secretsmanager:GetSecretValue",
                 ],
                 resources=[integration_secrets_arn],
             )

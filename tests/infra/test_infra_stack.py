@@ -492,6 +492,7 @@ def test_integration_secret_permissions(s: Synth) -> None:
         "rules_api": {
             "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
             "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",  # test-connection, NinjaOne webhook registration
         },
         "poller": {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
         "ticket_closed": {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
