@@ -159,10 +159,15 @@ def receive(
     return response
 
 
+def _no_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON (RFC 8259) and jsonb refuses them: 400, not a 500 at insert.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWork, now: datetime) -> WebhookResponse:
     try:
-        payload = scrub_nul(json.loads(body.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        payload = scrub_nul(json.loads(body.decode("utf-8"), parse_constant=_no_constant))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         return _error(400, f"body: not valid JSON ({exc.__class__.__name__})", field="body")
     try:
         event = normalizers.normalize(
