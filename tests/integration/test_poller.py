@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -16,7 +15,6 @@ import pytest
 from rmm_alerts import reconcile, webhooks
 from rmm_alerts.ports import LocalSecretStore
 from rmm_alerts.providers import HttpPolicy, NinjaOneClient, TacticalClient, client_for_integration
-from rmm_alerts.providers.ninjaone import clear_token_cache
 from rmm_alerts.simulator import NinjaOneSim, TacticalSim
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
 
@@ -27,23 +25,6 @@ HOOK_SECRET = "hook-secret-for-tests"
 @pytest.fixture
 def store() -> LocalSecretStore:
     return LocalSecretStore()
-
-
-@pytest.fixture
-def ninja() -> Iterator[NinjaOneSim]:
-    clear_token_cache()
-    with NinjaOneSim() as sim:
-        assert isinstance(sim, NinjaOneSim)
-        sim.send_webhooks = False
-        yield sim
-
-
-@pytest.fixture
-def tactical() -> Iterator[TacticalSim]:
-    with TacticalSim() as sim:
-        assert isinstance(sim, TacticalSim)
-        sim.send_webhooks = False
-        yield sim
 
 
 def connect(world: Tenant, store: LocalSecretStore, url: str, creds: dict[str, str], iid: UUID | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,26 +19,10 @@ from rmm_alerts.providers import (
     TacticalClient,
     build_client,
 )
-from rmm_alerts.providers.ninjaone import clear_token_cache
 from rmm_alerts.simulator import NinjaOneSim, TacticalSim
 
 SECRET = "sim-client-secret"
 FAST = HttpPolicy(connect_timeout=1.0, read_timeout=0.5, max_attempts=4, backoff_base=0.01, backoff_cap=0.02)
-
-
-@pytest.fixture
-def ninja() -> Iterator[NinjaOneSim]:
-    clear_token_cache()
-    with NinjaOneSim() as sim:
-        assert isinstance(sim, NinjaOneSim)
-        yield sim
-
-
-@pytest.fixture
-def tactical() -> Iterator[TacticalSim]:
-    with TacticalSim() as sim:
-        assert isinstance(sim, TacticalSim)
-        yield sim
 
 
 class Sleeps(list[float]):
