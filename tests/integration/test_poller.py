@@ -122,6 +122,16 @@ def test_poll_then_late_webhook_reset_pairs(
 ) -> None:
     alert = ninja.fire(101, "disk")
     poll(nworld, pool, store)
+    # The TRIGGERED webhook arrives after the poll ingested the alert: the same alert, no new
+    # alert and no occurrence note; a replay of it changes nothing either.
+    trigger = ninja.activity(alert, "TRIGGERED")
+    for _ in range(2):
+        body = deliver(nworld, uow_factory, "ninjaone", trigger)
+        assert (body["outcome"], body["reason"]) == ("skipped", "already_ingested_by_poll")
+    (local,) = nworld.alerts()
+    assert local["pairing_key"] == alert["_seriesUid"] and local["occurrence_count"] == 1
+    assert local["metadata"]["webhookActivityId"] == str(trigger["id"])
+    assert len(nworld.comments(local["ticket_id"])) == 1
     ninja.clear(101, "disk", webhook=False)
     body = deliver(nworld, uow_factory, "ninjaone", ninja.activity(alert, "RESET"))
     assert body["outcome"] == "resolved"

@@ -14,7 +14,7 @@ ticket_created         6       check, lock, context, ticket defaults, batch(tick
 occurrence_appended    5       check, lock, context, batch(alert, count+note, outbox), commit
 recorded_only          5       check, lock, context, batch(alert, outbox), commit
 suppressed             5       check, lock, context, batch(alert), commit
-triggered, skipped     4       check, lock, context, commit
+triggered, skipped     4       check, lock, context, commit (5 when adopting a polled alert)
 resolved/acknowledged  5       check, lock, targets (+ticket state, group check, close status),
                                batch(updates, notes, closes, outbox), commit
 reset, skipped         5       check, lock, targets, was-seen check, commit
@@ -170,6 +170,12 @@ def _triggered(
     )
     if ctx["existing_alert_id"] is not None and release is None:
         return ProcessResult("skipped", alert_id=ctx["existing_alert_id"], reason="duplicate_delivery")
+    # NinjaOne: the poller ingested this alert (by REST uid) before its webhook (by activity id)
+    # arrived; NinjaOne raises a condition again only after a reset, so this is the same alert.
+    twin = ctx.get("poll_twin_id")
+    if twin is not None and release is None and event.provider == "ninjaone":
+        uow.alerts.adopt_webhook(tenant, twin, pairing_key=event.pairing_id, activity_id=event.external_alert_id)
+        return ProcessResult("skipped", alert_id=twin, reason="already_ingested_by_poll")
 
     alert_id = release or uuid.uuid4()
     client = tickets.choose_client(ctx)
