@@ -442,3 +442,19 @@ def test_one_failing_event_does_not_stop_the_others(
     again = poll(nworld, pool, store)
     assert (again.status, again.triggered) == ("ok", 1)
     assert len(nworld.tickets()) == 3
+
+
+def test_an_alert_the_rmm_still_lists_is_never_reset_even_when_unreadable(
+    tworld: Tenant, tactical: TacticalSim, pool: Any, store: LocalSecretStore, uow_factory: Any
+) -> None:
+    from rmm_alerts import tactical_template
+
+    alert = tactical.fire("agent-101", check_id=7)
+    body = tactical_template.delivered_for_test(
+        tactical_template.render_for_test(tactical_template.TRIGGER_BODY, tactical.variables(alert))
+    )
+    assert deliver(tworld, uow_factory, "tacticalrmm", body)["outcome"] == "ticket_created"
+    alert["assigned_check"] = None  # e.g. the check was deleted: the API alert no longer says which
+    summary = poll(tworld, pool, store)
+    assert (summary.status, summary.unreadable, summary.resolved) == ("ok", 1, 0)
+    assert tworld.alerts()[0]["status"] == "active"

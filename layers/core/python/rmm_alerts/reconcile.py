@@ -309,11 +309,16 @@ def _cycle(
         remote = client.list_active_alerts()
         summary.fetched = len(remote)
         events: dict[str, tuple[RemoteAlert, NormalizedAlertEvent]] = {}
+        # Still active in the RMM, whether or not we could read them: never reset their local alerts.
+        remote_ids = {alert.alert_id for alert in remote}
+        unreadable_devices: set[str] = set()
         for alert in remote:
             try:
                 event = to_event(alert, tenant=tenant, integration_id=integration_id, now=now)
             except (normalizers.MalformedPayload, normalizers.NotAnAlert) as exc:
                 summary.unreadable += 1
+                if alert.device_id:
+                    unreadable_devices.add(alert.device_id)
                 logger.warning("unreadable remote alert skipped", extra={"alertId": alert.alert_id, "why": str(exc)})
                 continue
             events.setdefault(dedup.dedup_key_for(event), (alert, event))
@@ -358,8 +363,15 @@ def _cycle(
         resets: dict[tuple[str | None, str], dict[str, Any]] = {}
         for row in open_alerts:
             created = datetime.fromisoformat(row["created_at"])
-            if row["dedup_key"] not in events and created < fetch_started:
-                resets.setdefault((row["pairing_key"], row["dedup_key"]), row)
+            if row["dedup_key"] in events or created >= fetch_started:
+                continue
+            if (
+                row["external_alert_id"] in remote_ids
+                or row["rmm_alert_uid"] in remote_ids
+                or row["external_device_id"] in unreadable_devices
+            ):
+                continue  # the RMM still lists it (or something unreadable on its device): not gone
+            resets.setdefault((row["pairing_key"], row["dedup_key"]), row)
 
         # NinjaOne REST alerts may lack the device: resolve org and name once per device, before any change.
         if isinstance(client, NinjaOneClient):
