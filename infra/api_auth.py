@@ -138,7 +138,8 @@ class ApiAndAuth(Construct):
                     user=True,
                 ),
                 method_options={
-                    f"/webhooks/{provider}/{{integrationId}}/POST": webhook_throttle for provider in WEBHOOK_ROUTES
+                    **{f"/webhooks/{provider}/{{integrationId}}/POST": webhook_throttle for provider in WEBHOOK_ROUTES},
+                    "/webhooks/ninjaone/{integrationId}/{channelSecret}/POST": webhook_throttle,
                 },
             ),
         )
@@ -159,19 +160,36 @@ class ApiAndAuth(Construct):
                 request_parameters={"method.request.path.integrationId": True},
             )
             self.webhook_methods.append(method)
-            acknowledge(
-                method,
-                "AwsSolutions-APIG4",
-                "RMM webhooks cannot obtain Cognito tokens; the handler authenticates each call with "
-                "the integration's X-Webhook-Secret (401 otherwise); WAF limits it per source and per "
-                "integration path (infra/firewall.py).",
-            )
-            acknowledge(
-                method,
-                "AwsSolutions-COG4",
-                "RMM webhooks cannot obtain Cognito tokens; authenticated by the handler with the "
-                "integration's webhook secret.",
-            )
+            methods = [method]
+            if provider == "ninjaone":
+                # NinjaOne UI notification channels send no header: the secret is the last path
+                # segment. The access log records only the resource path template, never the secret.
+                channel = resource.add_resource("{channelSecret}").add_method(
+                    "POST",
+                    apigw.LambdaIntegration(webhook_functions[key]),
+                    authorization_type=apigw.AuthorizationType.NONE,
+                    request_validator=validator,
+                    request_parameters={
+                        "method.request.path.integrationId": True,
+                        "method.request.path.channelSecret": True,
+                    },
+                )
+                self.webhook_methods.append(channel)
+                methods.append(channel)
+            for m in methods:
+                acknowledge(
+                    m,
+                    "AwsSolutions-APIG4",
+                    "RMM webhooks cannot obtain Cognito tokens; the handler authenticates each call with "
+                    "the integration's X-Webhook-Secret or channel secret (401 otherwise); WAF limits it per "
+                    "source and per integration path (infra/firewall.py).",
+                )
+                acknowledge(
+                    m,
+                    "AwsSolutions-COG4",
+                    "RMM webhooks cannot obtain Cognito tokens; authenticated by the handler with the "
+                    "integration's webhook secret.",
+                )
 
         # Admin API: every method behind the Cognito authorizer.
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(

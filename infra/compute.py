@@ -210,6 +210,8 @@ class LayerAndFunctions(Construct):
                     "secretsmanager:DescribeSecret",
                     # ports.SecretsManagerStore.put brings back credentials scheduled for deletion.
                     "secretsmanager:RestoreSecret",
+                    # test-connection and NinjaOne webhook registration call the RMM with them.
+                    "secretsmanager:GetSecretValue",
                 ],
                 resources=[integration_secrets_arn],
             )

@@ -386,6 +386,8 @@ def test_webhook_routes_have_no_authorizer_and_reach_their_functions(s: Synth) -
     expected = {
         ("/webhooks/ninjaone/{integrationId}", "POST"): s.stack.functions.webhook_ninjaone,
         ("/webhooks/tacticalrmm/{integrationId}", "POST"): s.stack.functions.webhook_tactical,
+        # NinjaOne UI notification channels: the secret is the last path segment.
+        ("/webhooks/ninjaone/{integrationId}/{channelSecret}", "POST"): s.stack.functions.webhook_ninjaone,
     }
     assert set(found) == set(expected)
     for key, fn in expected.items():
@@ -413,6 +415,7 @@ def test_every_v1_method_uses_the_cognito_authorizer(s: Synth) -> None:
     assert {p for p, _, _ in methods(s)} <= {
         "/webhooks/ninjaone/{integrationId}",
         "/webhooks/tacticalrmm/{integrationId}",
+        "/webhooks/ninjaone/{integrationId}/{channelSecret}",
         "/v1",
         "/v1/{proxy+}",
     }
@@ -430,8 +433,10 @@ def test_api_is_throttled_traced_and_logs_no_bodies(s: Synth) -> None:
     assert all(m.get("DataTraceEnabled") is False for m in settings_)
     default = next(m for m in settings_ if m["ResourcePath"] == "/*")
     assert default["ThrottlingRateLimit"] == c.API_RATE_LIMIT
+    # The channel URL's secret is in the path: only the resource path template may be logged.
+    assert "$context.path" not in fmt and "$context.resourcePath" in fmt
     webhook_paths = {m["ResourcePath"] for m in settings_ if "webhooks" in m["ResourcePath"]}
-    assert len(webhook_paths) == 2
+    assert len(webhook_paths) == 3
     for m in settings_:
         if "webhooks" in m["ResourcePath"]:
             assert m["ThrottlingRateLimit"] == c.WEBHOOK_RATE_LIMIT
@@ -604,6 +609,7 @@ def test_integration_secret_permissions_are_scoped_to_this_stacks_prefix(s: Synt
             "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
             "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
             "secretsmanager:RestoreSecret",  # ports.SecretsManagerStore.put calls restore_secret
+            "secretsmanager:GetSecretValue",  # test-connection, NinjaOne webhook registration
         },
         "poller": {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},
         "ticket_closed": {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"},

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from rmm_alerts import config, db
+from rmm_alerts.providers.ninjaone import clear_token_cache
+from rmm_alerts.simulator import NinjaOneSim, TacticalSim
 from tests.support.admin_api import Api, aws_env
 from tests.support.world import Tenant, make_tenant
 
@@ -48,3 +50,26 @@ def api(conn: Any, lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
 def other(conn: Any, api: Api) -> Tenant:
     """Tenant B, for isolation checks."""
     return make_tenant(conn, name="Other MSP")
+
+
+# -- loopback RMM fakes (rmm_alerts.simulator); reuse them for anything that talks to an RMM ----
+
+
+@pytest.fixture
+def ninja() -> Iterator[NinjaOneSim]:
+    """A fresh NinjaOne fake (credentials sim-client / sim-client-secret); webhooks off until a test
+    turns ``send_webhooks`` on and one is registered. The process-wide token cache starts empty."""
+    clear_token_cache()
+    with NinjaOneSim() as sim:
+        assert isinstance(sim, NinjaOneSim)
+        sim.send_webhooks = False
+        yield sim
+
+
+@pytest.fixture
+def tactical() -> Iterator[TacticalSim]:
+    """A fresh TacticalRMM fake (API key sim-api-key); webhooks off."""
+    with TacticalSim() as sim:
+        assert isinstance(sim, TacticalSim)
+        sim.send_webhooks = False
+        yield sim

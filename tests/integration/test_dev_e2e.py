@@ -113,6 +113,19 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         assert org["externalOrganizationId"] == "7"
         assert device["assetId"] == "0d3e5a10-0000-4000-8000-0000000000a1"
         assert rule["name"] == "Disks" and rule["actions"]["autoResolveTicket"] is True
+        # The simulator loop: an alert fires in the "RMM" (webhook -> ticket), clears without its
+        # RESET webhook, and the poller closes the ticket.
+        sim = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", _readme_block("e2e:sim")],
+            cwd=REPO,
+            env={**os.environ, "RMM_ALERTS_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert '"httpStatus": 200' in sim.stdout and '"cleared": true' in sim.stdout
+        assert '"resolved": 1' in sim.stdout and '"status": "ok"' in sim.stdout
     finally:
         output = _stop(proc) if proc.poll() is None else []
     assert any(
@@ -124,6 +137,9 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         ["RMM_ALERT_TRIGGERED", "TICKET_CREATED", "TICKET_CLOSED", "RMM_ALERT_RESOLVED"]
     ), output
     assert any(line.startswith("e-mail  to=admin@demo-msp.test") for line in output)
+    assert any(
+        line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000002" in line for line in output
+    )
     assert "stopped" in output
     assert _postgres_for(home / "pgdata") == []
 

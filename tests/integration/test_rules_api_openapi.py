@@ -43,6 +43,8 @@ def test_openapi_lists_every_contract_route() -> None:
         ("/v1/integrations/{integrationId}", "patch"),
         ("/v1/integrations/{integrationId}", "delete"),
         ("/v1/integrations/{integrationId}/webhook-secret/rotate", "post"),
+        ("/v1/integrations/{integrationId}/test-connection", "post"),
+        ("/v1/integrations/{integrationId}/webhook-registration", "post"),
         ("/v1/integrations/{integrationId}/polling", "get"),
         ("/v1/integrations/{integrationId}/polling", "put"),
         ("/v1/integrations/{integrationId}/organization-mappings", "get"),

@@ -123,6 +123,11 @@ def test_aws_secret_store(aws: None) -> None:
     assert store.put(name, {"clientId": "e", "clientSecret": "f"}) == ref
     assert client.describe_secret(SecretId=name).get("DeletedDate") is None
     assert json.loads(client.get_secret_value(SecretId=name)["SecretString"])["clientId"] == "e"
+    # get: what the poller and the admin API read (by ARN or name); missing or deleted -> None.
+    assert store.get(ref) == {"clientId": "e", "clientSecret": "f"}
+    assert store.get("rmm-alerts/integrations/nope") is None
+    store.delete(ref)
+    assert store.get(ref) is None
 
 
 def test_choosing_adapters(tmp_path: Path) -> None:

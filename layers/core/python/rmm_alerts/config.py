@@ -91,6 +91,8 @@ class PollerSettings(CommitterSettings):
     """poller: reads integration credentials, calls RMM APIs; side effects go through the outbox."""
 
     credentials_secret_prefix: str = Field(default="rmm-alerts/integrations/", alias="CREDENTIALS_SECRET_PREFIX")
+    # Local runs: where the local secret store keeps integration credentials (``local:`` refs).
+    local_state_dir: str | None = Field(default=None, alias="LOCAL_STATE_DIR")
 
 
 class TicketClosedSettings(PollerSettings):

@@ -117,6 +117,7 @@ def run(host: str, port: int, home: Path) -> int:
         server = LocalServer(home / "pgdata")
         url = ensure_database(server.uri(), "rmm_alerts")
     http = None
+    sims: Any = None
     stopping = threading.Event()
     # Migrations and the demo seed need the owner and a session of their own: with a pooler in
     # DATABASE_URL (the app role through PgBouncer), MIGRATION_DATABASE_URL is the direct owner URL.
@@ -137,11 +138,19 @@ def run(host: str, port: int, home: Path) -> int:
         # outbox: events printed here (no EVENT_BUS_NAME), e-mails written as .eml files.
         os.environ.setdefault("NOTIFICATION_SENDER", "rmm-alerts@localhost")
         os.environ.setdefault("LOCAL_MAIL_DIR", str(home / "mail"))
+        # The built-in RMM simulator listens on loopback http (rmm_alerts.devsim).
+        os.environ.setdefault("ALLOW_LOOPBACK_PROVIDERS", "true")
 
         routes = [
             Route(
                 "POST",
                 "/webhooks/ninjaone/{integrationId}",
+                load_function("webhook_ninjaone").handler,
+                "webhook_ninjaone",
+            ),
+            Route(
+                "POST",
+                "/webhooks/ninjaone/{integrationId}/{channelSecret}",
                 load_function("webhook_ninjaone").handler,
                 "webhook_ninjaone",
             ),
@@ -174,6 +183,9 @@ def run(host: str, port: int, home: Path) -> int:
         http = LocalGateway(routes, on_response).server(host, port)
         bound_port = http.server_address[1]
         deliver.start_schedule(stopping)
+        os.environ["API_BASE_URL"] = f"http://{host}:{bound_port}"
+        sims = _start_simulators(home, url, creds, f"http://{host}:{bound_port}")
+        _sim_banner(sims, creds)
         _banner(host, bound_port, creds, created)
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -186,6 +198,8 @@ def run(host: str, port: int, home: Path) -> int:
         http.serve_forever(poll_interval=0.2)
     finally:
         print("stopping ...", flush=True)
+        if sims is not None:
+            sims.stop()
         if http is not None:
             http.server_close()
         from rmm_alerts import db
@@ -195,6 +209,46 @@ def run(host: str, port: int, home: Path) -> int:
             server.stop()
         print("stopped", flush=True)
     return 0
+
+
+def _start_simulators(home: Path, url: str, creds: Any, base_url: str) -> Any:
+    """The built-in RMMs and the local poll scheduler (rmm_alerts.devsim)."""
+    from rmm_alerts import devsim
+    from rmm_alerts.localgateway import LocalContext
+    from rmm_alerts.ports import LocalScheduler
+
+    sims = devsim.start(home, url, creds, base_url)
+    poller = load_function("poller").handler
+
+    def fire(payload: dict[str, str]) -> None:
+        try:
+            summary = poller(dict(payload), LocalContext("poller"))
+        except Exception as exc:
+            print(f"poll {payload['integrationId']} failed: {exc}", flush=True)
+            return
+        print(
+            f"poll    {summary.get('provider', ''):<11} {summary['status']:<6} fetched={summary['fetched']} "
+            f"triggered={summary['triggered']} resolved={summary['resolved']} released={summary['released']}",
+            flush=True,
+        )
+
+    seconds = os.environ.get("RMM_ALERTS_DEV_POLL_SECONDS")
+    sims.scheduler = devsim.LocalPollScheduler(
+        LocalScheduler(Path(os.environ["LOCAL_STATE_DIR"])), fire, float(seconds) if seconds else None
+    ).start()
+    return sims
+
+
+def _sim_banner(sims: Any, creds: Any) -> None:
+    lines = [
+        "  Built-in RMM simulator (loopback fakes; the demo integrations are connected to them):",
+        f"    NinjaOne     {sims.ninjaone.url}   Tactical  {sims.tactical.url}",
+        "    rmm-alerts sim fire ninjaone --device 101 --condition cpu-high   (alert -> webhook -> ticket)",
+        "    rmm-alerts sim clear ninjaone --device 101 --condition cpu-high --no-webhook",
+        f"    rmm-alerts poll {creds.ninjaone_integration_id}   (the poller closes the ticket)",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
 
 
 def _banner(host: str, port: int, creds: Any, created: bool) -> None:

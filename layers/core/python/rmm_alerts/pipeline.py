@@ -15,7 +15,7 @@ ticket_created         6       check, lock, context, ticket defaults, batch(tick
 occurrence_appended    5       check, lock, context, batch(alert, count+note, outbox), commit
 recorded_only          5       check, lock, context, batch(alert, outbox), commit
 suppressed             5       check, lock, context, batch(alert), commit
-triggered, skipped     4       check, lock, context, commit
+triggered, skipped     4       check, lock, context, commit (5 when adopting a polled alert)
 resolved/acknowledged  5       check, lock, targets (+ticket state, group check, close status),
                                batch(updates, notes, closes, outbox), commit
 reset, skipped         5       check, lock, targets, was-seen check, commit
@@ -107,6 +107,21 @@ def process_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime
         return apply_event(event, uow, now=now)
 
 
+def release_suppressed(
+    event: NormalizedAlertEvent, alert_id: UUID, uow: UnitOfWork, *, now: datetime | None = None
+) -> ProcessResult:
+    """Re-decide a suppressed alert whose window no longer covers *now* (poller window catch-up,
+    REFERENCE.md §4 flaw 8): windows and rules are evaluated at now, and the alert row is updated in
+    place (same alert id) with the outcome a fresh trigger would get. ``event`` is the alert's own
+    trigger, rebuilt from the stored row. An alert that is no longer suppressed is left alone."""
+    at = now or _now()
+    with uow:
+        uow.alerts.lock_group(dedup.lock_key(event.tenant_id, event.integration_id, dedup.dedup_key_for(event)))
+        if not uow.alerts.is_suppressed(event.tenant_id, alert_id):
+            return ProcessResult("skipped", alert_id=alert_id, reason="no_longer_suppressed")
+        return _triggered(event, uow, at, release=alert_id)
+
+
 def apply_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None) -> ProcessResult:
     """Apply one event inside the caller's open unit of work (the webhook shares its transaction
     with the integration lookup)."""
@@ -139,7 +154,9 @@ def _window_trace(window: MaintenanceWindow) -> dict[str, Any]:
     return {"windowId": str(window.window_id), "name": window.name}
 
 
-def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
+def _triggered(
+    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, release: UUID | None = None
+) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
     # The lock is its own statement: the context query's snapshot must be taken after it is held.
@@ -152,10 +169,16 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
         external_organization_id=event.external_organization_id,
         dedup_key=key,
     )
-    if ctx["existing_alert_id"] is not None:
+    if ctx["existing_alert_id"] is not None and release is None:
         return ProcessResult("skipped", alert_id=ctx["existing_alert_id"], reason="duplicate_delivery")
+    # NinjaOne: the poller ingested this alert (by REST uid) before its webhook (by activity id)
+    # arrived; NinjaOne raises a condition again only after a reset, so this is the same alert.
+    twin = ctx.get("poll_twin_id")
+    if twin is not None and release is None and event.provider == "ninjaone":
+        uow.alerts.adopt_webhook(tenant, twin, pairing_key=event.pairing_id, activity_id=event.external_alert_id)
+        return ProcessResult("skipped", alert_id=twin, reason="already_ingested_by_poll")
 
-    alert_id = uuid.uuid4()
+    alert_id = release or uuid.uuid4()
     client = tickets.choose_client(ctx)
     asset_id = tickets.as_uuid(ctx["asset_id"])
     warnings: list[str] = []
@@ -197,15 +220,19 @@ def _triggered(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> P
         "client_id": client.client_id,
         "metadata": {"raw": event.raw, "receivedAt": now.isoformat()},
         "decision_trace": trace,
+        # A released suppressed alert is re-decided in place (AlertRepository.insert updates it).
+        "replace_suppressed": release is not None,
     }
+    if release is not None:
+        trace["released"] = {"at": now.isoformat(), "reason": "maintenance window no longer covers now"}
 
-    # 1. Maintenance windows, before rules, at the alert's own time.
+    # 1. Maintenance windows, before rules, at the alert's own time (a release: at now).
     window = windows.suppressing_window(
         _parse(MaintenanceWindow, ctx["windows"], "window_id"),
         integration_id=integration,
         client_id=client.client_id,
         asset_id=asset_id,
-        at=event.occurred_at,
+        at=now if release is not None else event.occurred_at,
     )
     if window is not None:
         trace["window"] = _window_trace(window)

@@ -85,6 +85,9 @@ class SecretStore(Protocol):
     def delete(self, ref: str) -> None:
         """Remove it; a missing secret is not an error."""
 
+    def get(self, ref: str) -> dict[str, Any] | None:
+        """The stored JSON object, or None when it is missing or not an object."""
+
 
 # ---------------------------------------------------------------------------------------------
 # AWS adapters
@@ -186,6 +189,18 @@ class AwsSecretStore:
                 client.restore_secret(SecretId=name)
         updated = client.put_secret_value(SecretId=name, SecretString=text)
         return updated["ARN"]
+
+    def get(self, ref: str) -> dict[str, Any] | None:
+        client = self.client
+        try:
+            found = client.get_secret_value(SecretId=ref)
+        except (client.exceptions.ResourceNotFoundException, client.exceptions.InvalidRequestException):
+            return None  # missing, or scheduled for deletion
+        try:
+            value = json.loads(found.get("SecretString") or "null")
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
 
     def delete(self, ref: str) -> None:
         client = self.client

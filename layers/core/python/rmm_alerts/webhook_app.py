@@ -38,6 +38,26 @@ def raw_body(event: Any) -> bytes:
     return str(body).encode("utf-8")
 
 
+def _finish(
+    provider: str, response: webhooks.WebhookResponse, started: float, *, channel: bool = False
+) -> Response[str]:
+    if response.tenant:
+        logger.append_keys(tenant_id=str(response.tenant), integration_id=str(response.integration_id))
+    outcome = str(response.body.get("outcome", f"http_{response.status}"))
+    extra: dict[str, Any] = {"provider": provider, "status": response.status, "outcome": outcome, **response.log}
+    if channel:
+        extra["via"] = "ui-channel"
+    logger.info("webhook handled", extra=extra)
+    # One alert per invocation, so the invocation's dimensions are the alert's.
+    metrics.add_dimension(name="provider", value=provider)
+    metrics.add_dimension(name="outcome", value=outcome)
+    metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="WebhookDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
+    return _json(response.status, response.body)
+
+
 def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRestResolver:
     """A resolver serving ``POST <path>/<integrationId>`` for ``provider``."""
     app = APIGatewayRestResolver()
@@ -64,21 +84,34 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
         # Committed (receive raises otherwise): deliver the new outbox rows now, not next minute.
         if any(outbox.wrote(uow) for uow in opened):
             outbox.kick(config.cached(config.WebhookSettings))
-        if response.tenant:
-            logger.append_keys(tenant_id=str(response.tenant), integration_id=str(response.integration_id))
-        outcome = str(response.body.get("outcome", f"http_{response.status}"))
-        logger.info(
-            "webhook handled",
-            extra={"provider": provider, "status": response.status, "outcome": outcome, **response.log},
-        )
-        # One alert per invocation, so the invocation's dimensions are the alert's.
-        metrics.add_dimension(name="provider", value=provider)
-        metrics.add_dimension(name="outcome", value=outcome)
-        metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(
-            name="WebhookDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
-        )
-        return _json(response.status, response.body)
+        return _finish(provider, response, started)
+
+    if provider == "ninjaone":
+
+        @app.post(f"{path}/<integrationId>/<channelSecret>")
+        def channel_webhook(integrationId: str, channelSecret: str) -> Response[str]:
+            # A NinjaOne notification channel set up in its UI: no custom header, the secret is the
+            # last path segment. It is never logged (only the route template is).
+            started = time.perf_counter()
+            opened: list[db.UnitOfWork] = []
+
+            def tracked() -> db.UnitOfWork:
+                uow: db.UnitOfWork = factory()
+                opened.append(uow)
+                return uow
+
+            response = webhooks.receive(
+                provider,
+                integrationId,
+                None,
+                raw_body(app.current_event),
+                tracked,
+                channel_secret=channelSecret,
+                via_channel=True,
+            )
+            if any(outbox.wrote(uow) for uow in opened):
+                outbox.kick(config.cached(config.WebhookSettings))
+            return _finish(provider, response, started, channel=True)
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[str]:

@@ -51,6 +51,8 @@ class Integration:
     webhook_secret_hash: str | None
     previous_webhook_secret_hash: str | None
     previous_secret_expires_at: datetime | None
+    channel_secret_hash: str | None = None
+    previous_channel_secret_hash: str | None = None
 
 
 def secret_matches(integration: Integration, presented: str | None, now: datetime) -> bool:
@@ -66,6 +68,20 @@ def secret_matches(integration: Integration, presented: str | None, now: datetim
     in_grace = previous is not None and expires is not None and now < expires
     ok_previous = hmac.compare_digest(digest, previous if in_grace and previous else _NO_SECRET)
     return ok or ok_previous
+
+
+def channel_secret_matches(integration: Integration, presented: str | None, now: datetime) -> bool:
+    """The NinjaOne UI-channel path secret: same rules as the header secret, its own hashes."""
+    as_header = Integration(
+        integration.tenant,
+        integration.integration_id,
+        integration.provider,
+        integration.is_active,
+        integration.channel_secret_hash,
+        integration.previous_channel_secret_hash,
+        integration.previous_secret_expires_at,
+    )
+    return secret_matches(as_header, presented, now)
 
 
 @dataclass
@@ -97,7 +113,8 @@ def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | Non
     Runs in the caller's open unit of work."""
     row = uow.conn.execute(
         """SELECT tenant, integration_id, provider, is_active, webhook_secret_hash,
-                  previous_webhook_secret_hash, previous_secret_expires_at
+                  previous_webhook_secret_hash, previous_secret_expires_at,
+                  channel_secret_hash, previous_channel_secret_hash
              FROM rmm_integrations WHERE integration_id = %s""",
         (integration_id,),
     ).fetchone()
@@ -112,8 +129,13 @@ def receive(
     uow_factory: Any,
     *,
     now: datetime | None = None,
+    channel_secret: str | None = None,
+    via_channel: bool = False,
 ) -> WebhookResponse:
-    """Handle one webhook delivery end to end (see the module docstring for status codes)."""
+    """Handle one webhook delivery end to end (see the module docstring for status codes).
+
+    ``via_channel``: the NinjaOne UI-channel route, authenticated by ``channel_secret`` (the last
+    path segment) instead of the header."""
     now = now or datetime.now(UTC)
     if len(body) > MAX_BODY_BYTES:
         return _error(413, f"body is larger than {MAX_BODY_BYTES} bytes")
@@ -126,7 +148,10 @@ def receive(
         integration = load_integration(uow, iid)
         if integration is None or integration.provider != provider or not integration.is_active:
             return _error(404, "integration not found")
-        if not secret_matches(integration, presented_secret, now):
+        if via_channel:
+            if not channel_secret_matches(integration, channel_secret, now):
+                return _error(401, "invalid channel URL")
+        elif not secret_matches(integration, presented_secret, now):
             return _error(401, f"missing or invalid {SECRET_HEADER} header")
         response = _process(provider, integration, body, uow, now)
     response.tenant = integration.tenant
@@ -134,10 +159,15 @@ def receive(
     return response
 
 
+def _no_constant(name: str) -> Any:
+    # NaN/Infinity are not JSON (RFC 8259) and jsonb refuses them: 400, not a 500 at insert.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWork, now: datetime) -> WebhookResponse:
     try:
-        payload = scrub_nul(json.loads(body.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        payload = scrub_nul(json.loads(body.decode("utf-8"), parse_constant=_no_constant))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         return _error(400, f"body: not valid JSON ({exc.__class__.__name__})", field="body")
     try:
         event = normalizers.normalize(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
@@ -25,6 +26,8 @@ from rmm_alerts.admin.deps import Deps
 from rmm_alerts.admin.errors import ApiError, FieldError, conflict, not_found
 from rmm_alerts.contracts import error_list
 from rmm_alerts.ports import credentials_secret_name, poll_schedule, schedule_name
+from rmm_alerts.providers import HttpPolicy, ProviderError, client_for_integration
+from rmm_alerts.providers.urls import validate_instance_url
 from rmm_alerts.webhooks import hash_secret, new_secret
 
 logger = logging.getLogger(__name__)
@@ -32,7 +35,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_INTERVAL_MINUTES = 15
 _COLUMNS = """integration_id, provider, name, instance_url, credentials_ref, is_active, polling_enabled,
               polling_interval_minutes, last_polled_at, previous_webhook_secret_hash, previous_secret_expires_at,
-              connected_at, disconnected_at, created_at, updated_at"""
+              connected_at, disconnected_at, created_at, updated_at, last_poll_error, webhook_registration"""
 
 
 # -- credentials ------------------------------------------------------------------------------
@@ -185,6 +188,9 @@ def view(deps: Deps, row: dict[str, Any]) -> s.IntegrationOut:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         alert_template=_template(deps, row, None),
+        last_polled_at=row["last_polled_at"],
+        last_poll_error=row["last_poll_error"],
+        webhook_registration=row["webhook_registration"],
     )
 
 
@@ -198,7 +204,18 @@ def _best_effort(what: str, action: Any, *args: Any) -> None:
         logger.warning("cleanup failed: %s (%s)", what, type(exc).__name__)
 
 
+def check_instance_url(provider: str, url: str | None) -> str | None:
+    """CONTRACT.md Configuration: 422 at ``instanceUrl`` for anything the service must not call."""
+    if url is None:
+        return None
+    try:
+        return validate_instance_url(provider, url)
+    except ValueError as exc:
+        raise ApiError(422, [FieldError("instanceUrl", str(exc))]) from None
+
+
 def create(deps: Deps, p: Principal, body: s.IntegrationIn) -> s.IntegrationCreated:
+    body = body.model_copy(update={"instance_url": check_instance_url(body.provider, body.instance_url)})
     creds = validate_credentials(body.provider, body.credentials) if body.credentials is not None else None
     integration_id = uuid.uuid4()
     secret = new_secret()
@@ -209,17 +226,20 @@ def create(deps: Deps, p: Principal, body: s.IntegrationIn) -> s.IntegrationCrea
             ref = deps.secrets.put(credentials_secret_name(deps.settings, p.tenant, integration_id), creds)
         with deps.uow_factory() as uow:
             row = IntegrationRepository(uow.conn).insert(p.tenant, integration_id, body, hash_secret(secret), ref)
+            channel = _new_channel_secret(uow, p.tenant, row, grace=None)
             deps.scheduler.put(schedule)
     except Exception:
         _best_effort("delete poll schedule", deps.scheduler.delete, schedule.name)
         if ref is not None:
             _best_effort("delete credentials", deps.secrets.delete, ref)
         raise
+    row = {**row, "webhook_registration": register_webhook(deps, p.tenant, row, secret)}
     out = view(deps, row)
     return s.IntegrationCreated(
         **out.model_dump(exclude={"alert_template"}),
         alert_template=_template(deps, row, secret),
         webhook_secret=secret,
+        channel_url=channel_url(deps, integration_id, channel) if channel else None,
     )
 
 
@@ -260,7 +280,7 @@ def patch(deps: Deps, p: Principal, integration_id: UUID, body: s.IntegrationPat
                 raise ApiError(422, [FieldError("name", "name cannot be null")])
             changes["name"] = body.name
         if "instance_url" in given:
-            changes["instance_url"] = body.instance_url
+            changes["instance_url"] = check_instance_url(row["provider"], body.instance_url)
         if "credentials" in given:
             if body.credentials is None:
                 old_ref = row["credentials_ref"]
@@ -281,6 +301,8 @@ def disconnect(deps: Deps, p: Principal, integration_id: UUID) -> None:
         row = _get_row(uow, p, integration_id, lock=True)
         ref = row["credentials_ref"]
         if row["is_active"]:
+            # While the credentials still exist: remove the webhook this service registered.
+            unregister_webhook(deps, p.tenant, row, uow)
             IntegrationRepository(uow.conn).disconnect(p.tenant, integration_id)
         deps.scheduler.delete(schedule_name(integration_id))
     if ref:
@@ -293,12 +315,16 @@ def rotate_secret(deps: Deps, p: Principal, integration_id: UUID, body: s.Rotate
     with deps.uow_factory() as uow:
         _active_row(uow, p, integration_id)
         row = IntegrationRepository(uow.conn).rotate(p.tenant, integration_id, hash_secret(secret), grace)
+        channel = _new_channel_secret(uow, p.tenant, row, grace=grace)
+    registration = register_webhook(deps, p.tenant, row, secret)
     return s.SecretRotated(
         integration_id=integration_id,
         webhook_url=webhook_url(deps, row["provider"], integration_id),
         webhook_secret=secret,
         previous_secret_expires_at=row["previous_secret_expires_at"],
         alert_template=_template(deps, row, secret),
+        channel_url=channel_url(deps, integration_id, channel) if channel else None,
+        webhook_registration=registration,
     )
 
 
@@ -320,3 +346,123 @@ def put_polling(deps: Deps, p: Principal, integration_id: UUID, body: s.PollingI
             poll_schedule(p.tenant, integration_id, interval_minutes=body.interval_minutes, enabled=body.enabled)
         )
     return polling_view(row)
+
+
+# -- talking to the RMM -------------------------------------------------------------------------
+
+# An admin is waiting (and API Gateway gives up at 29 s): short timeouts, no retry. A failed
+# registration is shown and retried on request; a failed test says why.
+ADMIN_HTTP_POLICY = HttpPolicy(connect_timeout=2.0, read_timeout=5.0, max_attempts=1, max_retry_after=0.0)
+
+
+def _client(deps: Deps, row: dict[str, Any]) -> Any:
+    return client_for_integration(row, store=deps.secrets, policy=ADMIN_HTTP_POLICY)
+
+
+def test_connection(deps: Deps, p: Principal, integration_id: UUID) -> s.TestConnectionOut:
+    """A real token-and-list call with the stored credentials: ``{ok, error?}``; never raises for
+    an RMM failure (the error names provider, endpoint and status, never a secret)."""
+    with deps.uow_factory() as uow:
+        row = _get_row(uow, p, integration_id)
+    if not row["is_active"]:
+        raise conflict("the integration is disconnected")
+    try:
+        client = _client(deps, row)
+        try:
+            client.test_connection()
+        finally:
+            client.close()
+    except ProviderError as exc:
+        return s.TestConnectionOut(ok=False, error=str(exc))
+    return s.TestConnectionOut(ok=True)
+
+
+# -- NinjaOne: UI-channel URL and webhook self-registration ---------------------------------------
+
+
+def channel_url(deps: Deps, integration_id: UUID, secret: str) -> str:
+    return f"{webhook_url(deps, 'ninjaone', integration_id)}/{secret}"
+
+
+def _new_channel_secret(uow: Any, tenant: UUID, row: dict[str, Any], *, grace: timedelta | None) -> str | None:
+    """NinjaOne only: a fresh UI-channel path secret (hash stored; the previous one stays valid for
+    the same grace as the header secret)."""
+    if row["provider"] != "ninjaone":
+        return None
+    secret = new_secret()
+    keep = grace is not None and grace > timedelta(0)
+    uow.conn.execute(
+        """UPDATE rmm_integrations
+              SET previous_channel_secret_hash = CASE WHEN %(keep)s THEN channel_secret_hash END,
+                  channel_secret_hash = %(new)s
+            WHERE tenant = %(t)s AND integration_id = %(i)s""",
+        {"keep": keep, "new": hash_secret(secret), "t": tenant, "i": row["integration_id"]},
+    )
+    return secret
+
+
+def _store_registration(deps: Deps, tenant: UUID, integration_id: UUID, value: dict[str, Any], uow: Any = None) -> None:
+    query = "UPDATE rmm_integrations SET webhook_registration = %s WHERE tenant = %s AND integration_id = %s"
+    if uow is not None:
+        uow.conn.execute(query, (Jsonb(value), tenant, integration_id))
+        return
+    with deps.uow_factory() as own:
+        own.conn.execute(query, (Jsonb(value), tenant, integration_id))
+
+
+def register_webhook(deps: Deps, tenant: UUID, row: dict[str, Any], secret: str) -> dict[str, Any] | None:
+    """``PUT /api/v2/webhook`` for a NinjaOne integration with an instance URL and credentials.
+    Never raises: the outcome is stored and returned as ``{status, error, at}``."""
+    if row["provider"] != "ninjaone":
+        return None
+    at = deps.now().isoformat()
+    if not row.get("instance_url") or not row.get("credentials_ref"):
+        result: dict[str, Any] = {"status": "skipped", "error": "needs instanceUrl and credentials", "at": at}
+    else:
+        try:
+            client = _client(deps, row)
+            try:
+                client.register_webhook(webhook_url(deps, "ninjaone", row["integration_id"]), secret)
+            finally:
+                client.close()
+            result = {"status": "registered", "error": None, "at": at}
+        except ProviderError as exc:
+            result = {"status": "failed", "error": str(exc), "at": at}
+        except Exception as exc:  # a registration problem never fails the admin call
+            logger.warning("webhook registration failed", extra={"error_type": type(exc).__name__})
+            result = {"status": "failed", "error": f"unexpected error ({type(exc).__name__})", "at": at}
+    _store_registration(deps, tenant, row["integration_id"], result)
+    return result
+
+
+def unregister_webhook(deps: Deps, tenant: UUID, row: dict[str, Any], uow: Any) -> None:
+    """``DELETE /api/v2/webhook`` on disconnect (best effort; recorded, never raised)."""
+    if row["provider"] != "ninjaone" or not row.get("instance_url") or not row.get("credentials_ref"):
+        return
+    at = deps.now().isoformat()
+    try:
+        client = _client(deps, row)
+        try:
+            client.delete_webhook()
+        finally:
+            client.close()
+        result: dict[str, Any] = {"status": "deleted", "error": None, "at": at}
+    except ProviderError as exc:
+        result = {"status": "failed", "error": f"delete: {exc}", "at": at}
+    except Exception as exc:
+        result = {"status": "failed", "error": f"delete: unexpected error ({type(exc).__name__})", "at": at}
+    _store_registration(deps, tenant, row["integration_id"], result, uow)
+
+
+def retry_registration(deps: Deps, p: Principal, integration_id: UUID) -> s.WebhookRegistration:
+    """Register the NinjaOne webhook again. Only the hash of the header secret is kept, so this
+    rotates it (the previous one stays valid for 24 h) and registers the new one."""
+    with deps.uow_factory() as uow:
+        row = _active_row(uow, p, integration_id)
+        if row["provider"] != "ninjaone":
+            raise ApiError(409, [FieldError("", "only NinjaOne webhooks are registered through the RMM's API")])
+        secret = new_secret()
+        row = IntegrationRepository(uow.conn).rotate(p.tenant, integration_id, hash_secret(secret), timedelta(hours=24))
+    result = register_webhook(deps, p.tenant, row, secret)
+    assert result is not None
+    return s.WebhookRegistration.model_validate(result)

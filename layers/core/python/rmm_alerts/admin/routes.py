@@ -133,6 +133,28 @@ def rotate_secret(integration_id: IntegrationId, body: Annotated[s.RotateIn | No
     return integrations.rotate_secret(deps, p, integration_id, body)
 
 
+@r.post(
+    "/<integrationId>/test-connection",
+    responses=responses(200, "Whether a token-and-list call with the stored credentials works", 409, *WRITE),
+    tags=["integrations"],
+    summary="Test the connection to the RMM",
+)
+def test_connection(integration_id: IntegrationId) -> s.TestConnectionOut:
+    deps, p = _ctx(r)
+    return integrations.test_connection(deps, p, integration_id)
+
+
+@r.post(
+    "/<integrationId>/webhook-registration",
+    responses=responses(200, "The registration outcome (the header secret is rotated)", 409, *WRITE),
+    tags=["integrations"],
+    summary="Register the NinjaOne webhook again",
+)
+def retry_webhook_registration(integration_id: IntegrationId) -> s.WebhookRegistration:
+    deps, p = _ctx(r)
+    return integrations.retry_registration(deps, p, integration_id)
+
+
 # -- polling ----------------------------------------------------------------------------------
 
 polling_router = Router()  # type: ignore[no-untyped-call]

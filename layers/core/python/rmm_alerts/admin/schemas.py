@@ -71,6 +71,19 @@ class PollingOut(_Out):
     schedule_name: str
 
 
+class WebhookRegistration(_Out):
+    """NinjaOne only: the webhook this service registered through NinjaOne's API."""
+
+    status: Literal["registered", "failed", "deleted", "skipped"]
+    error: str | None = None
+    at: datetime
+
+
+class TestConnectionOut(_Out):
+    ok: bool
+    error: str | None = None
+
+
 class AlertTemplate(_Out):
     url: str
     headers: dict[str, str]
@@ -95,10 +108,18 @@ class IntegrationOut(_Out):
     alert_template: AlertTemplate | None = Field(
         default=None, description="TacticalRMM only: what to paste into a Tactical alert template."
     )
+    last_polled_at: datetime | None = Field(default=None, description="End of the last successful poll cycle.")
+    last_poll_error: str | None = Field(default=None, description="The last cycle's error; null after a success.")
+    webhook_registration: WebhookRegistration | None = None
 
 
 class IntegrationCreated(IntegrationOut):
     webhook_secret: str = Field(description="Shown only here and on rotation.")
+    channel_url: str | None = Field(
+        default=None,
+        description="NinjaOne only: the URL for a webhook notification channel set up in NinjaOne's UI "
+        "(its last segment is a secret). Shown only here and on rotation.",
+    )
 
 
 class IntegrationList(_Out):
@@ -111,6 +132,8 @@ class SecretRotated(_Out):
     webhook_secret: str
     previous_secret_expires_at: datetime | None
     alert_template: AlertTemplate | None = None
+    channel_url: str | None = None
+    webhook_registration: WebhookRegistration | None = None
 
 
 # -- mappings ---------------------------------------------------------------------------------

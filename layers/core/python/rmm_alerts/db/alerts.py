@@ -41,7 +41,14 @@ SELECT
            AND al.ticket_id IS NOT NULL
            AND t.closed_at IS NULL AND NOT coalesce(s.is_closed, false)
          ORDER BY al.auto_ticket_created DESC, al.created_at
-         LIMIT 1) g) AS open_group
+         LIMIT 1) g) AS open_group,
+    -- An open alert of this group that the poller ingested from the RMM's REST API: a webhook
+    -- TRIGGERED for the group is its (late) delivery, not a new occurrence.
+    (SELECT al.alert_id FROM rmm_alerts al
+      WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
+        AND al.status IN ('active', 'acknowledged', 'suppressed')
+        AND al.metadata -> 'raw' ->> 'source' = 'poll'
+      ORDER BY al.created_at LIMIT 1) AS poll_twin_id
 FROM (SELECT 1) AS one
 LEFT JOIN rmm_organization_mappings om
        ON om.tenant = %(t)s AND om.integration_id = %(i)s AND om.external_organization_id = %(o)s
@@ -109,6 +116,19 @@ VALUES (
     %(asset_id)s, %(client_id)s, %(ticket_id)s, %(auto_ticket_created)s, %(metadata)s, %(decision_trace)s)
 """
 
+# A suppressed alert re-decided at window end: the decision columns are replaced, the stored raw
+# payload and trigger time stay, the suppressed decision is kept in the trace.
+_REPLACE_SUPPRESSED = """
+UPDATE rmm_alerts
+   SET status = %(status)s, matched_rule_id = %(matched_rule_id)s,
+       suppressed_by_window_id = %(suppressed_by_window_id)s, asset_id = %(asset_id)s, client_id = %(client_id)s,
+       ticket_id = %(ticket_id)s, auto_ticket_created = %(auto_ticket_created)s,
+       metadata = metadata || jsonb_build_object('releasedAt', %(metadata)s::jsonb -> 'receivedAt'),
+       decision_trace = %(decision_trace)s::jsonb || jsonb_build_object('suppressedTrace', decision_trace),
+       updated_at = now()
+ WHERE tenant = %(tenant)s AND alert_id = %(alert_id)s AND status = 'suppressed'
+"""
+
 
 class AlertRepository:
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
@@ -147,7 +167,23 @@ class AlertRepository:
         params = dict(values)
         params["metadata"] = Jsonb(params["metadata"])
         params["decision_trace"] = Jsonb(params["decision_trace"])
-        self.conn.execute(_INSERT_ALERT, params)
+        self.conn.execute(_REPLACE_SUPPRESSED if params.pop("replace_suppressed", False) else _INSERT_ALERT, params)
+
+    def adopt_webhook(self, tenant: UUID, alert_id: UUID, *, pairing_key: str | None, activity_id: str) -> None:
+        """A polled alert's late webhook: keep its pairing key (seriesUid) and activity id."""
+        self.conn.execute(
+            """UPDATE rmm_alerts
+                  SET pairing_key = coalesce(pairing_key, %s), updated_at = now(),
+                      metadata = metadata || jsonb_build_object('webhookActivityId', %s::text)
+                WHERE tenant = %s AND alert_id = %s""",
+            (pairing_key, activity_id, tenant, alert_id),
+        )
+
+    def is_suppressed(self, tenant: UUID, alert_id: UUID) -> bool:
+        row = self.conn.execute(
+            "SELECT status FROM rmm_alerts WHERE tenant = %s AND alert_id = %s FOR UPDATE", (tenant, alert_id)
+        ).fetchone()
+        return bool(row and row["status"] == "suppressed")
 
     def append_occurrence(
         self,

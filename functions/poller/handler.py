@@ -1,0 +1,21 @@
+"""EventBridge Scheduler -> one reconciliation cycle of one integration (CONTRACT.md Lambda handlers).
+
+Input ``{"tenantId": ..., "integrationId": ...}``; returns the cycle summary; raises when the
+cycle failed so the schedule's retry policy applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from rmm_alerts.observability import logger, metrics, tracer
+from rmm_alerts.poller_app import handle
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event)

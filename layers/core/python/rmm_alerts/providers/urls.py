@@ -1,0 +1,49 @@
+"""Which ``instanceUrl`` an integration may have (CONTRACT.md Configuration).
+
+The service sends credentials to this URL, so anything else is SSRF and a credential leak:
+``https://`` only, no user info, no query or fragment, and for NinjaOne one of its regional hosts.
+``ALLOW_LOOPBACK_PROVIDERS=true`` additionally allows ``http://127.0.0.1:<port>`` and
+``http://localhost:<port>`` (tests, the local simulator).
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+NINJAONE_HOSTS = frozenset(f"{region}.ninjarmm.com" for region in ("app", "us2", "eu", "ca", "oc"))
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def loopback_allowed(env: dict[str, str] | None = None) -> bool:
+    value = (env if env is not None else os.environ).get("ALLOW_LOOPBACK_PROVIDERS", "")
+    return value.strip().lower() == "true"
+
+
+def validate_instance_url(provider: str, url: str, *, allow_loopback: bool | None = None) -> str:
+    """The normalized URL (no trailing slash), or ValueError saying what is wrong."""
+    allow = loopback_allowed() if allow_loopback is None else allow_loopback
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        raise ValueError("must be a valid URL") from None
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("must not contain user info")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    if not host:
+        raise ValueError("must have a host")
+    if parts.scheme == "http" and allow and host in LOOPBACK_HOSTS:
+        if port is None:
+            raise ValueError("a loopback URL needs an explicit port")
+        return url.strip().rstrip("/")
+    if parts.scheme != "https":
+        raise ValueError("must be an https:// URL")
+    if provider == "ninjaone" and host not in NINJAONE_HOSTS:
+        allowed = ", ".join(sorted(NINJAONE_HOSTS))
+        raise ValueError(f"must be a NinjaOne regional host ({allowed})")
+    if host in LOOPBACK_HOSTS or host.startswith(("127.", "169.254.", "0.")) or host in {"[::1]", "::1"}:
+        raise ValueError("must not be a loopback or link-local address")
+    return f"https://{parts.netloc}{parts.path}".rstrip("/")

@@ -1,0 +1,165 @@
+"""Admin API talking to the RMMs: instanceUrl rules, test-connection, NinjaOne webhook registration
+and the UI-channel URL, lastPollError (loopback fakes, moto for AWS)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from functions.webhook_ninjaone import handler as ninja_webhook
+from rmm_alerts import reconcile
+from rmm_alerts.providers import client_for_integration
+from rmm_alerts.providers.ninjaone import clear_token_cache
+from rmm_alerts.simulator import NinjaOneSim, TacticalSim
+from tests.support.admin_api import BASE_URL, Api, claims
+from tests.support.apigw import FakeContext, rest_event
+
+CREDS = {"clientId": "sim-client", "clientSecret": "sim-client-secret"}
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[NinjaOneSim]:
+    monkeypatch.setenv("ALLOW_LOOPBACK_PROVIDERS", "true")
+    clear_token_cache()
+    with NinjaOneSim() as s:
+        assert isinstance(s, NinjaOneSim)
+        s.send_webhooks = False
+        yield s
+
+
+def channel_post(url: str, body: Any) -> tuple[int, Any]:
+    path = url.removeprefix(BASE_URL)
+    _, _, _provider, iid, secret = path.split("/")
+    event = rest_event(
+        "POST",
+        path,
+        resource="/webhooks/ninjaone/{integrationId}/{channelSecret}",
+        path_parameters={"integrationId": iid, "channelSecret": secret},
+        body=body,
+        headers={"Content-Type": "application/json"},
+    )
+    response = ninja_webhook.handler(event, FakeContext())
+    return int(response["statusCode"]), json.loads(response["body"])
+
+
+@pytest.mark.parametrize(
+    ("provider", "url"),
+    [
+        ("tacticalrmm", "http://169.254.169.254"),
+        ("tacticalrmm", "https://169.254.169.254/latest"),
+        ("tacticalrmm", "https://user@rmm.example.test"),
+        ("ninjaone", "https://rmm.example.test"),
+        ("ninjaone", "http://eu.ninjarmm.com"),
+        ("ninjaone", "http://127.0.0.1:9000"),
+    ],
+)
+def test_instance_url_rules(api: Api, provider: str, url: str) -> None:
+    status, data = api.call("POST", "/v1/integrations", {"provider": provider, "name": "x", "instanceUrl": url})
+    assert status == 422 and [e["path"] for e in data["errors"]] == ["instanceUrl"]
+    iid = api.connect(provider)["integrationId"]
+    status, data = api.call("PATCH", f"/v1/integrations/{iid}", {"instanceUrl": url})
+    assert status == 422 and data["errors"][0]["path"] == "instanceUrl"
+
+
+def test_loopback_needs_the_flag(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOW_LOOPBACK_PROVIDERS", "true")
+    data = api.connect("tacticalrmm", instanceUrl="http://127.0.0.1:9000")
+    assert data["instanceUrl"] == "http://127.0.0.1:9000"
+    assert api.connect("ninjaone", instanceUrl="https://eu.ninjarmm.com")["instanceUrl"] == "https://eu.ninjarmm.com"
+
+
+def test_test_connection(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOW_LOOPBACK_PROVIDERS", "true")
+    with TacticalSim() as tactical:
+        good = api.connect("tacticalrmm", instanceUrl=tactical.url, credentials={"apiKey": "sim-api-key"})
+        assert api.ok("POST", f"/v1/integrations/{good['integrationId']}/test-connection") == {
+            "ok": True,
+            "error": None,
+        }
+        assert tactical.calls("PATCH", "/alerts/")[0].json() == {"resolvedFilter": False, "snoozedFilter": False}
+        bad = api.connect("tacticalrmm", instanceUrl=tactical.url, credentials={"apiKey": "wrong-key-xyz"})
+        out = api.ok("POST", f"/v1/integrations/{bad['integrationId']}/test-connection")
+        assert out["ok"] is False and "HTTP 401" in out["error"] and "wrong-key-xyz" not in out["error"]
+    none = api.connect("tacticalrmm")
+    out = api.ok("POST", f"/v1/integrations/{none['integrationId']}/test-connection")
+    assert out["ok"] is False and "no credentials" in out["error"]
+    status, _ = api.call(
+        "POST", f"/v1/integrations/{good['integrationId']}/test-connection", claims=claims(api.world, admin=False)
+    )
+    assert status == 403
+
+
+def test_ninjaone_connect_registers_the_webhook_and_offers_a_channel_url(api: Api, sim: NinjaOneSim) -> None:
+    data = api.connect("ninjaone", instanceUrl=sim.url, credentials=CREDS)
+    iid = data["integrationId"]
+    assert data["webhookRegistration"]["status"] == "registered"
+    assert sim.webhook is not None
+    assert sim.webhook["url"] == f"{BASE_URL}/webhooks/ninjaone/{iid}"
+    assert sim.webhook["headers"] == [{"name": "X-Webhook-Secret", "value": data["webhookSecret"]}]
+    assert sim.webhook["expand"] == ["device", "organization"] and "CONDITION" in sim.webhook["activities"]
+    channel = data["channelUrl"]
+    assert channel.startswith(f"{BASE_URL}/webhooks/ninjaone/{iid}/")
+    secret = channel.rsplit("/", 1)[1]
+    read = api.ok("GET", f"/v1/integrations/{iid}")
+    assert read["webhookRegistration"]["status"] == "registered"
+    assert "channelUrl" not in read and secret not in json.dumps(read)
+    row = api.world.one("SELECT * FROM rmm_integrations WHERE integration_id = %s", iid)
+    assert secret not in json.dumps(row, default=str)
+
+    # The UI channel delivers with no header; the path secret authenticates it.
+    alert = sim.fire(101, "disk", webhook=False)
+    status, body = channel_post(channel, sim.activity(alert, "TRIGGERED"))
+    assert status == 200 and body["outcome"] in ("recorded_only", "ticket_created")
+    status, _ = channel_post(channel[:-4] + "AAAA", sim.activity(alert, "RESET"))
+    assert status == 401
+
+    # Rotation: a new channel URL and a re-registration with the new header secret; the old
+    # channel URL keeps working during the grace period.
+    rotated = api.ok("POST", f"/v1/integrations/{iid}/webhook-secret/rotate")
+    assert rotated["channelUrl"] != channel and rotated["webhookRegistration"]["status"] == "registered"
+    assert sim.webhook["headers"] == [{"name": "X-Webhook-Secret", "value": rotated["webhookSecret"]}]
+    assert channel_post(rotated["channelUrl"], sim.activity(alert, "RESET"))[0] == 200
+    assert channel_post(channel, sim.activity(alert, "RESET"))[0] == 200
+
+    # Disconnect removes it from NinjaOne.
+    api.ok("DELETE", f"/v1/integrations/{iid}", status=204)
+    assert sim.webhook is None and sim.webhook_deletes == 1
+
+
+def test_a_failed_registration_never_fails_connect_and_can_be_retried(api: Api, sim: NinjaOneSim) -> None:
+    sim.fail("PUT /api/v2/webhook", status=500, times=1)  # the admin path does not retry
+    data = api.connect("ninjaone", instanceUrl=sim.url, credentials=CREDS)
+    reg = data["webhookRegistration"]
+    assert reg["status"] == "failed" and "PUT /api/v2/webhook" in reg["error"] and "HTTP 500" in reg["error"]
+    assert "sim-client-secret" not in json.dumps(data)
+    iid = data["integrationId"]
+    assert api.ok("GET", f"/v1/integrations/{iid}")["webhookRegistration"]["status"] == "failed"
+    out = api.ok("POST", f"/v1/integrations/{iid}/webhook-registration")
+    assert out["status"] == "registered" and out["error"] is None
+    assert sim.webhook is not None
+    assert api.ok("GET", f"/v1/integrations/{iid}")["webhookRegistration"]["status"] == "registered"
+    tactical = api.connect("tacticalrmm")["integrationId"]
+    assert api.call("POST", f"/v1/integrations/{tactical}/webhook-registration")[0] == 409
+
+
+def test_get_shows_the_last_poll_error_and_success(api: Api, sim: NinjaOneSim, pool: Any) -> None:
+    data = api.connect("ninjaone", instanceUrl=sim.url, credentials=CREDS)
+    iid = data["integrationId"]
+    from rmm_alerts.admin.deps import current
+
+    def factory(row: dict[str, Any]) -> Any:
+        return client_for_integration(row, store=current().secrets, allow_loopback=True)
+
+    sim.fail("GET /api/v2/alerts", status=503, times=10)
+    failed = reconcile.poll(api.world.tenant, iid, pool=pool, client_factory=factory)
+    assert failed.status == "failed"
+    out = api.ok("GET", f"/v1/integrations/{iid}")
+    assert "HTTP 503" in out["lastPollError"] and out["lastPolledAt"] is None
+    sim.clear_faults()
+    assert reconcile.poll(api.world.tenant, iid, pool=pool, client_factory=factory).status == "ok"
+    out = api.ok("GET", f"/v1/integrations/{iid}")
+    assert out["lastPollError"] is None and out["lastPolledAt"] is not None
+    assert out["polling"]["lastPolledAt"] == out["lastPolledAt"]
