@@ -259,6 +259,7 @@ def test_service_functions_use_iam_auth_to_the_proxy_as_the_app_role_and_read_no
         assert not any(a.startswith("secretsmanager:GetSecretValue") for a in actions(statements)) or name in (
             "poller",
             "ticket_closed",  # integration credentials only (checked below)
+            "rules_api",  # integration credentials only: test-connection, NinjaOne webhook registration
         )
 
 
