@@ -119,4 +119,14 @@ def test_describe_prints_one_readable_line_per_webhook() -> None:
     assert line is not None
     assert line.split()[:4] == ["webhook", "ninjaone", "200", "ticket_created"]
     assert "alert=a1" in line and "ticket=TIC000001" in line
-    assert describe(Route(None, "/v1/{proxy+}", echo, "rules_api"), {}, {"statusCode": 200}) is None
+    assert describe(Route(None, "/other", echo, "other"), {}, {"statusCode": 200}) is None
+
+
+def test_describe_prints_one_line_per_admin_request() -> None:
+    route = Route(None, "/v1/{proxy+}", echo, "rules_api")
+    event = build_event(route, "GET", "/v1/alerts?limit=2", {}, b"", {"proxy": "alerts"}, None)
+    line = describe(route, event, {"statusCode": 404})
+    assert line is not None
+    words = line.split()
+    assert words[:4] == ["admin", "GET", "/v1/alerts", "404"]  # the path, never the query or body
+    assert len(words) == 5 and words[4].endswith("ms") and int(words[4][:-2]) >= 0

@@ -7,13 +7,18 @@ feeds the real Lambda handlers. Ctrl-C (or SIGTERM) stops the gateway and Postgr
 
 from __future__ import annotations
 
+import errno
 import hmac
 import importlib.util
+import ipaddress
 import json
+import logging
 import os
 import signal
 import sys
 import threading
+import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
@@ -49,7 +54,12 @@ def bearer_authorizer(token: str, claims: dict[str, Any]) -> Any:
 
 
 def describe(route: Route, event: dict[str, Any], response: dict[str, Any]) -> str | None:
-    """One readable line per processed webhook: provider, outcome, alert, ticket number."""
+    """One readable line per request: webhooks with provider, outcome, alert, ticket number;
+    admin API calls with method, path, status and duration."""
+    if route.name == "rules_api":
+        started = (event.get("requestContext") or {}).get("requestTimeEpoch")
+        took = f" {max(0, int(time.time() * 1000) - int(started))}ms" if isinstance(started, int) else ""
+        return f"admin   {event.get('httpMethod', '-'):<6} {event.get('path', '-')} {response.get('statusCode')}{took}"
     if not route.name.startswith("webhook_"):
         return None
     try:
@@ -69,21 +79,92 @@ def describe(route: Route, event: dict[str, Any], response: dict[str, Any]) -> s
     return " ".join(parts)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Log records in the console's own format: a lower-case level word, then the message (as the
+    ``webhook ...`` and ``admin ...`` lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname.lower():<7} {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _console_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(ConsoleFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+
+
+def bind(host: str, port: int, gateway: LocalGateway) -> ThreadingHTTPServer | None:
+    """Listen on ``host:port``, or say plainly why not (``None``)."""
+    try:
+        return gateway.server(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"rmm-alerts dev: port {port} on {host} is already in use (is another rmm-alerts dev running?).\n"
+                f"Stop the other process, or start on a free port: rmm-alerts dev --port {port + 1}",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            print(
+                f"rmm-alerts dev: cannot listen on {host}:{port}: {exc.strerror or exc}.\n"
+                "Pick another address or port: rmm-alerts dev --host 127.0.0.1 --port 8000",
+                file=sys.stderr,
+                flush=True,
+            )
+        return None
+
+
 def run(host: str, port: int, home: Path) -> int:
     from rmm_alerts import demo
     from rmm_alerts.localdb import LocalServer, ensure_database
     from rmm_alerts.migrations import apply_all
 
-    home.mkdir(parents=True, exist_ok=True)
+    _console_logging()
+    if not is_loopback(host):
+        print(
+            f"warning: listening on {host}, not loopback: anyone who can reach this machine can send webhooks, "
+            "and the admin token printed below works from the network. Use --host 127.0.0.1 unless you mean it.",
+            flush=True,
+        )
+
+    def on_response(route: Route, event: dict[str, Any], response: dict[str, Any]) -> None:
+        line = describe(route, event, response)
+        if line:
+            print(line, flush=True)
+
+    # Bind before starting anything, so a taken port fails fast with nothing to stop. Requests that
+    # arrive before the routes are in place wait in the listen backlog until serve_forever().
+    gateway = LocalGateway([], on_response)
+    http = bind(host, port, gateway)
+    if http is None:
+        return 1
+    bound_port = http.server_address[1]
+
     server: LocalServer | None = None
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        print(f"starting PostgreSQL (data in {home / 'pgdata'}) ...", flush=True)
-        server = LocalServer(home / "pgdata")
-        url = ensure_database(server.uri(), "rmm_alerts")
-    http = None
     stopping = threading.Event()
     try:
+        home.mkdir(parents=True, exist_ok=True)
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            print(f"starting PostgreSQL (data in {home / 'pgdata'}) ...", flush=True)
+            server = LocalServer(home / "pgdata")
+            url = ensure_database(server.uri(), "rmm_alerts")
         applied = apply_all(url)
         print(f"migrations: {', '.join(applied) if applied else 'up to date'}", flush=True)
         creds, created = demo.seed(url, home / "dev-credentials.json")
@@ -93,7 +174,7 @@ def run(host: str, port: int, home: Path) -> int:
         os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "rmm-alerts-dev")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        os.environ.setdefault("API_BASE_URL", f"http://{host}:{port}")
+        os.environ.setdefault("API_BASE_URL", f"http://{host}:{bound_port}")
         # rules_api: local scheduler table and 0600 credential files instead of AWS (rmm_alerts.ports).
         os.environ.setdefault("LOCAL_STATE_DIR", str(home / "state"))
 
@@ -122,13 +203,7 @@ def run(host: str, port: int, home: Path) -> int:
             authorizer = bearer_authorizer(creds.admin_token, claims)
             routes.append(Route(None, "/v1/{proxy+}", api, "rules_api", authorizer=authorizer))
 
-        def on_response(route: Route, event: dict[str, Any], response: dict[str, Any]) -> None:
-            line = describe(route, event, response)
-            if line:
-                print(line, flush=True)
-
-        http = LocalGateway(routes, on_response).server(host, port)
-        bound_port = http.server_address[1]
+        gateway.routes = routes
         _banner(host, bound_port, creds, created)
 
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -141,8 +216,7 @@ def run(host: str, port: int, home: Path) -> int:
         http.serve_forever(poll_interval=0.2)
     finally:
         print("stopping ...", flush=True)
-        if http is not None:
-            http.server_close()
+        http.server_close()
         from rmm_alerts import db
 
         db.reset_pool()
@@ -152,13 +226,22 @@ def run(host: str, port: int, home: Path) -> int:
     return 0
 
 
+def _command_name() -> str:
+    """How to call ``rmm-alerts`` from here: the venv's script, relative when it is below the cwd."""
+    script = Path(sys.executable).parent / "rmm-alerts"
+    if not script.exists():
+        return "rmm-alerts"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def _banner(host: str, port: int, creds: Any, created: bool) -> None:
     base = f"http://{host}:{port}"
     ninja_url = f"{base}/webhooks/ninjaone/{creds.ninjaone_integration_id}"
     tactical_url = f"{base}/webhooks/tacticalrmm/{creds.tactical_integration_id}"
-    fixtures = REPO_ROOT / "tests" / "fixtures" / "ninjaone"
-    trigger = fixtures / "condition_triggered.json"
-    reset = fixtures / "condition_reset.json"
+    sample = _command_name() + " sample ninjaone"
     lines = [
         "",
         f"rmm-alerts dev is running on {base}  ({'demo tenant created' if created else 'reusing your data'})",
@@ -172,10 +255,10 @@ def _banner(host: str, port: int, creds: Any, created: bool) -> None:
         f"    X-Webhook-Secret: {creds.tactical_secret}",
         "",
         "  Try it: a NinjaOne TRIGGERED creates a ticket, its RESET closes it.",
-        f"  curl -sS -X POST '{ninja_url}' -H 'Content-Type: application/json' \\",
-        f"       -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @{trigger}",
-        f"  curl -sS -X POST '{ninja_url}' -H 'Content-Type: application/json' \\",
-        f"       -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @{reset}",
+        f"  {sample} trigger | curl -sS -X POST '{ninja_url}' \\",
+        f"       -H 'Content-Type: application/json' -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @-",
+        f"  {sample} reset | curl -sS -X POST '{ninja_url}' \\",
+        f"       -H 'Content-Type: application/json' -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @-",
         "",
         "  Ctrl-C stops the gateway and PostgreSQL; the next start reuses the data.",
         "ready",

@@ -9,10 +9,30 @@ from __future__ import annotations
 import os
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "rmm-alerts")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RmmAlerts")
 
+
+class InvocationMetrics(AmazonCloudWatchEMFProvider):
+    """Every invocation starts with no metrics and no dimensions.
+
+    Powertools clears them only when it actually prints them: with ``POWERTOOLS_METRICS_DISABLED``
+    (``rmm-alerts dev``, tests) they pile up across warm invocations, so the next invocation's
+    ``add_dimension("outcome", ...)`` warns "Dimension 'outcome' has already been added" and the
+    metric set grows without bound. ``log_metrics`` calls this at the end of every invocation.
+    An invocation without metrics flushes nothing, quietly (Powertools would warn).
+    """
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        try:
+            if self.metric_set or raise_on_empty_metrics:
+                super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+        finally:
+            self.clear_metrics()
+
+
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+metrics = Metrics(provider=InvocationMetrics(namespace=NAMESPACE, service=SERVICE))
 tracer = Tracer(service=SERVICE)

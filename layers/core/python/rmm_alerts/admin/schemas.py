@@ -216,12 +216,28 @@ class WindowList(_Out):
 # -- alerts -----------------------------------------------------------------------------------
 
 
+class TicketNote(_Out):
+    created_at: datetime = Field(description="When the note was written.")
+    author: Literal["system", "human"] = Field(
+        description="`system`: written by this service (creation, occurrence and reset notes); "
+        "`human`: written by a technician."
+    )
+    user_id: UUID | None = Field(description="The PSA user who wrote it, when known.")
+    is_internal: bool = Field(description="An internal note (not visible to the client).")
+    text: str = Field(description="The note, cut to 4000 characters (ending in `…` when cut).")
+
+
 class TicketLink(_Out):
     ticket_id: UUID
-    ticket_number: str
+    ticket_number: str = Field(description="The PSA ticket number, e.g. `TIC000001`.")
     title: str
-    status_name: str | None
+    status_name: str | None = Field(description="The ticket's current status.")
     is_closed: bool
+    note_count: int = Field(description="How many notes the ticket has in all.")
+    notes: list[TicketNote] = Field(
+        description="The ticket's newest notes (at most 50), oldest first: the initial note, "
+        '"Alert re-triggered — occurrence N" notes, the reset note, and technicians\' comments.'
+    )
 
 
 class AlertOut(_Out):
@@ -250,6 +266,7 @@ class AlertOut(_Out):
     auto_ticket_created: bool
     suppressed_by_window_id: UUID | None
     ticket_id: UUID | None
+    ticket_number: str | None = Field(description="The linked ticket's number, e.g. `TIC000001`; null without one.")
     asset_id: UUID | None
     client_id: UUID | None
     created_at: datetime
