@@ -88,6 +88,8 @@ def test_dispatch_authorizer_404_and_response_mapping() -> None:
     ]
     gateway = LocalGateway(routes, lambda route, event, response: seen.append(event))
     assert gateway.dispatch("GET", "/v1/alerts", {}, b"")[0] == 401
+    # a refused request reaches the console callback too, without claims
+    assert seen.pop()["requestContext"].get("authorizer") is None
     status, _headers, body = gateway.dispatch("GET", "/v1/alerts", {"Authorization": "Bearer tok"}, b"")
     assert status == 200 and json.loads(body)["requestContext"]["authorizer"] == {"claims": {"sub": "u"}}
     assert gateway.dispatch("POST", "/bin", {}, b"")[1:] == ({}, b"\x01")

@@ -135,7 +135,6 @@ def run(host: str, port: int, home: Path) -> int:
     from rmm_alerts.localdb import LocalServer, ensure_database
     from rmm_alerts.migrations import apply_all
 
-    _console_logging()
     if not is_loopback(host):
         print(
             f"warning: listening on {host}, not loopback: anyone who can reach this machine can send webhooks, "
@@ -155,6 +154,7 @@ def run(host: str, port: int, home: Path) -> int:
     if http is None:
         return 1
     bound_port = http.server_address[1]
+    _console_logging()
 
     server: LocalServer | None = None
     stopping = threading.Event()
