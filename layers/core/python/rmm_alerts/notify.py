@@ -1,4 +1,4 @@
-"""Notification requests for a rule's ``notifyUserIds`` (PRD FR-8): in-app and email, written to
+"""Notification requests for a rule's ``notifyUserIds``: in-app and email, written to
 the outbox with the new ticket and delivered later, honouring per-user preferences."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The webhook Lambdas stay thin: they hand the path id, the ``X-Webhook-Secret`` header and the raw
 body to :func:`receive` and turn the :class:`WebhookResponse` into an API Gateway response.
 
-Status codes (CONTRACT.md Webhooks): 404 unknown or disconnected integration (or another
+Status codes (docs/errors.md): 404 unknown or disconnected integration (or another
 provider's), 401 missing or wrong secret and also when no secret is configured (never open),
 413 body over 256 KiB (checked before anything else), 400 bad JSON or a payload that cannot be
 an alert (the message names the field), 200 otherwise, including non-alert activities
