@@ -204,6 +204,10 @@ def run(host: str, port: int, home: Path) -> int:
             routes.append(Route(None, "/v1/{proxy+}", api, "rules_api", authorizer=authorizer))
 
         gateway.routes = routes
+        # The functions' Powertools logger (JSON in Lambda) speaks the console's format here too.
+        from rmm_alerts.observability import logger as service_logger
+
+        service_logger.registered_handler.setFormatter(ConsoleFormatter())
         _banner(host, bound_port, creds, created)
 
         def stop(signum: int, frame: FrameType | None) -> None:
