@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import uuid
@@ -14,6 +15,7 @@ import pytest
 from rmm_alerts import cli, devserver, samples
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.normalizers import normalize
+from tests.support.apigw import FakeContext
 
 TENANT, INTEGRATION = uuid.uuid4(), uuid.uuid4()
 EVERYWHERE = "0.0.0.0"  # noqa: S104 - the point of these tests
@@ -104,3 +106,26 @@ def test_dev_on_the_network_warns_and_a_taken_port_stops_before_postgres(
     assert f"port {port} on 0.0.0.0 is already in use" in out.err and f"--port {port + 1}" in out.err
     assert "stopping" not in out.out + out.err
     assert not (tmp_path / "home").exists()
+
+
+def test_dev_console_prints_service_logs_in_its_own_format() -> None:
+    """In `rmm-alerts dev` the functions' Powertools logger prints console lines, and still works as
+    a Powertools logger (a decorated handler appends and clears per-invocation keys)."""
+    from rmm_alerts.observability import logger
+
+    handler = logger.registered_handler
+    old_formatter, stream = handler.formatter, io.StringIO()
+    old_stream = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        devserver._console_service_logs()
+
+        @logger.inject_lambda_context(clear_state=True)
+        def lambda_handler(event: dict[str, Any], context: Any) -> None:
+            logger.append_keys(tenant_id="t-1")
+            logger.warning("integrity error", extra={"error_type": "UniqueViolation"})
+
+        lambda_handler({}, FakeContext())
+    finally:
+        handler.setFormatter(old_formatter)
+        handler.setStream(old_stream)  # type: ignore[attr-defined]
+    assert stream.getvalue() == "warning integrity error\n"

@@ -108,6 +108,22 @@ def _console_logging() -> None:
     root.addHandler(handler)
 
 
+def _console_service_logs() -> None:
+    """The functions' Powertools logger (JSON lines in Lambda) in the console's format. It stays a
+    Powertools formatter: the logger also asks it to keep and clear per-invocation keys."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    from rmm_alerts.observability import logger as service_logger
+
+    console = ConsoleFormatter()
+
+    class ServiceConsoleFormatter(LambdaPowertoolsFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return console.format(record)
+
+    service_logger.registered_handler.setFormatter(ServiceConsoleFormatter())
+
+
 def bind(host: str, port: int, gateway: LocalGateway) -> ThreadingHTTPServer | None:
     """Listen on ``host:port``, or say plainly why not (``None``)."""
     try:
@@ -204,10 +220,7 @@ def run(host: str, port: int, home: Path) -> int:
             routes.append(Route(None, "/v1/{proxy+}", api, "rules_api", authorizer=authorizer))
 
         gateway.routes = routes
-        # The functions' Powertools logger (JSON in Lambda) speaks the console's format here too.
-        from rmm_alerts.observability import logger as service_logger
-
-        service_logger.registered_handler.setFormatter(ConsoleFormatter())
+        _console_service_logs()
         _banner(host, bound_port, creds, created)
 
         def stop(signum: int, frame: FrameType | None) -> None:
