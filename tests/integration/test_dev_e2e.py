@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -130,7 +131,7 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         resolved = _curl(_variables(trigger) + _readme_block("e2e:reset"), home, port)
         assert resolved["outcome"] == "resolved" and resolved["ticketId"] == created["ticketId"]
         # The alert detail shows the ticket's number, that it closed, and its notes.
-        detail = _curl(_readme_block("e2e:alert"), home, port)
+        detail: dict[str, Any] = json.loads(_shell(_readme_block("e2e:alert"), home, port).stdout)
         assert detail["status"] == "auto_resolved" and detail["ticketNumber"] == "TIC000001"
         assert detail["ticket"]["isClosed"] is True
         notes = [n["text"] for n in detail["ticket"]["notes"]]
