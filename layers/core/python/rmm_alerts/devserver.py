@@ -153,7 +153,7 @@ def run(host: str, port: int, home: Path) -> int:
 
     if not is_loopback(host):
         print(
-            f"warning: listening on {host}, not loopback: anyone who can reach this machine can send webhooks, "
+            f"warning listening on {host}, not loopback: anyone who can reach this machine can send webhooks, "
             "and the admin token printed below works from the network. Use --host 127.0.0.1 unless you mean it.",
             flush=True,
         )
