@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rmm_alerts.admin.alerts import MAX_NOTE_CHARS, MAX_NOTES
+from rmm_alerts.observability import logger
 from rmm_alerts.pipeline import process_event
 from tests.support.admin_api import Api, claims
 from tests.support.events import event
@@ -115,3 +118,27 @@ def test_notes_and_numbers_are_tenant_scoped(api: Api, uow_factory: Any, other: 
     assert api.call("GET", f"/v1/alerts/{mine.alert_id}", claims=claims(other))[0] == 404
     assert api.ok("GET", "/v1/alerts", claims=claims(other))["items"] == []
     assert api.call("GET", f"/v1/alerts/{uuid.uuid4()}")[0] == 404
+
+
+def test_every_admin_request_is_one_structured_log_line(api: Api) -> None:
+    """In Lambda, each admin request logs `admin request` with method, path, status and duration —
+    refused ones too — and never the body."""
+    handler = logger.registered_handler
+    stream = io.StringIO()
+    old = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        api.call("POST", "/v1/maintenance-windows", {"name": "secret-window-name"})  # 422
+        api.call("GET", "/v1/alerts", anonymous=True)  # 401, refused before routing
+        api.call("GET", "/v1/alerts")
+    finally:
+        handler.setStream(old)  # type: ignore[attr-defined]
+    records = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    lines = [r for r in records if r.get("message") == "admin request"]
+    assert [(r["method"], r["path"], r["status"]) for r in lines] == [
+        ("POST", "/v1/maintenance-windows", 422),
+        ("GET", "/v1/alerts", 401),
+        ("GET", "/v1/alerts", 200),
+    ]
+    assert all(isinstance(r["duration_ms"], float) and r["duration_ms"] >= 0 for r in lines)
+    assert lines[2]["tenant_id"] == str(api.world.tenant) and lines[0]["correlation_id"]
+    assert "secret-window-name" not in stream.getvalue()
