@@ -88,6 +88,11 @@ def scrub_nul(value: Any) -> Any:
     return value
 
 
+def _not_json(constant: str) -> Any:
+    # Python's json accepts NaN and ±Infinity; JSON (and PostgreSQL's jsonb) does not.
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def _error(status: int, message: str, **extra: Any) -> WebhookResponse:
     return WebhookResponse(status, {"error": message, **extra})
 
@@ -136,9 +141,11 @@ def receive(
 
 def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWork, now: datetime) -> WebhookResponse:
     try:
-        payload = scrub_nul(json.loads(body.decode("utf-8")))
+        payload = scrub_nul(json.loads(body.decode("utf-8"), parse_constant=_not_json))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return _error(400, f"body: not valid JSON ({exc.__class__.__name__})", field="body")
+    except ValueError as exc:
+        return _error(400, f"body: not valid JSON ({exc})", field="body")
     try:
         event = normalizers.normalize(
             provider, payload, tenant_id=integration.tenant, integration_id=integration.integration_id, received_at=now
