@@ -1,4 +1,4 @@
-"""/v1/*: the admin REST API (CONTRACT.md Admin API). Routes and services live in the layer
+"""/v1/*: the admin REST API (docs/admin-api.md). Routes and services live in the layer
 (:mod:`rmm_alerts.admin`); this module only wires the observability decorators."""
 
 from __future__ import annotations

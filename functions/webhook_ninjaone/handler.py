@@ -1,4 +1,4 @@
-"""POST /webhooks/ninjaone/{integrationId}: ninjaone alert webhooks (CONTRACT.md Webhooks)."""
+"""POST /webhooks/ninjaone/{integrationId}: ninjaone alert webhooks (docs/errors.md)."""
 
 from __future__ import annotations
 

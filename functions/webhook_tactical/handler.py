@@ -1,4 +1,4 @@
-"""POST /webhooks/tacticalrmm/{integrationId}: tacticalrmm alert webhooks (CONTRACT.md Webhooks)."""
+"""POST /webhooks/tacticalrmm/{integrationId}: tacticalrmm alert webhooks (docs/errors.md)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,14 @@ are left for the tests to report instead of aborting the synthesis.
 
 from __future__ import annotations
 
+import os
+
+# Keep jsii's node-version banner out of test output: before aws_cdk starts its node process. The
+# README recommends a supported Node (22 or 24); CI boxes may still run an end-of-life one.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "14,16,18,19,20,21,23")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -74,14 +75,42 @@ def _postgres_for(pgdata: Path) -> list[psutil.Process]:
 
 def _shell(block: str, home: Path, port: int) -> subprocess.CompletedProcess[str]:
     """Run a README block as a user would paste it, pointed at this test's dev home and port."""
-    script = block.replace(".rmm-alerts/", f"{home}/").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    script = (
+        block.replace(".rmm-alerts/", f"{home}/")
+        .replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        .replace(".venv/bin/rmm-alerts", f"{sys.executable} -m rmm_alerts.cli")
     )
+    env = {**os.environ, "RMM_ALERTS_HOME": str(home)}
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def _variables(block: str) -> str:
+    """The variable assignments of a block (what a shell session keeps between blocks)."""
+    return "".join(line + "\n" for line in block.splitlines() if re.match(r"^[A-Z]+=", line))
 
 
 def _curl(block: str, home: Path, port: int) -> dict[str, object]:
     return dict(json.loads(_shell(block, home, port).stdout))
+
+
+def _second_dev_on_a_taken_port(home: Path, port: int) -> None:
+    """A second `rmm-alerts dev` on the port the first one holds: a plain message, nothing started."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["RMM_ALERTS_HOME"] = str(home)
+    second = subprocess.run([*DEV, "--port", str(port)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    out = second.stdout + second.stderr
+    assert second.returncode != 0, out
+    assert f"port {port} on 127.0.0.1 is already in use" in out and f"--port {port + 1}" in out
+    assert "Traceback" not in out and "stopping" not in out and "stopped" not in out
+    assert not (home / "pgdata").exists()  # it gave up before starting PostgreSQL
 
 
 @pytest.mark.slow
@@ -102,9 +131,24 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         assert mail["To"] == "admin@demo-msp.test" and mail["Subject"].startswith("RMM Alert (")
         body = mail.get_body(("plain",))
         assert body is not None and "TIC000001" in body.get_content()
+        sent = json.loads((home / "trigger.json").read_text())
+        assert abs(sent["activityTime"] - time.time()) < 120  # a sample dated now, not a 2025 fixture
+        # "Send the same file again": the curl line alone (the block's variables set, no new sample).
+        resend = "\n".join(line for line in trigger.splitlines() if "sample" not in line)
+        assert _curl(resend, home, port)["outcome"] == "skipped"
         # The reset block reuses $URL and $SECRET from the trigger block, as in a shell session.
-        resolved = _curl(trigger.rsplit("curl", 1)[0] + _readme_block("e2e:reset"), home, port)
+        resolved = _curl(_variables(trigger) + _readme_block("e2e:reset"), home, port)
         assert resolved["outcome"] == "resolved" and resolved["ticketId"] == created["ticketId"]
+        # The alert detail shows the ticket's number, that it closed, and its notes.
+        detail: dict[str, Any] = json.loads(_shell(_readme_block("e2e:alert"), home, port).stdout)
+        assert detail["status"] == "auto_resolved" and detail["ticketNumber"] == "TIC000001"
+        assert detail["ticket"]["isClosed"] is True
+        notes = [n["text"] for n in detail["ticket"]["notes"]]
+        assert notes[0].startswith("Ticket created automatically") and "closed automatically" in notes[-1]
+        # TacticalRMM: trigger and resolve, paired by the sampled alert id.
+        tactical = _shell(_readme_block("e2e:tactical"), home, port).stdout.splitlines()
+        assert [json.loads(line)["outcome"] for line in tactical] == ["ticket_created", "resolved"]
+        _second_dev_on_a_taken_port(tmp_path / "second-home", port)
         # The admin walkthrough: connect, map an organization and a device, create a rule.
         admin = _shell(_readme_block("e2e:admin"), home, port)
         org, device, rule = (json.loads(line) for line in admin.stdout.splitlines())
@@ -141,13 +185,15 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000002" in line for line in output
     )
     assert "stopped" in output
+    assert any(line.split()[:3] == ["admin", "GET", "/v1/alerts"] and "200" in line for line in output)
+    assert not [line for line in output if "Warning" in line or "Traceback" in line]
     assert _postgres_for(home / "pgdata") == []
 
     # A second start reuses the data: same URLs and secrets, the ticket is still there.
     proc, banner = _start(home, port)
     try:
         assert any("reusing your data" in line for line in banner)
-        again = _curl(_readme_block("e2e:trigger"), home, port)
+        again = _curl(resend, home, port)
         assert again["outcome"] == "skipped"  # the same delivery was already processed
     finally:
         _stop(proc)

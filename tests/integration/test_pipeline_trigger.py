@@ -1,4 +1,4 @@
-"""process_event on triggers: REFERENCE.md §3, scenario by scenario, on real PostgreSQL."""
+"""process_event on triggers: docs/rules.md, scenario by scenario, on real PostgreSQL."""
 
 from __future__ import annotations
 

@@ -147,6 +147,11 @@ def test_bad_json_is_400(world: Tenant) -> None:
     status, body = call_ninja(world, '{"id": 1,')
     assert status == 400 and body["field"] == "body"
     assert call_ninja(world, b"\xff\xfe", base64_body=True)[0] == 400
+    # NaN and Infinity are not JSON (Python accepts them, jsonb refuses them: that was a 500)
+    status, body = call_ninja(world, json.dumps({**TRIGGERED, "message": [float("-inf")]}))
+    assert (status, body["field"]) == (400, "body") and "-Infinity" in body["error"]
+    assert call_ninja(world, '{"id": NaN}')[0] == 400
+    assert world.alerts() == []
 
 
 def test_payload_that_cannot_be_an_alert_is_400_naming_the_field(world: Tenant) -> None:

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,3 +144,31 @@ def test_metrics_count_alerts_by_provider_and_outcome_with_duration(
     assert {"provider", "outcome"} <= set(directive["Dimensions"][0])
     units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
     assert units == {"AlertsReceived": "Count", "WebhookDuration": "Milliseconds"}
+
+
+@pytest.mark.parametrize("metrics_disabled", [True, False], ids=["metrics-off", "metrics-on"])
+def test_a_webhook_burst_raises_no_powertools_warning(
+    world: Tenant, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], metrics_disabled: bool
+) -> None:
+    """Warm invocations with different outcomes must not inherit the previous one's dimensions
+    (Powertools only clears them when it prints them, and never with metrics disabled)."""
+    if metrics_disabled:
+        monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    trigger = fixture("ninjaone/condition_triggered.json")
+    reset = fixture("ninjaone/condition_reset.json")
+    bodies = [trigger, trigger, reset, {**trigger, "id": 1, "seriesUid": "s-2"}, {**trigger, "id": 2}, b"{not json"]
+    outcomes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for body in bodies * 2:
+            event = webhook_event("ninjaone", str(world.integration_id), body, secret=SECRET)
+            response = ninja.handler(event, FakeContext())
+            outcomes.append(json.loads(response["body"]).get("outcome", response["statusCode"]))
+    assert {"ticket_created", "skipped", "resolved", "occurrence_appended", 400} <= set(outcomes)
+    assert [str(w.message) for w in caught] == []
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    if metrics_disabled:
+        assert emf == []
+    else:  # one blob per invocation, each with its own outcome only
+        expected = [o if isinstance(o, str) else f"http_{o}" for o in outcomes]
+        assert [b["outcome"] for b in emf if "AlertsReceived" in b] == expected

@@ -88,6 +88,8 @@ def test_dispatch_authorizer_404_and_response_mapping() -> None:
     ]
     gateway = LocalGateway(routes, lambda route, event, response: seen.append(event))
     assert gateway.dispatch("GET", "/v1/alerts", {}, b"")[0] == 401
+    # a refused request reaches the console callback too, without claims
+    assert seen.pop()["requestContext"].get("authorizer") is None
     status, _headers, body = gateway.dispatch("GET", "/v1/alerts", {"Authorization": "Bearer tok"}, b"")
     assert status == 200 and json.loads(body)["requestContext"]["authorizer"] == {"claims": {"sub": "u"}}
     assert gateway.dispatch("POST", "/bin", {}, b"")[1:] == ({}, b"\x01")
@@ -119,4 +121,14 @@ def test_describe_prints_one_readable_line_per_webhook() -> None:
     assert line is not None
     assert line.split()[:4] == ["webhook", "ninjaone", "200", "ticket_created"]
     assert "alert=a1" in line and "ticket=TIC000001" in line
-    assert describe(Route(None, "/v1/{proxy+}", echo, "rules_api"), {}, {"statusCode": 200}) is None
+    assert describe(Route(None, "/other", echo, "other"), {}, {"statusCode": 200}) is None
+
+
+def test_describe_prints_one_line_per_admin_request() -> None:
+    route = Route(None, "/v1/{proxy+}", echo, "rules_api")
+    event = build_event(route, "GET", "/v1/alerts?limit=2", {}, b"", {"proxy": "alerts"}, None)
+    line = describe(route, event, {"statusCode": 404})
+    assert line is not None
+    words = line.split()
+    assert words[:4] == ["admin", "GET", "/v1/alerts", "404"]  # the path, never the query or body
+    assert len(words) == 5 and words[4].endswith("ms") and int(words[4][:-2]) >= 0

@@ -1,4 +1,4 @@
-"""Normalizers: raw NinjaOne / TacticalRMM payloads -> NormalizedAlertEvent (REFERENCE.md §1, §2, §4)."""
+"""Normalizers: raw NinjaOne / TacticalRMM payloads -> NormalizedAlertEvent (docs/payloads.md)."""
 
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ def test_ninjaone_condition_identity(
 
 
 def test_ninjaone_condition_identity_is_never_the_lifecycle_word_in_alt_shape() -> None:
-    # the reference implementation's flaw (REFERENCE.md §4.1), replayed on a real payload
+    # the reference implementation's flaw (statusCode as identity), replayed on a real payload
     events = [ninja(fixture(f"ninjaone/{n}.json")) for n in ("condition_triggered", "condition_reset")]
     assert {e.condition_id for e in events} == {DISK_CONFIG}
 
@@ -773,7 +773,7 @@ def test_property_tactical_fixture_with_one_field_replaced(base: str, key: str, 
 
 
 def test_tactical_resolve_without_alert_id_pairs_on_agent_and_check() -> None:
-    """REFERENCE.md §4.9: a resolve that lost its alert id must still find its trigger."""
+    """A resolve that lost its alert id must still find its trigger."""
     body = {k: v for k, v in fixture("tactical/check_resolve.json").items() if k != "alertId"}
     event = normalize_tactical(body, tenant_id=TENANT, integration_id=INTEGRATION)
     assert event.kind is EventKind.RESET

@@ -1,4 +1,4 @@
-"""Rule matching: REFERENCE.md §3 conditions and first-match-by-priority_order."""
+"""Rule matching: docs/rules.md conditions and first-match-by-priority_order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Maintenance windows: REFERENCE.md §3 examples, scopes, DST, next occurrence."""
+"""Maintenance windows: the docs/rules.md examples, scopes, DST, next occurrence."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _one_off(starts: str, ends: str, **kw: Any) -> MaintenanceWindow:
 @pytest.mark.parametrize(
     ("window", "at", "expected"),
     [
-        # REFERENCE.md §3 examples, window in America/New_York (EDT = UTC-4 in June).
+        # docs/rules.md examples, window in America/New_York (EDT = UTC-4 in June).
         (_weekly([FRI], "10:00", "11:00"), "2026-06-12T14:30", True),
         (_weekly([FRI], "10:00", "11:00"), "2026-06-12T15:30", False),
         (_weekly([FRI], "22:00", "02:00"), "2026-06-13T03:00", True),

@@ -1,5 +1,7 @@
 """The fixed shapes everything else speaks: the normalized alert event, rule conditions and
-actions (REFERENCE.md §3), and maintenance windows. Pydantic v2, strict, unknown keys rejected.
+actions (docs/rules.md), and maintenance windows. Pydantic v2, strict, unknown keys rejected.
+
+The field descriptions are what docs/openapi.json shows; they describe, they do not validate.
 
 Validation errors always carry a dotted field path (see :func:`error_list`).
 """
@@ -122,32 +124,99 @@ NonEmptyStr = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class RuleConditions(_CamelStrict):
-    """Every present field must match; ``{}`` matches everything."""
+    """When a rule applies. Every condition present must match; ``{}`` matches every alert; an
+    empty list is the same as an absent one. An alert without the tested value never matches."""
 
-    severities: list[Severity] | None = Field(default=None, max_length=5)
-    activity_types: list[NonEmptyStr] | None = Field(default=None, max_length=100)
-    alert_classes: list[NonEmptyStr] | None = Field(default=None, max_length=100)
-    source_types: list[NonEmptyStr] | None = Field(default=None, max_length=100)
-    organization_ids: list[NonEmptyStr] | None = Field(default=None, max_length=1000)
-    keywords: list[NonEmptyStr] | None = Field(default=None, max_length=100)
-    message_pattern: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_compile_re2)] | None = None
+    severities: list[Severity] | None = Field(
+        default=None,
+        max_length=5,
+        description="The alert's normalized severity is one of these.",
+    )
+    activity_types: list[NonEmptyStr] | None = Field(
+        default=None,
+        max_length=100,
+        description="The activity type is one of these (exact). NinjaOne webhooks: `CONDITION`; "
+        "TacticalRMM alerts have none.",
+    )
+    alert_classes: list[NonEmptyStr] | None = Field(
+        default=None,
+        max_length=100,
+        description="The alert class is one of these (exact). NinjaOne: the condition code, e.g. "
+        "`vmm_cond_disk_free_space_lt`; TacticalRMM: `check`, `task`, `availability`, `custom`.",
+    )
+    source_types: list[NonEmptyStr] | None = Field(
+        default=None,
+        max_length=100,
+        description="The source type is one of these (exact). NinjaOne webhooks: `CONDITION`; TacticalRMM: "
+        "the check type, e.g. `diskspace`.",
+    )
+    organization_ids: list[NonEmptyStr] | None = Field(
+        default=None,
+        max_length=1000,
+        description="The RMM organization id (NinjaOne organization, TacticalRMM client id) is one of these "
+        "(exact). Each must be mapped on the integration.",
+    )
+    keywords: list[NonEmptyStr] | None = Field(
+        default=None,
+        max_length=100,
+        description="Any of these appears in the message (case-insensitive substring).",
+    )
+    message_pattern: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_compile_re2)] | None = Field(
+        default=None,
+        description="A regular expression (RE2 syntax) found anywhere in the message; `(?i)` ignores case.",
+    )
+
+
+_PLACEHOLDERS = "Placeholders: `{{device}}`, `{{message}}`, `{{severity}}`, `{{organization}}`."
 
 
 class TicketTemplate(_CamelStrict):
-    title_template: Annotated[str, Field(max_length=500)] | None = None
-    description_template: Annotated[str, Field(max_length=10_000)] | None = None
+    """Ticket text. Placeholder names are case-insensitive; unknown ones are left as written."""
+
+    title_template: Annotated[str, Field(max_length=500)] | None = Field(
+        default=None,
+        description="The ticket title (one line, cut to 255 characters). Default: "
+        "`[<Provider> Alert] <class> on <device>`, plus `: <message>` when short. " + _PLACEHOLDERS,
+    )
+    description_template: Annotated[str, Field(max_length=10_000)] | None = Field(
+        default=None,
+        description="The ticket description. Default: a plain-text summary of the alert. " + _PLACEHOLDERS,
+    )
 
 
 class RuleActions(_CamelStrict):
-    create_ticket: bool = True
-    board_id: Id | None = None
-    priority_override: Id | None = None
-    assign_to_user_id: Id | None = None
-    ticket_template: TicketTemplate | None = None
-    auto_resolve_ticket: bool = False
-    auto_resolve_status_id: Id | None = None
-    reset_alert_on_ticket_close: bool = True
-    notify_user_ids: list[Id] = Field(default_factory=list, max_length=100)
+    """What a matching rule does."""
+
+    create_ticket: bool = Field(
+        default=True,
+        description="Create a ticket, or join the open ticket of the same device and condition. "
+        "`false`: only record the alert.",
+    )
+    board_id: Id | None = Field(default=None, description="Board of new tickets; default: the tenant's default board.")
+    priority_override: Id | None = Field(
+        default=None,
+        description="Priority id of new tickets; default: picked by name from the severity "
+        "(critical: urgent/critical, major: high, moderate: medium/normal, minor and none: low).",
+    )
+    assign_to_user_id: Id | None = Field(default=None, description="Assign new tickets to this user.")
+    ticket_template: TicketTemplate | None = Field(default=None, description="Title and description of new tickets.")
+    auto_resolve_ticket: bool = Field(
+        default=False,
+        description="On reset, close the ticket if it is untouched (status unchanged, no technician comment, "
+        "no time entry) and no other alert on it is still active. A note says what happened either way.",
+    )
+    auto_resolve_status_id: Id | None = Field(
+        default=None,
+        description="The closed status auto-close uses; default: the board's first closed status.",
+    )
+    reset_alert_on_ticket_close: bool = Field(
+        default=True, description="When the ticket is closed in the PSA, reset the alert in the RMM."
+    )
+    notify_user_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Users notified (in-app and e-mail, per their preferences) when this rule creates a ticket.",
+    )
 
 
 class Rule(_Strict):
@@ -190,11 +259,17 @@ class WeeklyRecurrence(_CamelStrict):
     """Weekly window: on ``days`` (0 = Sunday) from ``start_time`` to ``end_time`` in ``timezone``.
     An end before the start crosses midnight into the next day."""
 
-    type: Literal["weekly"] = "weekly"
-    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1, max_length=7)
-    start_time: HHMM
-    end_time: HHMM
-    timezone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+    type: Literal["weekly"] = Field(default="weekly", description="Always `weekly`.")
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        min_length=1, max_length=7, description="Days of the week the window starts on: 0 = Sunday … 6 = Saturday."
+    )
+    start_time: HHMM = Field(description="Start, `HH:MM` wall-clock time in `timezone` (included).")
+    end_time: HHMM = Field(
+        description="End, `HH:MM` (excluded). Before `startTime`: the window crosses midnight into the next day."
+    )
+    timezone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)] = Field(
+        description="IANA time zone, e.g. `Europe/Berlin`; daylight saving time is followed."
+    )
 
     @field_validator("days")
     @classmethod
@@ -211,16 +286,24 @@ class WeeklyRecurrence(_CamelStrict):
 
 
 class MaintenanceWindowIn(_CamelStrict):
-    """A window as an admin writes it: a one-off ``[startsAt, endsAt)`` or a weekly recurrence."""
+    """A window as an admin writes it: a one-off ``[startsAt, endsAt)`` or a weekly recurrence.
+    Windows are checked before rules, at the alert's own time; a match stores the alert
+    ``suppressed``: no ticket, no notification, no event."""
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    is_active: bool = True
-    integration_id: Id | None = None
-    client_id: Id | None = None
-    asset_id: Id | None = None
-    starts_at: Timestamp | None = None
-    ends_at: Timestamp | None = None
-    recurrence: WeeklyRecurrence | None = None
+    is_active: bool = Field(default=True, description="An inactive window never suppresses.")
+    integration_id: Id | None = Field(
+        default=None, description="Only alerts of this integration; null: every integration."
+    )
+    client_id: Id | None = Field(default=None, description="Only alerts of this client; null: every client.")
+    asset_id: Id | None = Field(default=None, description="Only alerts of this asset; null: every asset.")
+    starts_at: Timestamp | None = Field(
+        default=None, description="One-off window start (included), with a time zone offset."
+    )
+    ends_at: Timestamp | None = Field(default=None, description="One-off window end (excluded).")
+    recurrence: WeeklyRecurrence | None = Field(
+        default=None, description="A weekly window, instead of `startsAt`/`endsAt`."
+    )
 
     @model_validator(mode="after")
     def _schedule(self) -> MaintenanceWindowIn:

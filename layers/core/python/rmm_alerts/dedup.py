@@ -1,4 +1,5 @@
-"""Dedup keys (REFERENCE.md §3, PRD FR-4) and the advisory-lock key that serializes work on one.
+"""Dedup keys (docs/rules.md: one open ticket per device and condition) and the advisory-lock
+key that serializes work on one.
 
 The dedup key is ``"<device or no-device>:<condition>"``, at most 255 characters. Longer keys
 keep a readable prefix and end in ``#`` + the SHA-256 hex digest of the whole key. A key is kept

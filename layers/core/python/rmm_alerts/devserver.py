@@ -10,14 +10,19 @@ function after each request (events on the console, e-mails as ``.eml`` files un
 
 from __future__ import annotations
 
+import errno
 import hmac
 import importlib.util
+import ipaddress
 import json
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 import traceback
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
@@ -53,7 +58,12 @@ def bearer_authorizer(token: str, claims: dict[str, Any]) -> Any:
 
 
 def describe(route: Route, event: dict[str, Any], response: dict[str, Any]) -> str | None:
-    """One readable line per processed webhook: provider, outcome, alert, ticket number."""
+    """One readable line per request: webhooks with provider, outcome, alert, ticket number;
+    admin API calls with method, path, status and duration."""
+    if route.name == "rules_api":
+        started = (event.get("requestContext") or {}).get("requestTimeEpoch")
+        took = f" {max(0, int(time.time() * 1000) - int(started))}ms" if isinstance(started, int) else ""
+        return f"admin   {event.get('httpMethod', '-'):<6} {event.get('path', '-')} {response.get('statusCode')}{took}"
     if not route.name.startswith("webhook_"):
         return None
     try:
@@ -104,25 +114,115 @@ class LocalDelivery:
         threading.Thread(target=loop, name="outbox-schedule", daemon=True).start()
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Log records in the console's own format: a lower-case level word, then the message (as the
+    ``webhook ...`` and ``admin ...`` lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname.lower():<7} {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _console_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(ConsoleFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+
+
+def _console_service_logs() -> None:
+    """The functions' Powertools logger (JSON lines in Lambda) in the console's format. It stays a
+    Powertools formatter: the logger also asks it to keep and clear per-invocation keys."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    from rmm_alerts.observability import logger as service_logger
+
+    console = ConsoleFormatter()
+
+    class ServiceConsoleFormatter(LambdaPowertoolsFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return console.format(record)
+
+    service_logger.registered_handler.setFormatter(ServiceConsoleFormatter())
+
+
+def bind(host: str, port: int, gateway: LocalGateway) -> ThreadingHTTPServer | None:
+    """Listen on ``host:port``, or say plainly why not (``None``)."""
+    try:
+        return gateway.server(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"rmm-alerts dev: port {port} on {host} is already in use (is another rmm-alerts dev running?).\n"
+                f"Stop the other process, or start on a free port: rmm-alerts dev --port {port + 1}",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            print(
+                f"rmm-alerts dev: cannot listen on {host}:{port}: {exc.strerror or exc}.\n"
+                "Pick another address or port: rmm-alerts dev --host 127.0.0.1 --port 8000",
+                file=sys.stderr,
+                flush=True,
+            )
+        return None
+
+
 def run(host: str, port: int, home: Path) -> int:
     from rmm_alerts import demo
     from rmm_alerts.localdb import LocalServer, ensure_database
     from rmm_alerts.migrations import apply_all
 
-    home.mkdir(parents=True, exist_ok=True)
+    if not is_loopback(host):
+        print(
+            f"warning listening on {host}, not loopback: anyone who can reach this machine can send webhooks, "
+            "and the admin token printed below works from the network. Use --host 127.0.0.1 unless you mean it.",
+            flush=True,
+        )
+
+    deliver = LocalDelivery()
+
+    def on_response(route: Route, event: dict[str, Any], response: dict[str, Any]) -> None:
+        line = describe(route, event, response)
+        if line:
+            print(line, flush=True)
+        deliver()
+
+    # Bind before starting anything, so a taken port fails fast with nothing to stop. Requests that
+    # arrive before the routes are in place wait in the listen backlog until serve_forever().
+    gateway = LocalGateway([], on_response)
+    http = bind(host, port, gateway)
+    if http is None:
+        return 1
+    bound_port = http.server_address[1]
+    _console_logging()
+
     server: LocalServer | None = None
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        print(f"starting PostgreSQL (data in {home / 'pgdata'}) ...", flush=True)
-        server = LocalServer(home / "pgdata")
-        url = ensure_database(server.uri(), "rmm_alerts")
-    http = None
     sims: Any = None
     stopping = threading.Event()
-    # Migrations and the demo seed need the owner and a session of their own: with a pooler in
-    # DATABASE_URL (the app role through PgBouncer), MIGRATION_DATABASE_URL is the direct owner URL.
-    owner_url = os.environ.get("MIGRATION_DATABASE_URL") or url
     try:
+        home.mkdir(parents=True, exist_ok=True)
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            print(f"starting PostgreSQL (data in {home / 'pgdata'}) ...", flush=True)
+            server = LocalServer(home / "pgdata")
+            url = ensure_database(server.uri(), "rmm_alerts")
+        # Migrations and the demo seed need the owner and a session of their own: with a pooler in
+        # DATABASE_URL (the app role through PgBouncer), MIGRATION_DATABASE_URL is the direct owner URL.
+        owner_url = os.environ.get("MIGRATION_DATABASE_URL") or url
         applied = apply_all(owner_url)
         print(f"migrations: {', '.join(applied) if applied else 'up to date'}", flush=True)
         creds, created = demo.seed(owner_url, home / "dev-credentials.json")
@@ -132,7 +232,7 @@ def run(host: str, port: int, home: Path) -> int:
         os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "rmm-alerts-dev")
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-        os.environ.setdefault("API_BASE_URL", f"http://{host}:{port}")
+        os.environ.setdefault("API_BASE_URL", f"http://{host}:{bound_port}")
         # rules_api: local scheduler table and 0600 credential files instead of AWS (rmm_alerts.ports).
         os.environ.setdefault("LOCAL_STATE_DIR", str(home / "state"))
         # outbox: events printed here (no EVENT_BUS_NAME), e-mails written as .eml files.
@@ -172,16 +272,8 @@ def run(host: str, port: int, home: Path) -> int:
             authorizer = bearer_authorizer(creds.admin_token, claims)
             routes.append(Route(None, "/v1/{proxy+}", api, "rules_api", authorizer=authorizer))
 
-        deliver = LocalDelivery()
-
-        def on_response(route: Route, event: dict[str, Any], response: dict[str, Any]) -> None:
-            line = describe(route, event, response)
-            if line:
-                print(line, flush=True)
-            deliver()
-
-        http = LocalGateway(routes, on_response).server(host, port)
-        bound_port = http.server_address[1]
+        gateway.routes = routes
+        _console_service_logs()
         deliver.start_schedule(stopping)
         os.environ["API_BASE_URL"] = f"http://{host}:{bound_port}"
         sims = _start_simulators(home, url, creds, f"http://{host}:{bound_port}")
@@ -200,8 +292,7 @@ def run(host: str, port: int, home: Path) -> int:
         print("stopping ...", flush=True)
         if sims is not None:
             sims.stop()
-        if http is not None:
-            http.server_close()
+        http.server_close()
         from rmm_alerts import db
 
         db.reset_pool()
@@ -251,13 +342,22 @@ def _sim_banner(sims: Any, creds: Any) -> None:
     print("\n".join(lines), flush=True)
 
 
+def _command_name() -> str:
+    """How to call ``rmm-alerts`` from here: the venv's script, relative when it is below the cwd."""
+    script = Path(sys.executable).parent / "rmm-alerts"
+    if not script.exists():
+        return "rmm-alerts"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def _banner(host: str, port: int, creds: Any, created: bool) -> None:
     base = f"http://{host}:{port}"
     ninja_url = f"{base}/webhooks/ninjaone/{creds.ninjaone_integration_id}"
     tactical_url = f"{base}/webhooks/tacticalrmm/{creds.tactical_integration_id}"
-    fixtures = REPO_ROOT / "tests" / "fixtures" / "ninjaone"
-    trigger = fixtures / "condition_triggered.json"
-    reset = fixtures / "condition_reset.json"
+    sample = _command_name() + " sample ninjaone"
     lines = [
         "",
         f"rmm-alerts dev is running on {base}  ({'demo tenant created' if created else 'reusing your data'})",
@@ -271,10 +371,10 @@ def _banner(host: str, port: int, creds: Any, created: bool) -> None:
         f"    X-Webhook-Secret: {creds.tactical_secret}",
         "",
         "  Try it: a NinjaOne TRIGGERED creates a ticket, its RESET closes it.",
-        f"  curl -sS -X POST '{ninja_url}' -H 'Content-Type: application/json' \\",
-        f"       -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @{trigger}",
-        f"  curl -sS -X POST '{ninja_url}' -H 'Content-Type: application/json' \\",
-        f"       -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @{reset}",
+        f"  {sample} trigger | curl -sS -X POST '{ninja_url}' \\",
+        f"       -H 'Content-Type: application/json' -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @-",
+        f"  {sample} reset | curl -sS -X POST '{ninja_url}' \\",
+        f"       -H 'Content-Type: application/json' -H 'X-Webhook-Secret: {creds.ninjaone_secret}' -d @-",
         "",
         "  Ctrl-C stops the gateway and PostgreSQL; the next start reuses the data.",
         "ready",

@@ -1,4 +1,4 @@
-"""Workflow event payloads (REFERENCE.md §3, CONTRACT.md Events). Written to the outbox by the
+"""Workflow event payloads (``RMM_ALERT_*``, ``TICKET_*``). Written to the outbox by the
 pipeline; delivered to EventBridge (source ``rmm-alerts``) at least once."""
 
 from __future__ import annotations

@@ -138,6 +138,11 @@ class LocalGateway:
             if route.authorizer is not None:
                 claims = route.authorizer(headers)
                 if claims is None:
+                    denied = {"statusCode": 401, "body": _error_body("Unauthorized").decode()}
+                    if self.on_response is not None:  # refused requests are worth a console line too
+                        self.on_response(
+                            route, build_event(route, method, raw_path, headers, body, params, None), denied
+                        )
                     return 401, {"Content-Type": "application/json"}, _error_body("Unauthorized")
             event = build_event(route, method, raw_path, headers, body, params, claims)
             response = route.handler(event, LocalContext(function_name=route.name))

@@ -1,4 +1,4 @@
-"""Notifications for a rule's ``notifyUserIds`` (PRD FR-8, REFERENCE.md §3): what the pipeline
+"""Notifications for a rule's ``notifyUserIds``: what the pipeline
 writes to the outbox with a new alert ticket, and what the dispatcher turns it into.
 
 One outbox entry per (user, channel), so a failing e-mail is retried without repeating the in-app

@@ -1,4 +1,4 @@
-"""Rule matching (REFERENCE.md §3): which of an integration's rules applies to an alert event.
+"""Rule matching (docs/rules.md): which of an integration's rules applies to an alert event.
 
 Pure functions, no I/O. Semantics:
 
@@ -202,7 +202,7 @@ def first_match(
         conditions, actions = validated
         try:
             matched, reasons = match_conditions(conditions, event)
-        except Exception as exc:  # one broken rule must not stop the pipeline (FR-3)
+        except Exception as exc:  # one broken rule must not stop the pipeline
             logger.warning("rule %s skipped: evaluation failed (%s)", rule_id, type(exc).__name__)
             error = f"evaluation failed: {type(exc).__name__}"
             trace.append(RuleEvaluation(rule_id, rule.name, False, ("evaluation failed",), error=error))

@@ -1,4 +1,4 @@
-"""The TacticalRMM alert-template webhook we publish (REFERENCE.md §2, CONTRACT.md ``alertTemplate``).
+"""The TacticalRMM alert-template webhook we publish (README "TacticalRMM"; ``alertTemplate`` in docs/admin-api.md).
 
 Tactical webhooks are user-defined REST actions: an admin pastes URL, headers and body into a
 "URL Action" (method POST) and picks it as the alert template's failure and resolved actions.
@@ -97,7 +97,7 @@ def alert_template(
     webhook_url: str,
     secret_placeholder: str = "<webhook secret>",  # noqa: S107 - a placeholder, not a secret
 ) -> dict[str, Any]:
-    """The ``alertTemplate`` object of ``POST /v1/integrations`` for ``tacticalrmm`` (CONTRACT.md).
+    """The ``alertTemplate`` object of ``POST /v1/integrations`` for ``tacticalrmm``.
 
     ``secret_placeholder`` is what goes in ``X-Webhook-Secret``: the real secret when the caller is
     showing it once (creation, rotation), else a placeholder."""

@@ -3,7 +3,7 @@
 The webhook Lambdas stay thin: they hand the path id, the ``X-Webhook-Secret`` header and the raw
 body to :func:`receive` and turn the :class:`WebhookResponse` into an API Gateway response.
 
-Status codes (CONTRACT.md Webhooks): 404 unknown or disconnected integration (or another
+Status codes (docs/errors.md): 404 unknown or disconnected integration (or another
 provider's), 401 missing or wrong secret and also when no secret is configured (never open),
 413 body over 256 KiB (checked before anything else), 400 bad JSON or a payload that cannot be
 an alert (the message names the field), 200 otherwise, including non-alert activities
@@ -167,8 +167,10 @@ def _no_constant(name: str) -> Any:
 def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWork, now: datetime) -> WebhookResponse:
     try:
         payload = scrub_nul(json.loads(body.decode("utf-8"), parse_constant=_no_constant))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return _error(400, f"body: not valid JSON ({exc.__class__.__name__})", field="body")
+    except ValueError as exc:
+        return _error(400, f"body: not valid JSON ({exc})", field="body")
     try:
         event = normalizers.normalize(
             provider, payload, tenant_id=integration.tenant, integration_id=integration.integration_id, received_at=now

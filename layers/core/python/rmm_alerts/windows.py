@@ -1,4 +1,4 @@
-"""Maintenance windows (REFERENCE.md §3, PRD FR-10): does a window suppress an alert at a time?
+"""Maintenance windows (docs/rules.md): does a window suppress an alert at a time?
 
 Pure functions, no I/O. Semantics:
 
@@ -174,8 +174,9 @@ def occurrence_at_or_after(window: MaintenanceWindow, now: datetime) -> tuple[da
     """The occurrence running at ``now`` (``start <= now < end``), else the next one, as UTC
     ``(start, end)``; ``None`` for an inactive or unusable window or a one-off already over.
 
-    Lets the poller tell whether a suppressing window has ended (REFERENCE.md §4.8: check the
-    window against *now*, not the alert's original time). Weekly search spans 14 days ahead
+    Lets the poller tell whether a suppressing window has ended (check the window against
+    *now*, not the alert's original time, or an alert stays suppressed forever once a one-off
+    window is over). Weekly search spans 14 days ahead
     (normally the answer is within 7; a DST gap can swallow one occurrence).
     """
     _require_aware(now, "now")

@@ -1,5 +1,5 @@
-"""Alerts: keyset-paged listing, detail with the decision trace and the linked ticket, and the
-``rmm.alerts.create_ticket`` action (REFERENCE.md §3).
+"""Alerts: keyset-paged listing (with the linked ticket's number), detail with the decision trace,
+the linked ticket and its newest notes, and the ``rmm.alerts.create_ticket`` action.
 
 ``create_ticket`` makes the same ticket the pipeline would (``tickets.draft_ticket``), with the
 same side effects (initial system note, asset association, ``TICKET_CREATED`` in the outbox), in
@@ -34,6 +34,12 @@ _COLUMNS = """alert_id, integration_id, provider, external_alert_id, external_de
               external_organization_name, status, dedup_key, occurrence_count, triggered_at, last_occurrence_at,
               acknowledged_at, resolved_at, matched_rule_id, auto_ticket_created, suppressed_by_window_id, ticket_id,
               asset_id, client_id, created_at, updated_at"""
+_ALERT_COLUMNS = ", ".join("a." + c.strip() for c in _COLUMNS.split(","))
+
+# The alert detail shows the ticket's newest notes, oldest first; a ticket that collected thousands
+# of occurrence notes must not make the response unbounded.
+MAX_NOTES = 50
+MAX_NOTE_CHARS = 4000
 
 
 def encode_cursor(created_at: datetime, alert_id: UUID) -> str:
@@ -68,13 +74,15 @@ class AdminAlertRepository:
         limit: int,
     ) -> list[dict[str, Any]]:
         return self.conn.execute(
-            f"""SELECT {_COLUMNS} FROM rmm_alerts
-                 WHERE tenant = %(t)s
-                   AND (%(i)s::uuid IS NULL OR integration_id = %(i)s)
-                   AND (%(st)s::text IS NULL OR status = %(st)s)
-                   AND (%(dev)s::text IS NULL OR external_device_id = %(dev)s)
-                   AND (%(at)s::timestamptz IS NULL OR (created_at, alert_id) < (%(at)s, %(aid)s::uuid))
-                 ORDER BY created_at DESC, alert_id DESC
+            f"""SELECT {_ALERT_COLUMNS}, t.ticket_number
+                  FROM rmm_alerts a
+                  LEFT JOIN tickets t ON t.tenant = a.tenant AND t.ticket_id = a.ticket_id
+                 WHERE a.tenant = %(t)s
+                   AND (%(i)s::uuid IS NULL OR a.integration_id = %(i)s)
+                   AND (%(st)s::text IS NULL OR a.status = %(st)s)
+                   AND (%(dev)s::text IS NULL OR a.external_device_id = %(dev)s)
+                   AND (%(at)s::timestamptz IS NULL OR (a.created_at, a.alert_id) < (%(at)s, %(aid)s::uuid))
+                 ORDER BY a.created_at DESC, a.alert_id DESC
                  LIMIT %(n)s""",
             {
                 "t": tenant,
@@ -89,7 +97,7 @@ class AdminAlertRepository:
 
     def detail(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
         return self.conn.execute(
-            f"""SELECT {", ".join("a." + c.strip() for c in _COLUMNS.split(","))}, a.decision_trace, a.metadata,
+            f"""SELECT {_ALERT_COLUMNS}, a.decision_trace, a.metadata,
                        t.ticket_number, t.title AS ticket_title, st.name AS ticket_status_name,
                        (t.closed_at IS NOT NULL OR coalesce(st.is_closed, false)) AS ticket_closed
                   FROM rmm_alerts a
@@ -98,6 +106,21 @@ class AdminAlertRepository:
                  WHERE a.tenant = %s AND a.alert_id = %s""",
             (tenant, alert_id),
         ).fetchone()
+
+    def notes(self, tenant: UUID, ticket_id: UUID) -> list[dict[str, Any]]:
+        """The ticket's newest ``MAX_NOTES`` comments, oldest first, each with the total count."""
+        return self.conn.execute(
+            """SELECT * FROM (
+                   SELECT created_at, comment_id, user_id, is_internal, is_system_generated,
+                          left(note, %(chars)s) AS note, length(note) > %(chars)s AS clipped,
+                          count(*) OVER () AS total
+                     FROM comments
+                    WHERE tenant = %(t)s AND ticket_id = %(ticket)s
+                    ORDER BY created_at DESC, comment_id DESC
+                    LIMIT %(n)s) newest
+                ORDER BY created_at, comment_id""",
+            {"t": tenant, "ticket": ticket_id, "chars": MAX_NOTE_CHARS, "n": MAX_NOTES},
+        ).fetchall()
 
     def lock(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
         return self.conn.execute(
@@ -165,11 +188,24 @@ def list_alerts(
     return s.AlertPage(items=[_summary(r) for r in rows], next_cursor=nxt)
 
 
+def _note(row: dict[str, Any]) -> s.TicketNote:
+    text = str(row["note"]) + ("…" if row["clipped"] else "")
+    return s.TicketNote(
+        created_at=row["created_at"],
+        author="system" if row["is_system_generated"] else "human",
+        user_id=row["user_id"],
+        is_internal=bool(row["is_internal"]),
+        text=text,
+    )
+
+
 def get_alert(deps: Deps, p: Principal, alert_id: UUID) -> s.AlertDetail:
     with deps.uow_factory() as uow:
-        row = AdminAlertRepository(uow.conn).detail(p.tenant, alert_id)
-    if row is None:
-        raise not_found("alert")
+        repo = AdminAlertRepository(uow.conn)
+        row = repo.detail(p.tenant, alert_id)
+        if row is None:
+            raise not_found("alert")
+        notes = repo.notes(p.tenant, row["ticket_id"]) if row["ticket_number"] is not None else []
     ticket = None
     if row["ticket_id"] is not None and row["ticket_number"] is not None:
         ticket = s.TicketLink(
@@ -178,6 +214,8 @@ def get_alert(deps: Deps, p: Principal, alert_id: UUID) -> s.AlertDetail:
             title=row["ticket_title"],
             status_name=row["ticket_status_name"],
             is_closed=bool(row["ticket_closed"]),
+            note_count=int(notes[0]["total"]) if notes else 0,
+            notes=[_note(n) for n in notes],
         )
     fields = {k: row[k] for k in s.AlertOut.model_fields}
     return s.AlertDetail(**fields, decision_trace=row["decision_trace"], metadata=row["metadata"], ticket=ticket)

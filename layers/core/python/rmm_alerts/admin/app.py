@@ -13,6 +13,7 @@ import binascii
 import json
 import re
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,8 +83,20 @@ class AdminResolver(APIGatewayRestResolver):
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         # Powertools keeps the current request in shared state; the local gateway is threaded, so one
         # request at a time (uncontended in Lambda).
+        started = time.perf_counter()
         with self._lock:
-            return self._resolve_one(event, context)
+            response = self._resolve_one(event, context)
+        # One line per request, like the webhooks' "webhook handled" (the path, never the body).
+        logger.info(
+            "admin request",
+            extra={
+                "method": event.get("httpMethod"),
+                "path": event.get("path"),
+                "status": response.get("statusCode"),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
 
     def _resolve_one(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="AdminRequests", unit=MetricUnit.Count, value=1)
@@ -97,8 +110,7 @@ class AdminResolver(APIGatewayRestResolver):
                 if not _is_utf8(event):
                     raise error(422, "not valid JSON (UTF-8)", "body")
         except ApiError as exc:
-            logger.info("admin request refused", extra={"status": exc.status})
-            return _raw_response(exc)
+            return _raw_response(exc)  # logged as every request is, by resolve()
         logger.append_keys(tenant_id=str(principal.tenant), user_id=principal.user_id)
         self.append_context(principal=principal)  # type: ignore[no-untyped-call]
         return super().resolve(event, context)

@@ -1,5 +1,5 @@
 """Alert rules per integration: CRUD in priority order, reorder, and validation of every id a rule
-references against the tenant (REFERENCE.md §3)."""
+references against the tenant (docs/rules.md, docs/admin-api.md)."""
 
 from __future__ import annotations
 
