@@ -65,6 +65,16 @@ def test_openapi_lists_every_contract_route() -> None:
         ("/v1/maintenance-windows/{windowId}", "delete"),
         ("/v1/alerts", "get"),
         ("/v1/alerts/{alertId}", "get"),
+        # the admin UI's additions
+        ("/v1/integrations/{integrationId}/rules/preview", "post"),
+        ("/v1/lookups/boards", "get"),
+        ("/v1/lookups/boards/{boardId}/closed-statuses", "get"),
+        ("/v1/lookups/priorities", "get"),
+        ("/v1/lookups/users", "get"),
+        ("/v1/lookups/clients", "get"),
+        ("/v1/lookups/clients/{clientId}/contacts", "get"),
+        ("/v1/lookups/clients/{clientId}/assets", "get"),
+        ("/v1/me", "get"),
         ("/v1/alerts/{alertId}/ticket", "post"),
     }
     found = {(path, method) for path, ops in paths.items() for method in ops}
