@@ -56,7 +56,7 @@ function Shell({ cfg, session }: { cfg: Config; session: Session }) {
           ))}
         </nav>
         <span class="who">
-          {session.me ? `${session.me.userId}${session.canEdit ? " (admin)" : " (read-only)"}` : ""}
+          <span title={session.me?.userId}>{session.canEdit ? "Administrator" : "Read-only user"}</span>
           <button
             type="button"
             class="link"
