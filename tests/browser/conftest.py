@@ -65,7 +65,9 @@ def dev(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFa
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: run scripts/bootstrap as root (apt-get install chromium)"
     name = f"rmm_browser_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
+        )
     home = tmp_path_factory.mktemp("dev-home")
     port = _free_port()
     env = {**os.environ, "RMM_ALERTS_HOME": str(home), "PYTHONUNBUFFERED": "1"}
@@ -150,6 +152,7 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         # Evaluated through the DevTools protocol: the UI's CSP (script-src 'self') stays in force.
         page.evaluate(AXE.read_text() + "\n;undefined")
     results: dict[str, Any] = page.evaluate("async () => await window.axe.run(document, {resultTypes: ['violations']})")
+    assert results["passes"], "axe-core ran no check"
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
         for v in results["violations"]

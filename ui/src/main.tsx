@@ -90,6 +90,18 @@ function App() {
   const [signedOut, setSignedOut] = useState(false);
 
   useEffect(() => {
+    // A new `#token=` while signed in (another user's link): switch to that user.
+    const onHash = () => {
+      if (/^#token=/.test(location.hash)) {
+        takeTokenFromHash();
+        location.reload();
+      }
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
+  useEffect(() => {
     (async () => {
       let config: Config;
       try {

@@ -408,7 +408,7 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
         </section>
         <section aria-labelledby="polling-h" class="card">
           <h2 id="polling-h">Alert polling</h2>
-          <form onSubmit={savePolling}>
+          <form onSubmit={savePolling} noValidate>
             <ErrorText error={pollErrors.rest} prefix="Not saved" />
             <CheckField
               label="Poll the RMM for missed alerts and resets"
