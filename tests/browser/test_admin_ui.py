@@ -94,6 +94,23 @@ def test_connect_an_integration_and_copy_its_secret(page: Page, dev: Dev) -> Non
     expect(row).to_contain_text("Connected")
 
 
+def test_dialogs_keep_focus_inside_and_close_on_escape(page: Page, dev: Dev) -> None:
+    sign_in(page, dev, route=f"#/integrations/{NINJA}/rules")
+    opener = page.get_by_role("button", name="Add rule")
+    opener.click()
+    dialog = page.get_by_role("dialog", name="New rule")
+    expect(dialog).to_be_visible()
+    for _ in range(40):  # well past the dialog's last control
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement?.closest('dialog') !== null"), "focus left the dialog"
+    for _ in range(5):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate("document.activeElement?.closest('dialog') !== null"), "focus left the dialog"
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()  # focus goes back to what opened it
+
+
 def test_integration_settings_polling_and_graceful_missing_routes(page: Page, dev: Dev) -> None:
     sign_in(page, dev, route=f"#/integrations/{NINJA}/settings")
     polling = page.get_by_role("region", name="Alert polling")

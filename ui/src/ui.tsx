@@ -296,7 +296,27 @@ export function Picker(
 
 // -- dialogs ---------------------------------------------------------------------------------------
 
-/** A native modal <dialog>: the page behind is inert (focus stays inside) and Escape closes it. */
+const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
+/** Tab from the last control goes to the first and Shift+Tab from the first to the last, so focus
+ * never leaves an open dialog (a modal <dialog> alone would let it reach the browser's own UI). */
+function trapTab(e: KeyboardEvent, dialog: HTMLDialogElement | null): void {
+  if (e.key !== "Tab" || !dialog) return;
+  const items = Array.from(dialog.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((el) => el.offsetParent !== null);
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (!first || !last) return;
+  const active = document.activeElement;
+  if (e.shiftKey && (active === first || !dialog.contains(active))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && (active === last || !dialog.contains(active))) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
+/** A native modal <dialog>: the page behind is inert, focus is kept inside, and Escape closes it. */
 export function Dialog({ title, onClose, children, wide }: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -305,7 +325,9 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
     const opener = document.activeElement as HTMLElement | null;
     if (d && !d.open) d.showModal();
     return () => {
-      opener?.focus?.();
+      // Leave the modal state first (the page is inert until then), then give focus back.
+      if (d?.open) d.close();
+      setTimeout(() => opener?.focus?.(), 0);
     };
   }, []);
   return (
@@ -317,6 +339,7 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
         e.preventDefault();
         onClose();
       }}
+      onKeyDown={(e) => trapTab(e, ref.current)}
     >
       <div class="dialog-head">
         <h2 id={titleId}>{title}</h2>
