@@ -206,6 +206,12 @@ def test_rule_with_an_invalid_regex_then_fixed_reordered_by_keyboard_and_toggled
     expect(page.get_by_role("status").filter(has_text="Moved “Disks” to position 1")).to_have_count(1)
     names = [r["name"] for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"]]
     assert names[0] == "Disks"
+    # and with the mouse: down one, then up again
+    page.get_by_role("button", name="Move Disks down").click()
+    expect(items.nth(1)).to_contain_text("Disks")
+    assert [r["name"] for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"]][1] == "Disks"
+    page.get_by_role("button", name="Move Disks up").click()
+    expect(items.first).to_contain_text("Disks")
 
     # Toggle it off.
     items.first.get_by_label("Active", exact=True).uncheck()
