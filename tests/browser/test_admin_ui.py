@@ -463,3 +463,63 @@ def _fail_on_page_errors(page: Page) -> Any:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield
     assert errors == []
+
+
+# -- AWS sign-in (Cognito hosted UI, authorization code + PKCE) --------------------------------
+
+
+def test_cognito_sign_in_uses_the_code_flow_with_pkce(browser: Any, dev: Dev) -> None:
+    """With a deployed config.json the UI signs in through the hosted UI: a S256 challenge goes out,
+    the verifier comes back with the code, the ID token becomes the API's bearer token, and the code
+    leaves the address bar. Cognito is played by routes in the browser (the dev admin token is the
+    ID token the dev gateway accepts); the page's CSP is bypassed only so the fake Cognito origin is
+    reachable."""
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    domain = "https://auth.example.test"
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    config = {"mode": "cognito", "apiUrl": dev.base, "cognitoDomain": domain, "clientId": "client-123"}
+    page.route(f"{dev.base}/config.json", lambda route: route.fulfill(json=config))
+    authorize: list[str] = []
+    token_requests: list[dict[str, list[str]]] = []
+
+    def cognito(route: Any) -> None:
+        url = route.request.url
+        if "/oauth2/authorize" in url:
+            authorize.append(url)
+            route.fulfill(status=200, content_type="text/html", body="<title>hosted UI</title>")
+        else:
+            token_requests.append(parse_qs(route.request.post_data or ""))
+            route.fulfill(json={"id_token": dev.admin, "access_token": "a", "token_type": "Bearer"})
+
+    page.route(f"{domain}/**", cognito)
+    try:
+        page.goto(f"{dev.base}/#/windows")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{domain}/oauth2/authorize*")
+        (url,) = authorize
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        assert query["response_type"] == "code" and query["client_id"] == "client-123"
+        assert query["code_challenge_method"] == "S256" and query["redirect_uri"] == f"{dev.base}/"
+        assert "openid" in query["scope"]
+
+        # The hosted UI sends the browser back with a code and the state.
+        page.goto(f"{dev.base}/?code=the-code&state={query['state']}")
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        expect(page.get_by_role("heading", name="Maintenance windows")).to_be_visible()  # back where it was
+        (sent,) = token_requests
+        verifier = sent["code_verifier"][0]
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        assert challenge == query["code_challenge"]
+        assert sent["grant_type"] == ["authorization_code"] and sent["code"] == ["the-code"]
+        assert "code=" not in page.url and "state=" not in page.url
+        assert page.evaluate("document.cookie") == ""  # tokens never in a cookie
+        assert page.evaluate("sessionStorage.getItem('rmm-alerts.token')") == dev.admin
+        # A replayed or foreign answer is refused.
+        page.goto(f"{dev.base}/?code=other&state=forged")
+        expect(page.get_by_role("alert")).to_contain_text("did not match")
+    finally:
+        context.close()
