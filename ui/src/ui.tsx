@@ -96,9 +96,14 @@ export function splitErrors(error: ApiError | null, known: string[]): { fields: 
 
 type FieldProps = { label: string; error?: string; hint?: ComponentChildren; id?: string };
 
-function describedBy(id: string, error?: string, hint?: unknown): string | undefined {
-  const ids = [error ? `${id}-error` : "", hint ? `${id}-hint` : ""].filter(Boolean).join(" ");
+function describedBy(id: string, error?: string, hint?: unknown, readOnly?: boolean): string | undefined {
+  const ids = [error ? `${id}-error` : "", hint ? `${id}-hint` : "", readOnly ? READ_ONLY_REASON_ID : ""].filter(Boolean).join(" ");
   return ids || undefined;
+}
+
+/** A field disabled because the user may not edit points at the read-only reason. */
+function useReadOnly(disabled?: boolean): boolean {
+  return !!disabled && !useSession().canEdit;
 }
 
 function FieldNotes({ id, error, hint }: { id: string; error?: string; hint?: ComponentChildren }) {
@@ -135,6 +140,7 @@ export function TextField(
 ) {
   const auto = useId();
   const id = p.id ?? auto;
+  const readOnly = useReadOnly(p.disabled);
   const common = {
     id,
     name: p.name,
@@ -143,7 +149,7 @@ export function TextField(
     required: p.required,
     placeholder: p.placeholder,
     "aria-invalid": p.error ? true : undefined,
-    "aria-describedby": describedBy(id, p.error, p.hint),
+    "aria-describedby": describedBy(id, p.error, p.hint, readOnly),
     onInput: (e: Event) => p.onInput((e.currentTarget as HTMLInputElement).value),
   };
   return (
@@ -158,6 +164,7 @@ export function TextField(
 export function CheckField(p: FieldProps & { checked: boolean; onChange: (v: boolean) => void; disabled?: boolean; title?: string }) {
   const auto = useId();
   const id = p.id ?? auto;
+  const readOnly = useReadOnly(p.disabled);
   return (
     <div class={`field check${p.error ? " has-error" : ""}`}>
       <input
@@ -166,7 +173,7 @@ export function CheckField(p: FieldProps & { checked: boolean; onChange: (v: boo
         checked={p.checked}
         disabled={p.disabled}
         title={p.title}
-        aria-describedby={describedBy(id, p.error, p.hint)}
+        aria-describedby={describedBy(id, p.error, p.hint, readOnly)}
         onChange={(e) => p.onChange((e.currentTarget as HTMLInputElement).checked)}
       />
       <label for={id}>{p.label}</label>
@@ -186,6 +193,7 @@ export function SelectField(
 ) {
   const auto = useId();
   const id = p.id ?? auto;
+  const readOnly = useReadOnly(p.disabled);
   return (
     <div class={`field${p.error ? " has-error" : ""}`}>
       <label for={id}>{p.label}</label>
@@ -194,7 +202,7 @@ export function SelectField(
         value={p.value}
         disabled={p.disabled}
         aria-invalid={p.error ? true : undefined}
-        aria-describedby={describedBy(id, p.error, p.hint)}
+        aria-describedby={describedBy(id, p.error, p.hint, readOnly)}
         onChange={(e) => p.onChange((e.currentTarget as HTMLSelectElement).value)}
       >
         {p.none !== undefined ? <option value="">{p.none}</option> : null}

@@ -215,6 +215,12 @@ export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
             </h1>
             {i.isActive ? <Badge kind="ok">Connected</Badge> : <Badge kind="bad">Disconnected</Badge>}
           </div>
+          {!i.isActive ? (
+            <p class="banner-inline" role="note">
+              <span aria-hidden="true">✕ </span>
+              This integration is disconnected: its webhooks are refused and its settings can no longer be changed.
+            </p>
+          ) : null}
           <nav class="tabs" aria-label="Integration sections">
             {TABS.map(([key, label]) => (
               <a href={`#/integrations/${id}/${key}`} aria-current={tab === key ? "page" : undefined}>
@@ -313,11 +319,8 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
     <div class="grid2">
       <section aria-labelledby="status-h" class="card">
         <h2 id="status-h">Status</h2>
+        <CopyField label="Webhook URL" value={i.webhookUrl} />
         <dl>
-          <dt>Webhook URL</dt>
-          <dd>
-            <code>{i.webhookUrl}</code>
-          </dd>
           <dt>Connected</dt>
           <dd>{when(i.connectedAt)}</dd>
           {i.disconnectedAt ? (
