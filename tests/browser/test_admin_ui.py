@@ -93,6 +93,30 @@ def test_connect_an_integration_and_copy_its_secret(page: Page, dev: Dev) -> Non
     expect(row).to_contain_text("TacticalRMM")
     expect(row).to_contain_text("Connected")
 
+    # Rotate the secret (confirmed first): the new one is shown once, the old one still works for now.
+    row.get_by_role("link", name="Tactical EU").click()
+    page.get_by_role("button", name="Rotate webhook secret").click()
+    page.get_by_role("dialog", name="Rotate the webhook secret?").get_by_role("button", name="Rotate secret").click()
+    rotated = page.get_by_role("dialog", name="New webhook secret")
+    new_secret = rotated.get_by_label("Webhook secret (X-Webhook-Secret header)", exact=True).input_value()
+    assert new_secret != secret
+    trigger["alertId"] = "rotated-1"
+    assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": new_secret}, timeout=30).status_code == 200
+    rotated.get_by_role("button", name="I have copied it").click()
+    expect(page.get_by_role("region", name="Status")).to_contain_text("Previous secret valid until")
+
+    # Disconnect, after a confirmation; webhooks are refused from then on.
+    page.get_by_role("button", name="Disconnect").click()
+    confirm = page.get_by_role("dialog", name="Disconnect Tactical EU?")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_role("note").filter(has_text="disconnected")).to_have_count(0)
+    page.get_by_role("button", name="Disconnect").click()
+    confirm.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_role("note").filter(has_text="This integration is disconnected")).to_be_visible()
+    expect(page.get_by_role("button", name="Rotate webhook secret")).to_be_disabled()
+    assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": new_secret}, timeout=30).status_code == 404
+
 
 def test_dialogs_keep_focus_inside_and_close_on_escape(page: Page, dev: Dev) -> None:
     sign_in(page, dev, route=f"#/integrations/{NINJA}/rules")
@@ -219,6 +243,20 @@ def test_rule_with_an_invalid_regex_then_fixed_reordered_by_keyboard_and_toggled
     stored = next(r for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"] if r["name"] == "Disks")
     assert stored["isActive"] is False
     assert stored["conditions"] == {"severities": ["major"], "messagePattern": "(?i)disk"}
+
+    # Edit it: the dialog starts from what is stored, and a rename keeps the rest.
+    page.get_by_role("button", name="Edit Disks").click()
+    dialog = page.get_by_role("dialog", name="Edit rule “Disks”")
+    expect(dialog.get_by_label("Message pattern (regular expression)")).to_have_value("(?i)disk")
+    expect(dialog.get_by_label("major", exact=True)).to_be_checked()
+    dialog.get_by_label("Rule name").fill("Disk space")
+    dialog.get_by_role("button", name="Save rule").click()
+    expect(dialog).to_be_hidden()
+    expect(items.first).to_contain_text("Disk space")
+    edited = next(
+        r for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"] if r["ruleId"] == stored["ruleId"]
+    )
+    assert (edited["name"], edited["isActive"], edited["conditions"]) == ("Disk space", False, stored["conditions"])
 
 
 # -- maintenance windows ----------------------------------------------------------------------

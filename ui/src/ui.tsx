@@ -30,16 +30,20 @@ export type Load<T> =
 export function useLoad<T>(fn: () => Promise<{ ok: true; data: T } | { ok: false; error: ApiError }>, deps: unknown[]) {
   const [value, setValue] = useState<Load<T>>({ state: "loading" });
   const [tick, setTick] = useState(0);
+  const key = JSON.stringify(deps);
+  const loadedKey = useRef<string | null>(null);
   useEffect(() => {
     let live = true;
-    setValue({ state: "loading" });
+    // New inputs show "loading"; a reload of the same ones keeps the page (and its open dialogs).
+    if (loadedKey.current !== key) setValue({ state: "loading" });
+    loadedKey.current = key;
     fn().then((r) => {
       if (live) setValue(r.ok ? { state: "ok", data: r.data } : { state: "error", error: r.error });
     });
     return () => {
       live = false;
     };
-  }, [...deps, tick]);
+  }, [key, tick]);
   return [value, () => setTick((n) => n + 1)] as const;
 }
 
