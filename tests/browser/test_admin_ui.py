@@ -102,6 +102,8 @@ def test_connect_an_integration_and_copy_its_secret(page: Page, dev: Dev) -> Non
     assert new_secret != secret
     trigger["alertId"] = "rotated-1"
     assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": new_secret}, timeout=30).status_code == 200
+    trigger["alertId"] = "rotated-2"
+    assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": secret}, timeout=30).status_code == 200
     rotated.get_by_role("button", name="I have copied it").click()
     expect(page.get_by_role("region", name="Status")).to_contain_text("Previous secret valid until")
 
