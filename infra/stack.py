@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from infra import constants as c
+from infra.admin_ui import AdminUi
 from infra.api_auth import WEBHOOK_ROUTES, ApiAndAuth
 from infra.compute import LayerAndFunctions
 from infra.events_schedules import EventsAndSchedules
@@ -28,10 +30,19 @@ class RmmAlertsStack(Stack):
         self.data = NetworkAndDatabase(self, "Data", config=config)
         self.events = EventsAndSchedules(self, "Events", config=config)
         self.functions = LayerAndFunctions(self, "Functions", config=config, data=self.data, events=self.events)
+        # The admin UI's URL is a Cognito callback/logout URL and an allowed CORS origin of /v1.
+        self.admin_ui = AdminUi(self, "AdminUi")
+        ui_url = self.admin_ui.url
+        api_config = dataclasses.replace(
+            config,
+            callback_urls=(f"{ui_url}/", *config.callback_urls),
+            logout_urls=(f"{ui_url}/", *config.logout_urls),
+            admin_ui_origins=(ui_url, *config.admin_ui_origins),
+        )
         self.api = ApiAndAuth(
             self,
             "ApiAuth",
-            config=config,
+            config=api_config,
             webhook_functions={
                 "webhook_ninjaone": self.functions.webhook_ninjaone,
                 "webhook_tactical": self.functions.webhook_tactical,
@@ -40,6 +51,16 @@ class RmmAlertsStack(Stack):
         )
         self.functions.set_api_base_url(self.api.base_url)
         self.firewall = ApiFirewall(self, "Firewall", stage=self.api.api.deployment_stage)
+        self.functions.rules_api.add_environment("ADMIN_UI_ORIGINS", Fn.join(",", list(api_config.admin_ui_origins)))
+        api_origin = Fn.join(
+            "", ["https://", self.api.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]
+        )
+        self.admin_ui.publish(
+            api_url=self.api.base_url,
+            cognito_domain=self.api.domain.base_url(),
+            client_id=self.api.client.user_pool_client_id,
+            api_origin=api_origin,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -66,6 +87,7 @@ class RmmAlertsStack(Stack):
         CfnOutput(self, "UserPoolId", value=self.api.user_pool.user_pool_id)
         CfnOutput(self, "AdminUiClientId", value=self.api.client.user_pool_client_id)
         CfnOutput(self, "HostedUiDomain", value=self.api.domain.base_url())
+        CfnOutput(self, "AdminUiUrl", value=f"{ui_url}/", description="The admin UI (signs in with the hosted UI)")
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "ScheduleGroupName", value=self.events.schedule_group.schedule_group_name)
         CfnOutput(self, "DbProxyEndpoint", value=self.data.proxy.endpoint)

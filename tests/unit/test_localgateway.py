@@ -6,12 +6,13 @@ import base64
 import http.client
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rmm_alerts.devserver import bearer_authorizer, describe
-from rmm_alerts.localgateway import LocalGateway, Route, build_event
+from rmm_alerts.localgateway import LocalGateway, Route, StaticSite, build_event
 
 
 def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -132,3 +133,42 @@ def test_describe_prints_one_line_per_admin_request() -> None:
     words = line.split()
     assert words[:4] == ["admin", "GET", "/v1/alerts", "404"]  # the path, never the query or body
     assert len(words) == 5 and words[4].endswith("ms") and int(words[4][:-2]) >= 0
+
+
+def test_bearer_authorizer_accepts_each_of_several_tokens_with_its_own_claims() -> None:
+    authorize = bearer_authorizer("admin-tok", {"sub": "a", "cognito:groups": "rmm-admin"}, ("read-tok", {"sub": "r"}))
+    assert authorize({"Authorization": "Bearer admin-tok"}) == {"sub": "a", "cognito:groups": "rmm-admin"}
+    assert authorize({"Authorization": "Bearer read-tok"}) == {"sub": "r"}
+    assert authorize({"Authorization": "Bearer other"}) is None
+    assert authorize({"Authorization": "Basic read-tok"}) is None
+
+
+def test_static_site_serves_the_ui_its_config_and_nothing_outside(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>ui</title>")
+    (dist / "assets" / "app.js").write_text("console.log(1)")
+    (tmp_path / "secret.txt").write_text("no")
+    gateway = LocalGateway(
+        [Route(None, "/v1/{proxy+}", echo, "rules_api", authorizer=bearer_authorizer("tok", {"sub": "u"}))],
+        static=StaticSite(dist, {"mode": "local", "apiUrl": ""}),
+    )
+    status, headers, body = gateway.dispatch("GET", "/", {}, b"")
+    assert (status, body) == (200, b"<!doctype html><title>ui</title>")
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "default-src 'self'" in headers["Content-Security-Policy"] and headers["Referrer-Policy"] == "no-referrer"
+    status, headers, body = gateway.dispatch("GET", "/assets/app.js?v=1", {}, b"")
+    assert status == 200 and body == b"console.log(1)" and "javascript" in headers["Content-Type"]
+    assert json.loads(gateway.dispatch("GET", "/config.json", {}, b"")[2]) == {"mode": "local", "apiUrl": ""}
+    for escape in ("/../secret.txt", "/assets/../../secret.txt", "/%2e%2e/secret.txt", "/nothing.js"):
+        assert gateway.dispatch("GET", escape, {}, b"")[0] == 404, escape
+    # the API and webhooks are never answered by the static site
+    assert gateway.dispatch("GET", "/v1/alerts", {}, b"")[0] == 401
+    assert gateway.dispatch("GET", "/webhooks/ninjaone/x", {}, b"")[0] == 404
+    assert gateway.dispatch("POST", "/", {}, b"")[0] == 404
+
+
+def test_static_site_says_how_to_build_the_ui_when_it_is_missing(tmp_path: Path) -> None:
+    gateway = LocalGateway([], static=StaticSite(tmp_path / "missing", {}))
+    status, _, body = gateway.dispatch("GET", "/", {}, b"")
+    assert status == 503 and b"scripts/bootstrap" in body

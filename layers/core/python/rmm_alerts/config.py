@@ -85,6 +85,9 @@ class RulesApiSettings(CommitterSettings):
     poller_function_arn: str | None = Field(default=None, alias="POLLER_FUNCTION_ARN")
     # Integration credentials live in Secrets Manager under this prefix.
     credentials_secret_prefix: str = Field(default="rmm-alerts/integrations/", alias="CREDENTIALS_SECRET_PREFIX")
+    # Comma-separated origins of the admin UI allowed to read /v1 answers (CORS); read when the
+    # resolver is built (rmm_alerts.admin.app.ui_origins), listed here so the stack sets nothing unread.
+    admin_ui_origins: str = Field(default="", alias="ADMIN_UI_ORIGINS")
 
 
 class PollerSettings(CommitterSettings):

@@ -23,6 +23,7 @@ TENANT = UUID("0d3e5a10-0000-4000-8000-000000000001")
 NINJA_INTEGRATION = UUID("0d3e5a10-0000-4000-8000-00000000000a")
 TACTICAL_INTEGRATION = UUID("0d3e5a10-0000-4000-8000-00000000000b")
 ADMIN_USER = UUID("0d3e5a10-0000-4000-8000-0000000000ad")
+READER_USER = UUID("0d3e5a10-0000-4000-8000-0000000000ae")
 CLIENT = UUID("0d3e5a10-0000-4000-8000-0000000000c1")
 CONTACT = UUID("0d3e5a10-0000-4000-8000-0000000000c2")
 ASSET = UUID("0d3e5a10-0000-4000-8000-0000000000a1")
@@ -42,6 +43,9 @@ class DevCredentials:
     ninjaone_secret: str
     tactical_integration_id: str
     tactical_secret: str
+    # A read-only user (no rmm-admin group) for the admin UI; filled in on files from before it existed.
+    reader_user_id: str = str(READER_USER)
+    reader_token: str = ""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,8 +79,15 @@ def seed(conninfo: str, credentials_path: Path) -> tuple[DevCredentials, bool]:
                 tactical_integration_id=str(TACTICAL_INTEGRATION),
                 tactical_secret=new_secret(),
             )
+        if not creds.reader_token:
+            creds.reader_token = secrets.token_urlsafe(24)
         if created:
             _seed_tenant(conn)
+        conn.execute(
+            """INSERT INTO users (tenant, user_id, email, first_name, last_name)
+               VALUES (%s, %s, 'reader@demo-msp.test', 'Rita', 'Reader') ON CONFLICT DO NOTHING""",
+            (TENANT, READER_USER),
+        )
         # (Re)state the secrets: the database keeps only their hashes.
         for iid, secret in ((NINJA_INTEGRATION, creds.ninjaone_secret), (TACTICAL_INTEGRATION, creds.tactical_secret)):
             conn.execute(

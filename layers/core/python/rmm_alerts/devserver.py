@@ -27,10 +27,11 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
-from rmm_alerts.localgateway import LocalGateway, Route
+from rmm_alerts.localgateway import LocalGateway, Route, StaticSite
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 FUNCTIONS = REPO_ROOT / "functions"
+UI_DIST = REPO_ROOT / "ui" / "dist"
 
 
 def load_function(name: str) -> ModuleType:
@@ -44,15 +45,21 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
-def bearer_authorizer(token: str, claims: dict[str, Any]) -> Any:
-    """Accept ``Authorization: Bearer <token>`` and hand over the claims a Cognito authorizer would."""
+def bearer_authorizer(token: str, claims: dict[str, Any], *others: tuple[str, dict[str, Any]]) -> Any:
+    """Accept ``Authorization: Bearer <token>`` and hand over the claims a Cognito authorizer would;
+    ``others`` are more (token, claims) pairs, e.g. a read-only user's."""
+    pairs = [(token, claims), *others]
 
     def authorize(headers: dict[str, str]) -> dict[str, Any] | None:
         value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         scheme, _, presented = value.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token.encode()):
+        if scheme.lower() != "bearer":
             return None
-        return dict(claims)
+        found = None
+        for candidate, candidate_claims in pairs:  # compare with every token: no early exit
+            if hmac.compare_digest(presented.strip().encode(), candidate.encode()):
+                found = candidate_claims
+        return dict(found) if found is not None else None
 
     return authorize
 
@@ -203,7 +210,8 @@ def run(host: str, port: int, home: Path) -> int:
 
     # Bind before starting anything, so a taken port fails fast with nothing to stop. Requests that
     # arrive before the routes are in place wait in the listen backlog until serve_forever().
-    gateway = LocalGateway([], on_response)
+    # The admin UI is served at / and calls the API on its own origin.
+    gateway = LocalGateway([], on_response, static=StaticSite(UI_DIST, {"mode": "local", "apiUrl": ""}))
     http = bind(host, port, gateway)
     if http is None:
         return 1
@@ -268,8 +276,15 @@ def run(host: str, port: int, home: Path) -> int:
                 "cognito:groups": "rmm-admin",
                 "email": "admin@demo-msp.test",
             }
+            # A second, read-only user of the demo tenant (no rmm-admin group), to see the UI as one.
+            reader = {
+                "sub": creds.reader_user_id,
+                "custom:tenant_id": creds.tenant_id,
+                "cognito:groups": "",
+                "email": "reader@demo-msp.test",
+            }
             api = load_function("rules_api").handler
-            authorizer = bearer_authorizer(creds.admin_token, claims)
+            authorizer = bearer_authorizer(creds.admin_token, claims, (creds.reader_token, reader))
             routes.append(Route(None, "/v1/{proxy+}", api, "rules_api", authorizer=authorizer))
 
         gateway.routes = routes
@@ -364,6 +379,10 @@ def _banner(host: str, port: int, creds: Any, created: bool) -> None:
         "",
         f"  tenant            {creds.tenant_id}",
         f"  admin token       {creds.admin_token}    (Authorization: Bearer ... on /v1)",
+        f"  read-only token   {creds.reader_token}",
+        "",
+        f"  Admin UI          {base}/#token={creds.admin_token}",
+        f"    read-only       {base}/#token={creds.reader_token}",
         "",
         f"  NinjaOne webhook  {ninja_url}",
         f"    X-Webhook-Secret: {creds.ninjaone_secret}",

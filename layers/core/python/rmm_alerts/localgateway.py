@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import mimetypes
 import re
 import time
 import traceback
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -119,12 +121,53 @@ def _is_text(headers: dict[str, str], body: bytes) -> bool:
     return True
 
 
+# The admin UI's static files: same-origin API calls only, no framing, no sniffing.
+STATIC_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+_NOT_BUILT = b"""<!doctype html><html lang="en"><title>Admin UI not built</title>
+<p>The admin UI is not built: run <code>scripts/bootstrap</code> (it builds <code>ui/dist</code>).</p></html>"""
+
+
+@dataclass
+class StaticSite:
+    """Files under ``root`` at ``/`` (``index.html`` for ``/``), plus a generated ``/config.json``."""
+
+    root: Path
+    config: dict[str, Any]
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        if path == "/config.json":
+            return 200, {"Content-Type": "application/json", **STATIC_HEADERS}, json.dumps(self.config).encode()
+        root = self.root.resolve()
+        if not (root / "index.html").is_file():
+            return 503, {"Content-Type": "text/html; charset=utf-8", **STATIC_HEADERS}, _NOT_BUILT
+        relative = "index.html" if path in ("", "/") else path.lstrip("/")
+        target = (root / relative).resolve()
+        if not target.is_relative_to(root) or not target.is_file():  # no way out of the folder
+            return 404, {"Content-Type": "text/plain", **STATIC_HEADERS}, b"Not Found"
+        ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
+            ctype += "; charset=utf-8"
+        return 200, {"Content-Type": ctype, **STATIC_HEADERS}, target.read_bytes()
+
+
 class LocalGateway:
     def __init__(
-        self, routes: list[Route], on_response: Callable[[Route, dict[str, Any], dict[str, Any]], None] | None = None
+        self,
+        routes: list[Route],
+        on_response: Callable[[Route, dict[str, Any], dict[str, Any]], None] | None = None,
+        static: StaticSite | None = None,
     ) -> None:
         self.routes = routes
         self.on_response = on_response
+        self.static = static
 
     def dispatch(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -149,6 +192,8 @@ class LocalGateway:
             if self.on_response is not None:
                 self.on_response(route, event, response)
             return _to_http(response)
+        if self.static is not None and method in ("GET", "HEAD") and not path.startswith(("/v1/", "/webhooks/")):
+            return self.static.get(path)
         return 404, {"Content-Type": "application/json"}, _error_body("Not Found")
 
     def server(self, host: str, port: int) -> ThreadingHTTPServer:
@@ -180,9 +225,10 @@ class LocalGateway:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # one readable line per webhook is printed by the dev server instead

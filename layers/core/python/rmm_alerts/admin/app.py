@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import threading
 import time
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
@@ -65,10 +66,34 @@ def _is_utf8(event: Mapping[str, Any]) -> bool:
     return True
 
 
-def _raw_response(exc: ApiError) -> dict[str, Any]:
+def ui_origins() -> list[str]:
+    """The admin UI's origins (``ADMIN_UI_ORIGINS``, comma-separated, e.g. the CloudFront URL): the
+    only origins whose browsers may read the API's answers."""
+    raw = os.environ.get("ADMIN_UI_ORIGINS", "")
+    return [o.strip().rstrip("/") for o in raw.split(",") if o.strip() and o.strip() != "*"]
+
+
+def cors_config(origins: list[str]) -> CORSConfig | None:
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+        allow_credentials=False,  # bearer tokens, never cookies
+    )
+
+
+def _origin(event: Mapping[str, Any]) -> str | None:
+    headers = event.get("headers") or {}
+    return next((str(v) for k, v in headers.items() if str(k).lower() == "origin"), None)
+
+
+def _raw_response(exc: ApiError, cors: dict[str, str]) -> dict[str, Any]:
     return {
         "statusCode": exc.status,
-        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON], **{k: [v] for k, v in cors.items()}},
         "body": json.dumps(exc.body(), separators=(",", ":")),
         "isBase64Encoded": False,
     }
@@ -110,10 +135,16 @@ class AdminResolver(APIGatewayRestResolver):
                 if not _is_utf8(event):
                     raise error(422, "not valid JSON (UTF-8)", "body")
         except ApiError as exc:
-            return _raw_response(exc)  # logged as every request is, by resolve()
+            # logged as every request is, by resolve()
+            origin = _origin(event)
+            cors = self._cors.to_dict(origin) if self._cors is not None and origin else {}
+            return _raw_response(exc, {**cors, "Vary": "Origin"} if cors else {})
         logger.append_keys(tenant_id=str(principal.tenant), user_id=principal.user_id)
         self.append_context(principal=principal)  # type: ignore[no-untyped-call]
-        return super().resolve(event, context)
+        response = super().resolve(event, context)
+        if self._cors is not None:  # caches must not serve one origin's answer to another
+            response.setdefault("multiValueHeaders", {}).setdefault("Vary", ["Origin"])
+        return response
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
@@ -181,8 +212,8 @@ def allowed_methods(resolver: APIGatewayRestResolver, path: str) -> list[str]:
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
-def build_app() -> AdminResolver:
-    app = AdminResolver(enable_validation=True)
+def build_app(origins: list[str] | None = None) -> AdminResolver:
+    app = AdminResolver(enable_validation=True, cors=cors_config(ui_origins() if origins is None else origins))
     app.include_router(routes.integrations_router, prefix="/v1/integrations")
     app.include_router(routes.polling_router, prefix="/v1/integrations")
     app.include_router(routes.org_mappings_router, prefix="/v1/integrations")
@@ -191,6 +222,8 @@ def build_app() -> AdminResolver:
     app.include_router(routes.windows_router, prefix="/v1/maintenance-windows")
     app.include_router(routes.alerts_router, prefix="/v1/alerts")
     app.include_router(routes.me_router, prefix="/v1/me")
+    app.include_router(routes.lookups_router, prefix="/v1/lookups")
+    app.include_router(routes.session_router, prefix="/v1/me")
 
     @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def api_error(exc: ApiError) -> Response[str]:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from rmm_alerts.admin import alerts, integrations, mappings, preferences, rules, windows
+from rmm_alerts.admin import alerts, integrations, lookups, mappings, preferences, preview, rules, windows
 from rmm_alerts.admin import schemas as s
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps, current
@@ -304,6 +304,17 @@ def create_rule(integration_id: IntegrationId, body: s.RuleIn) -> Response[s.Rul
     return _json(201, rules.create_rule(deps, p, integration_id, body))
 
 
+@ru.post(
+    "/<integrationId>/rules/preview",
+    responses=responses(200, "How the conditions fare against the integration's last 200 alerts", *READ),
+    tags=["rules"],
+    summary="Preview rule conditions against recent alerts (nothing is saved)",
+)
+def preview_rule(integration_id: IntegrationId, body: s.RulePreviewIn) -> s.RulePreview:
+    deps, p = _ctx(ru)
+    return preview.preview(deps, p, integration_id, body)
+
+
 @ru.put(
     "/<integrationId>/rules/order",
     responses=responses(200, "Rules in the new order", 409, *WRITE),
@@ -481,3 +492,84 @@ def get_notification_preferences() -> s.NotificationPreferences:
 def put_notification_preferences(body: s.NotificationPreferences) -> s.NotificationPreferences:
     deps, p = _ctx(me)
     return preferences.put(deps, p, body)
+
+
+# -- lookups (the admin UI's pickers) ---------------------------------------------------------
+
+lookups_router = Router()  # type: ignore[no-untyped-call]
+lk = lookups_router
+
+Search = Annotated[str | None, Query(max_length=100, description="Case-insensitive substring of the name")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+BoardId = Annotated[UUID, Path(alias="boardId")]
+ClientId = Annotated[UUID, Path(alias="clientId")]
+
+
+def _lookup(kind: str, parent: UUID | None, search: str | None, limit: int, offset: int) -> s.LookupPage:
+    deps, p = _ctx(lk)
+    return lookups.lookup(deps, p, kind, parent=parent, search=search, limit=limit, offset=offset)
+
+
+@lk.get("/boards", responses=responses(200, "Active boards", *READ), tags=["lookups"], summary="Boards")
+def lookup_boards(search: Search = None, limit: Limit = 50, offset: Offset = 0) -> s.LookupPage:
+    return _lookup("boards", None, search, limit, offset)
+
+
+@lk.get(
+    "/boards/<boardId>/closed-statuses",
+    responses=responses(200, "The board's closed ticket statuses", *READ),
+    tags=["lookups"],
+    summary="Closed statuses of a board",
+)
+def lookup_closed_statuses(
+    board_id: BoardId, search: Search = None, limit: Limit = 50, offset: Offset = 0
+) -> s.LookupPage:
+    return _lookup("closed_statuses", board_id, search, limit, offset)
+
+
+@lk.get("/priorities", responses=responses(200, "Priorities in order", *READ), tags=["lookups"], summary="Priorities")
+def lookup_priorities(search: Search = None, limit: Limit = 50, offset: Offset = 0) -> s.LookupPage:
+    return _lookup("priorities", None, search, limit, offset)
+
+
+@lk.get("/users", responses=responses(200, "Active users", *READ), tags=["lookups"], summary="Users")
+def lookup_users(search: Search = None, limit: Limit = 50, offset: Offset = 0) -> s.LookupPage:
+    return _lookup("users", None, search, limit, offset)
+
+
+@lk.get("/clients", responses=responses(200, "Active clients", *READ), tags=["lookups"], summary="Clients")
+def lookup_clients(search: Search = None, limit: Limit = 50, offset: Offset = 0) -> s.LookupPage:
+    return _lookup("clients", None, search, limit, offset)
+
+
+@lk.get(
+    "/clients/<clientId>/contacts",
+    responses=responses(200, "The client's active contacts", *READ),
+    tags=["lookups"],
+    summary="Contacts of a client",
+)
+def lookup_contacts(client_id: ClientId, search: Search = None, limit: Limit = 50, offset: Offset = 0) -> s.LookupPage:
+    return _lookup("contacts", client_id, search, limit, offset)
+
+
+@lk.get(
+    "/clients/<clientId>/assets",
+    responses=responses(200, "The client's assets", *READ),
+    tags=["lookups"],
+    summary="Assets of a client",
+)
+def lookup_assets(client_id: ClientId, search: Search = None, limit: Limit = 50, offset: Offset = 0) -> s.LookupPage:
+    return _lookup("assets", client_id, search, limit, offset)
+
+
+# -- the caller (the admin UI shows read-only users why editing is off) -----------------------
+
+session_router = Router()  # type: ignore[no-untyped-call]
+se = session_router
+
+
+@se.get("", responses=responses(200, "Who is calling", *READ), tags=["me"], summary="The caller and their rights")
+def get_me() -> s.Me:
+    _, p = _ctx(se)
+    return s.Me(user_id=p.user_id, tenant_id=p.tenant, groups=sorted(p.groups), is_admin=p.is_admin)

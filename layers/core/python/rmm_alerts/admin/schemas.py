@@ -369,6 +369,48 @@ class TicketCreated(_Out):
     ticket_number: str
 
 
+# -- lookups and rule preview (admin UI) ------------------------------------------------------
+
+
+class Me(_Out):
+    user_id: str
+    tenant_id: UUID
+    groups: list[str]
+    is_admin: bool = Field(description="Whether the caller may change anything (the rmm-admin group).")
+
+
+class LookupItem(_Out):
+    id: UUID
+    name: str
+    detail: str | None = Field(default=None, description="A second line for the picker, e.g. an e-mail.")
+
+
+class LookupPage(_Out):
+    items: list[LookupItem]
+    next_offset: int | None = Field(description="Pass as `offset` for the next page; null on the last page.")
+
+
+class RulePreviewIn(_In):
+    conditions: RuleConditions
+
+
+class PreviewExample(_Out):
+    alert_id: UUID
+    triggered_at: datetime
+    severity: Severity
+    status: AlertStatus
+    device_name: str | None
+    external_organization_name: str | None
+    message: str | None = Field(description="The first 300 characters.")
+
+
+class RulePreview(_Out):
+    evaluated: int = Field(description="How many recent alerts were evaluated (at most `limit`).")
+    matched: int
+    limit: int
+    examples: list[PreviewExample]
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,160 @@
+"""Browser tests of the admin UI: Playwright (pytest-playwright) drives Debian's chromium against one
+``rmm-alerts dev`` started for the whole session (on the session's PostgreSQL server, its own database).
+
+Never downloads a browser: ``executable_path`` is the system chromium (scripts/bootstrap installs it
+with apt-get when it is missing and you are root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from playwright.sync_api import Page, expect
+from psycopg import sql
+
+from rmm_alerts.localdb import with_database
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+AXE = REPO / "ui" / "node_modules" / "axe-core" / "axe.min.js"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+@dataclass(frozen=True)
+class Dev:
+    base: str
+    home: Path
+    creds: dict[str, Any]
+
+    @property
+    def admin(self) -> str:
+        return str(self.creds["admin_token"])
+
+    @property
+    def reader(self) -> str:
+        return str(self.creds["reader_token"])
+
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.admin}"}
+        return httpx.request(method, self.base + path, json=body, headers=headers, timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def dev(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    assert (REPO / "ui" / "dist" / "index.html").is_file(), "ui/dist is not built: run scripts/bootstrap"
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: run scripts/bootstrap as root (apt-get install chromium)"
+    name = f"rmm_browser_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db))
+        )
+    home = tmp_path_factory.mktemp("dev-home")
+    port = _free_port()
+    env = {**os.environ, "RMM_ALERTS_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env["DATABASE_URL"] = with_database(pg_admin_url, name)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rmm_alerts.cli", "dev", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.strip() == "ready":
+            break
+    else:
+        proc.kill()
+    if not lines or lines[-1].strip() != "ready":
+        proc.kill()
+        raise AssertionError("rmm-alerts dev did not start:\n" + "\n".join(lines))
+    creds = json.loads((home / "dev-credentials.json").read_text())
+    try:
+        yield Dev(f"http://127.0.0.1:{port}", home, creds)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_context_args,
+        "viewport": VIEWPORT,
+        "permissions": ["clipboard-read", "clipboard-write"],
+        "locale": "en-GB",
+        "timezone_id": "Europe/Amsterdam",
+    }
+
+
+def sign_in(page: Page, dev: Dev, token: str | None = None, route: str = "#/integrations") -> None:
+    """Open the UI with ``#token=`` (as `rmm-alerts dev` prints it), then go to ``route``."""
+    page.goto(f"{dev.base}/#token={token or dev.admin}")
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    assert "token=" not in page.url  # read, then dropped from the address bar
+    if route != "#/integrations":
+        page.goto(f"{dev.base}/{route}")
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Serious or critical axe-core findings on the current page (axe injected from node_modules)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Evaluated through the DevTools protocol: the UI's CSP (script-src 'self') stays in force.
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    results: dict[str, Any] = page.evaluate("async () => await window.axe.run(document, {resultTypes: ['violations']})")
+    assert results["passes"], "axe-core ran no check"
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -1,0 +1,568 @@
+"""The admin UI end to end in a real browser (Debian's chromium), against one `rmm-alerts dev`.
+
+Each test builds what it needs (unique names and ids), so the order of the tests does not matter."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from rmm_alerts import demo
+from tests.browser.conftest import REPO, Dev, axe_violations, sign_in
+
+NINJA = str(demo.NINJA_INTEGRATION)
+TACTICAL = str(demo.TACTICAL_INTEGRATION)
+CLIENT = str(demo.CLIENT)
+CONTACT = str(demo.CONTACT)
+FIXTURE = json.loads((REPO / "tests" / "fixtures" / "ninjaone" / "condition_triggered.json").read_text())
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+def send_ninja(dev: Dev, activity_id: int, device: int = 101, org: int = 2) -> dict[str, Any]:
+    """Deliver the NinjaOne TRIGGERED fixture as another activity, device and organization."""
+    body = json.loads(json.dumps(FIXTURE))
+    body["id"] = activity_id
+    body["deviceId"] = device
+    body["device"]["id"] = device
+    body["device"]["organizationId"] = org
+    body["seriesUid"] = f"series-{activity_id}"
+    response = httpx.post(
+        f"{dev.base}/webhooks/ninjaone/{NINJA}",
+        json=body,
+        headers={"X-Webhook-Secret": dev.creds["ninjaone_secret"]},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def pick(scope: Locator, label: str, option: str) -> None:
+    """Choose ``option`` in a lookup picker once the lookup has loaded it."""
+    select = scope.get_by_label(label, exact=True)
+    expect(select.locator("option", has_text=option)).to_have_count(1)
+    select.select_option(label=option)
+
+
+def settled(page: Page) -> None:
+    """No loading indicator left in the page."""
+    expect(page.get_by_role("status").filter(has_text=re.compile("Loading"))).to_have_count(0)
+
+
+# -- integrations -----------------------------------------------------------------------------
+
+
+def test_connect_an_integration_and_copy_its_secret(page: Page, dev: Dev) -> None:
+    sign_in(page, dev)
+    page.get_by_role("button", name="Connect integration").click()
+    dialog = page.get_by_role("dialog", name="Connect an integration")
+    dialog.get_by_label("Provider").select_option("tacticalrmm")
+    dialog.get_by_label("Name", exact=True).fill("Tactical EU")
+    dialog.get_by_role("button", name="Connect", exact=True).click()
+
+    shown = page.get_by_role("dialog", name="Integration connected")
+    secret = shown.get_by_label("Webhook secret (X-Webhook-Secret header)", exact=True).input_value()
+    url = shown.get_by_label("Webhook URL", exact=True).input_value()
+    assert len(secret) >= 32 and re.fullmatch(rf"{re.escape(dev.base)}/webhooks/tacticalrmm/[0-9a-f-]{{36}}", url)
+    shown.get_by_role("button", name="Copy Webhook secret (X-Webhook-Secret header)").click()
+    expect(shown.get_by_text("Webhook secret (X-Webhook-Secret header) copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    # What to paste into Tactical's alert template, each part copyable.
+    for label in ("Action URL", "Action headers", "Failure action body", "Resolved action body"):
+        expect(shown.get_by_role("button", name=f"Copy {label}")).to_be_visible()
+    assert "{{alert.id}}" in shown.get_by_label("Failure action body", exact=True).input_value()
+    assert secret in shown.get_by_label("Action headers", exact=True).input_value()
+
+    # The copied secret is the one the webhook accepts; another is refused.
+    trigger = json.loads((REPO / "tests" / "fixtures" / "tactical" / "check_trigger.json").read_text())
+    assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": "nope"}, timeout=30).status_code == 401
+    ok = httpx.post(url, json=trigger, headers={"X-Webhook-Secret": secret}, timeout=30)
+    assert ok.status_code == 200 and ok.json()["processed"] is True
+
+    page.keyboard.press("Escape")  # dialogs close on Escape
+    expect(shown).to_be_hidden()
+    row = page.get_by_role("row").filter(has_text="Tactical EU")
+    expect(row).to_contain_text("TacticalRMM")
+    expect(row).to_contain_text("Connected")
+
+    # Rotate the secret (confirmed first): the new one is shown once, the old one still works for now.
+    row.get_by_role("link", name="Tactical EU").click()
+    page.get_by_role("button", name="Rotate webhook secret").click()
+    page.get_by_role("dialog", name="Rotate the webhook secret?").get_by_role("button", name="Rotate secret").click()
+    rotated = page.get_by_role("dialog", name="New webhook secret")
+    new_secret = rotated.get_by_label("Webhook secret (X-Webhook-Secret header)", exact=True).input_value()
+    assert new_secret != secret
+    trigger["alertId"] = "rotated-1"
+    assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": new_secret}, timeout=30).status_code == 200
+    trigger["alertId"] = "rotated-2"
+    assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": secret}, timeout=30).status_code == 200
+    rotated.get_by_role("button", name="I have copied it").click()
+    expect(page.get_by_role("region", name="Status")).to_contain_text("Previous secret valid until")
+
+    # Disconnect, after a confirmation; webhooks are refused from then on.
+    page.get_by_role("button", name="Disconnect").click()
+    confirm = page.get_by_role("dialog", name="Disconnect Tactical EU?")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_role("note").filter(has_text="disconnected")).to_have_count(0)
+    page.get_by_role("button", name="Disconnect").click()
+    confirm.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_role("note").filter(has_text="This integration is disconnected")).to_be_visible()
+    expect(page.get_by_role("button", name="Rotate webhook secret")).to_be_disabled()
+    assert httpx.post(url, json=trigger, headers={"X-Webhook-Secret": new_secret}, timeout=30).status_code == 404
+
+
+def test_dialogs_keep_focus_inside_and_close_on_escape(page: Page, dev: Dev) -> None:
+    sign_in(page, dev, route=f"#/integrations/{NINJA}/rules")
+    opener = page.get_by_role("button", name="Add rule")
+    opener.click()
+    dialog = page.get_by_role("dialog", name="New rule")
+    expect(dialog).to_be_visible()
+    for _ in range(40):  # well past the dialog's last control
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement?.closest('dialog') !== null"), "focus left the dialog"
+    for _ in range(5):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate("document.activeElement?.closest('dialog') !== null"), "focus left the dialog"
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()  # focus goes back to what opened it
+
+
+def test_integration_settings_polling_and_graceful_missing_routes(page: Page, dev: Dev) -> None:
+    sign_in(page, dev, route=f"#/integrations/{NINJA}/settings")
+    polling = page.get_by_role("region", name="Alert polling")
+    polling.get_by_label("Interval (minutes, 5–60)").fill("61")
+    polling.get_by_role("button", name="Save polling").click()
+    expect(polling.locator(".field-error")).to_contain_text("60")  # the API's error, next to the field
+    polling.get_by_label("Interval (minutes, 5–60)").fill("30")
+    polling.get_by_role("button", name="Save polling").click()
+    expect(polling.get_by_text("Polling settings saved.")).to_be_visible()
+    assert dev.api("GET", f"/v1/integrations/{NINJA}/polling").json()["intervalMinutes"] == 30
+
+    # Test connection: a real answer once the route exists, a plain "not available" before.
+    exists = dev.api("POST", f"/v1/integrations/{NINJA}/test-connection").status_code not in (404, 405)
+    page.get_by_role("button", name="Test connection").click()
+    status = page.get_by_role("region", name="Status").get_by_role("status").filter(has_text=re.compile(r"\S"))
+    if exists:
+        expect(status).to_contain_text(re.compile("Connection (works|failed)"))
+    else:
+        expect(status).to_contain_text("Test connection is not available on this server yet.")
+
+
+def test_map_an_organization_and_a_device(page: Page, dev: Dev) -> None:
+    sign_in(page, dev, route=f"#/integrations/{NINJA}/organizations")
+    page.get_by_role("button", name="Add mapping").click()
+    dialog = page.get_by_role("dialog", name="Map an organization")
+    dialog.get_by_label("External organization id").fill("7")
+    dialog.get_by_label("External organization name").fill("Globex")
+    pick(dialog, "Client", "Acme Corp")
+    pick(dialog, "Default contact", "Carol Contact (carol@acme.test)")
+    dialog.get_by_role("button", name="Save mapping").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("row").filter(has_text="Globex")).to_contain_text("Acme Corp")
+    stored = dev.api("GET", f"/v1/integrations/{NINJA}/organization-mappings").json()["items"]
+    mapping = next(m for m in stored if m["externalOrganizationId"] == "7")
+    assert (mapping["clientId"], mapping["defaultContactId"]) == (CLIENT, CONTACT)
+
+    page.get_by_role("link", name="Device mappings").click()
+    page.get_by_role("button", name="Add device mapping").click()
+    dialog = page.get_by_role("dialog", name="Map a device")
+    dialog.get_by_label("External device id").fill("555")
+    pick(dialog, "Client (to find the asset)", "Acme Corp")
+    pick(dialog, "Asset", "ACME-WS-01")
+    dialog.get_by_role("button", name="Save device mapping").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("row").filter(has_text="555")).to_contain_text("ACME-WS-01")
+
+
+# -- rules ------------------------------------------------------------------------------------
+
+
+def test_rule_with_an_invalid_regex_then_fixed_reordered_by_keyboard_and_toggled_off(page: Page, dev: Dev) -> None:
+    send_ninja(dev, 771001, device=7101)  # something for the preview to match
+    sign_in(page, dev, route=f"#/integrations/{NINJA}/rules")
+    items = page.locator("ol.rules > li")
+    expect(items.first).to_contain_text("Catch-all")
+    before = items.count()
+
+    page.get_by_role("button", name="Add rule").click()
+    dialog = page.get_by_role("dialog", name="New rule")
+    dialog.get_by_label("Rule name").fill("Disks")
+    dialog.get_by_label("major", exact=True).check()
+    pattern = dialog.get_by_label("Message pattern (regular expression)")
+    pattern.fill("(x")
+    dialog.get_by_role("button", name="Save rule").click()
+    # The API's error is shown next to the field its path names, and the field says it is invalid.
+    expect(pattern).to_have_attribute("aria-invalid", "true")
+    described = (pattern.get_attribute("aria-describedby") or "").split()
+    error_id = next(i for i in described if i.endswith("-error"))
+    error = dialog.locator(f"[id='{error_id}']")
+    expect(error).to_contain_text("invalid regular expression")
+    field = dialog.locator(".field").filter(has=page.get_by_label("Message pattern (regular expression)"))
+    expect(field.locator(".field-error")).to_have_text(re.compile("invalid regular expression"))
+    expect(pattern).to_be_focused()
+
+    pattern.fill("(?i)disk")
+    preview = dialog.locator(".preview")
+    expect(preview).to_contain_text(
+        re.compile(r"Would have matched [1-9]\d* of the last \d+ alerts of this integration")
+    )
+    expect(preview.get_by_role("list", name="Examples of matching alerts")).to_contain_text("Disk C: free space")
+    dialog.get_by_role("button", name="Save rule").click()
+    expect(dialog).to_be_hidden()
+    expect(items).to_have_count(before + 1)
+    expect(items.last).to_contain_text("Disks")
+
+    # Reorder with the keyboard only: focus the handle, Alt+Up until it is first.
+    handle = page.get_by_role("button", name=re.compile(r"^Reorder Disks,"))
+    handle.focus()
+    for _ in range(before):
+        page.keyboard.press("Alt+ArrowUp")
+        expect(page.get_by_role("button", name=re.compile(r"^Reorder Disks,"))).to_be_focused()
+    expect(items.first).to_contain_text("Disks")
+    expect(page.get_by_role("status").filter(has_text="Moved “Disks” to position 1")).to_have_count(1)
+    names = [r["name"] for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"]]
+    assert names[0] == "Disks"
+    # and with the mouse: down one, then up again
+    page.get_by_role("button", name="Move Disks down").click()
+    expect(items.nth(1)).to_contain_text("Disks")
+    assert [r["name"] for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"]][1] == "Disks"
+    page.get_by_role("button", name="Move Disks up").click()
+    expect(items.first).to_contain_text("Disks")
+
+    # Toggle it off.
+    items.first.get_by_label("Active", exact=True).uncheck()
+    expect(items.first).to_contain_text("Inactive")
+    stored = next(r for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"] if r["name"] == "Disks")
+    assert stored["isActive"] is False
+    assert stored["conditions"] == {"severities": ["major"], "messagePattern": "(?i)disk"}
+
+    # Edit it: the dialog starts from what is stored, and a rename keeps the rest.
+    page.get_by_role("button", name="Edit Disks").click()
+    dialog = page.get_by_role("dialog", name="Edit rule “Disks”")
+    expect(dialog.get_by_label("Message pattern (regular expression)")).to_have_value("(?i)disk")
+    expect(dialog.get_by_label("major", exact=True)).to_be_checked()
+    dialog.get_by_label("Rule name").fill("Disk space")
+    dialog.get_by_role("button", name="Save rule").click()
+    expect(dialog).to_be_hidden()
+    expect(items.first).to_contain_text("Disk space")
+    edited = next(
+        r for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"] if r["ruleId"] == stored["ruleId"]
+    )
+    assert (edited["name"], edited["isActive"], edited["conditions"]) == ("Disk space", False, stored["conditions"])
+
+
+# -- maintenance windows ----------------------------------------------------------------------
+
+
+def test_weekly_window_in_another_timezone(page: Page, dev: Dev) -> None:
+    sign_in(page, dev, route="#/windows")
+    page.get_by_role("button", name="Add window").click()
+    dialog = page.get_by_role("dialog", name="New maintenance window")
+    dialog.get_by_label("Window name").fill("Tokyo patch night")
+    dialog.get_by_label("Integration").select_option(label="Demo TacticalRMM")
+    dialog.get_by_label("Weekly").check()
+    dialog.get_by_label("Monday").check()
+    dialog.get_by_label("Wednesday").check()
+    dialog.get_by_label("Start time").fill("01:00")
+    dialog.get_by_label("End time").fill("03:30")
+    dialog.get_by_label("Time zone").select_option("Asia/Tokyo")
+    dialog.get_by_role("button", name="Save window").click()
+    expect(dialog).to_be_hidden()
+    row = page.get_by_role("row").filter(has_text="Tokyo patch night")
+    expect(row).to_contain_text("Weekly on Mon, Wed, 01:00–03:30 (Asia/Tokyo)")
+    expect(row).to_contain_text("integration Demo TacticalRMM")
+    expect(row).to_contain_text(re.compile("Active now|Not active"))
+    stored = next(
+        w for w in dev.api("GET", "/v1/maintenance-windows").json()["items"] if w["name"] == "Tokyo patch night"
+    )
+    assert stored["integrationId"] == TACTICAL
+    assert stored["recurrence"] == {
+        "type": "weekly",
+        "days": [1, 3],
+        "startTime": "01:00",
+        "endTime": "03:30",
+        "timezone": "Asia/Tokyo",
+    }
+    assert stored["nextStartsAt"] is not None
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+def test_alert_from_the_webhook_its_trace_and_a_ticket_made_by_hand(page: Page, dev: Dev) -> None:
+    result = send_ninja(dev, 772001, device=4242, org=77)  # organization 77 is not mapped yet
+    assert (result["outcome"], result["reason"]) == ("recorded_only", "organization_not_mapped")
+    sign_in(page, dev, route="#/alerts")
+    page.get_by_label("Device id").fill("4242")
+    page.get_by_role("button", name="Apply filters").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Disk C: free space is 7.8%")
+    expect(rows.first).to_contain_text("active")
+    rows.first.get_by_role("link").click()
+
+    trace = page.get_by_role("region", name="Why it did what it did")
+    expect(trace).to_contain_text("No maintenance window covered it.")
+    expect(trace).to_contain_text(re.compile(r"Rule “[^”]+”: (matched|did not match)"))
+    expect(trace).to_contain_text("Outcome: recorded only (organization not mapped).")
+
+    # Map the organization, then make the ticket by hand from the recorded alert.
+    mapped = dev.api(
+        "POST", f"/v1/integrations/{NINJA}/organization-mappings", {"externalOrganizationId": "77", "clientId": CLIENT}
+    )
+    assert mapped.status_code == 201, mapped.text
+    page.get_by_role("button", name="Create ticket").click()
+    dialog = page.get_by_role("dialog", name="Create a ticket for this alert")
+    pick(dialog, "Priority", "High")
+    dialog.get_by_role("button", name="Create ticket").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text(re.compile(r"Ticket TIC\d+ created\."))).to_be_visible()
+    expect(trace).to_contain_text("Ticket created by hand by")
+    detail = dev.api("GET", f"/v1/alerts/{result['alertId']}").json()
+    assert detail["ticket"] is not None and detail["ticket"]["ticketNumber"].startswith("TIC")
+    expect(page.get_by_role("region", name="Alert")).to_contain_text(detail["ticket"]["ticketNumber"])
+    expect(page.get_by_role("button", name="Create ticket")).to_have_count(0)
+
+
+def test_alerts_list_pages(page: Page, dev: Dev) -> None:
+    for n in range(27):
+        send_ninja(dev, 773000 + n, device=8800 + n, org=2)
+    sign_in(page, dev, route="#/alerts")
+    page.get_by_label("Integration").select_option(label="Demo NinjaOne")
+    page.get_by_role("button", name="Apply filters").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(25)
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_text("Page 2")).to_be_visible()
+    expect(rows.first).to_be_visible()
+    assert 1 <= rows.count() <= 25
+    page.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(25)
+
+
+# -- my preferences ---------------------------------------------------------------------------
+
+
+def test_my_notification_preferences(page: Page, dev: Dev) -> None:
+    """GET|PUT /v1/me/notification-preferences arrives with the outbox work: until then the page says
+    it is not available; once it is there, the change is saved."""
+    status = dev.api("GET", "/v1/me/notification-preferences").status_code
+    sign_in(page, dev, route="#/preferences")
+    if status == 404:
+        expect(page.get_by_text("Notification preferences are not available on this server yet.")).to_be_visible()
+        return
+    assert status == 200
+    page.get_by_label("By e-mail").uncheck()
+    page.get_by_role("button", name="Save preferences").click()
+    expect(page.get_by_text("Preferences saved.")).to_be_visible()
+    saved = dev.api("GET", "/v1/me/notification-preferences").json()
+    assert saved["rmmAlerts"]["email"] is False
+
+
+# -- read-only users --------------------------------------------------------------------------
+
+EDIT_FREE_PAGES = [
+    "#/integrations",
+    f"#/integrations/{NINJA}/settings",
+    f"#/integrations/{NINJA}/organizations",
+    f"#/integrations/{NINJA}/devices",
+    f"#/integrations/{NINJA}/rules",
+    "#/windows",
+]
+
+
+def test_read_only_user_sees_everything_but_no_enabled_edit_control(page: Page, dev: Dev) -> None:
+    alert = send_ninja(dev, 774001, device=9901, org=99)  # no ticket: its page offers "Create ticket"
+    sign_in(page, dev, token=dev.reader)
+    reason = page.get_by_role("note").filter(has_text="Read-only")
+    expect(reason).to_contain_text("not in the rmm-admin group")
+    for route in [*EDIT_FREE_PAGES, f"#/alerts/{alert['alertId']}"]:
+        page.goto(f"{dev.base}/{route}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        settled(page)
+        expect(page.locator("main").get_by_role("alert")).to_have_count(0)  # it could read everything
+        # Copying (a read-only field and its Copy button) is reading; everything else is an edit control.
+        controls = page.locator("main").locator(
+            "button:not([aria-label^='Copy ']), input:not([readonly]), select, textarea:not([readonly])"
+        )
+        assert controls.count() > 0, route
+        for i in range(controls.count()):
+            control = controls.nth(i)
+            assert control.is_disabled(), (route, control.evaluate("e => e.outerHTML"))
+            # every disabled control says why (the banner's reason, or the control's own title)
+            described = control.get_attribute("aria-describedby") or ""
+            title = control.get_attribute("title") or ""
+            assert "read-only-reason" in described or title.startswith("Read-only"), (route, i)
+    expect(page.locator("ol.trace")).to_contain_text("Outcome:")
+    expect(page.get_by_role("button", name="Create ticket")).to_be_disabled()
+    page.goto(f"{dev.base}/#/integrations/{NINJA}/rules")
+    expect(page.locator("ol.rules > li").first).to_be_visible()
+    expect(page.get_by_role("button", name="Add rule")).to_have_attribute("aria-describedby", "read-only-reason")
+
+
+# -- accessibility and screenshots ------------------------------------------------------------
+
+
+def _pages(page: Page, dev: Dev) -> list[tuple[str, Any]]:
+    """(name, how to get there) for every main page and dialog, as an admin."""
+    alert = send_ninja(dev, 775001, device=101, org=2)
+
+    def go(route: str) -> Any:
+        return lambda: page.goto(f"{dev.base}/{route}")
+
+    def dialog(route: str, button: str) -> Any:
+        def open_it() -> None:
+            page.goto(f"{dev.base}/{route}")
+            settled(page)
+            page.get_by_role("button", name=button, exact=True).click()
+            expect(page.get_by_role("dialog")).to_be_visible()
+
+        return open_it
+
+    return [
+        ("integrations", go("#/integrations")),
+        ("integration-settings", go(f"#/integrations/{NINJA}/settings")),
+        ("organization-mappings", go(f"#/integrations/{NINJA}/organizations")),
+        ("device-mappings", go(f"#/integrations/{NINJA}/devices")),
+        ("alert-rules", go(f"#/integrations/{NINJA}/rules")),
+        ("rule-editor", dialog(f"#/integrations/{NINJA}/rules", "Add rule")),
+        ("connect-integration", dialog("#/integrations", "Connect integration")),
+        ("maintenance-windows", go("#/windows")),
+        ("window-editor", dialog("#/windows", "Add window")),
+        ("alerts", go("#/alerts")),
+        ("alert-detail", go(f"#/alerts/{alert['alertId']}")),
+        ("notification-preferences", go("#/preferences")),
+    ]
+
+
+def test_no_serious_accessibility_violation_on_any_page(page: Page, dev: Dev) -> None:
+    sign_in(page, dev)
+    found: dict[str, Any] = {}
+    for name, open_page in _pages(page, dev):
+        open_page()
+        settled(page)
+        violations = axe_violations(page)
+        if violations:
+            found[name] = violations
+    sign_in(page, dev, token=dev.reader, route=f"#/integrations/{NINJA}/rules")
+    settled(page)
+    if violations := axe_violations(page):
+        found["read-only rules"] = violations
+    assert found == {}
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", path
+    width, height = struct.unpack(">II", header[16:24])
+    return width, height
+
+
+MAIN_SCREENSHOTS = [
+    "integrations",
+    "integration-settings",
+    "alert-rules",
+    "rule-editor",
+    "maintenance-windows",
+    "alerts",
+    "alert-detail",
+]
+
+
+def test_screenshots_of_the_main_pages(page: Page, dev: Dev, tmp_path: Path) -> None:
+    """Takes the README's screenshots at 1280×800; RMM_UPDATE_SCREENSHOTS=1 writes them to
+    docs/screenshots (committed), otherwise to a temporary folder, so a plain run changes no file."""
+    target = SCREENSHOTS if os.environ.get("RMM_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    sign_in(page, dev)
+    for name, open_page in _pages(page, dev):
+        if name not in MAIN_SCREENSHOTS:
+            continue
+        open_page()
+        settled(page)
+        page.screenshot(path=str(target / f"{name}.png"))
+        assert _png_size(target / f"{name}.png") == (1280, 800)
+    for name in MAIN_SCREENSHOTS:
+        assert (SCREENSHOTS / f"{name}.png").is_file(), (
+            f"docs/screenshots/{name}.png: run with RMM_UPDATE_SCREENSHOTS=1"
+        )
+        assert f"docs/screenshots/{name}.png" in (REPO / "README.md").read_text()
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_page_errors(page: Page) -> Any:
+    """A JavaScript error in the page fails the test."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield
+    assert errors == []
+
+
+# -- AWS sign-in (Cognito hosted UI, authorization code + PKCE) --------------------------------
+
+
+def test_cognito_sign_in_uses_the_code_flow_with_pkce(browser: Any, dev: Dev) -> None:
+    """With a deployed config.json the UI signs in through the hosted UI: a S256 challenge goes out,
+    the verifier comes back with the code, the ID token becomes the API's bearer token, and the code
+    leaves the address bar. Cognito is played by routes in the browser (the dev admin token is the
+    ID token the dev gateway accepts); the page's CSP is bypassed only so the fake Cognito origin is
+    reachable."""
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    domain = "https://auth.example.test"
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    config = {"mode": "cognito", "apiUrl": dev.base, "cognitoDomain": domain, "clientId": "client-123"}
+    page.route(f"{dev.base}/config.json", lambda route: route.fulfill(json=config))
+    authorize: list[str] = []
+    token_requests: list[dict[str, list[str]]] = []
+
+    def cognito(route: Any) -> None:
+        url = route.request.url
+        if "/oauth2/authorize" in url:
+            authorize.append(url)
+            route.fulfill(status=200, content_type="text/html", body="<title>hosted UI</title>")
+        else:
+            token_requests.append(parse_qs(route.request.post_data or ""))
+            route.fulfill(json={"id_token": dev.admin, "access_token": "a", "token_type": "Bearer"})
+
+    page.route(f"{domain}/**", cognito)
+    try:
+        page.goto(f"{dev.base}/#/windows")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{domain}/oauth2/authorize*")
+        (url,) = authorize
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        assert query["response_type"] == "code" and query["client_id"] == "client-123"
+        assert query["code_challenge_method"] == "S256" and query["redirect_uri"] == f"{dev.base}/"
+        assert "openid" in query["scope"]
+
+        # The hosted UI sends the browser back with a code and the state.
+        page.goto(f"{dev.base}/?code=the-code&state={query['state']}")
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        expect(page.get_by_role("heading", name="Maintenance windows")).to_be_visible()  # back where it was
+        (sent,) = token_requests
+        verifier = sent["code_verifier"][0]
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        assert challenge == query["code_challenge"]
+        assert sent["grant_type"] == ["authorization_code"] and sent["code"] == ["the-code"]
+        assert "code=" not in page.url and "state=" not in page.url
+        assert page.evaluate("document.cookie") == ""  # tokens never in a cookie
+        assert page.evaluate("sessionStorage.getItem('rmm-alerts.token')") == dev.admin
+        # A replayed or foreign answer is refused.
+        page.goto(f"{dev.base}/?code=other&state=forged")
+        expect(page.get_by_role("alert")).to_contain_text("did not match")
+    finally:
+        context.close()

@@ -1,0 +1,781 @@
+import { useState } from "preact/hooks";
+import { api, call, untyped, type ApiError, type S } from "../api/client";
+import {
+  Badge,
+  CheckField,
+  ConfirmDialog,
+  CopyField,
+  Dialog,
+  Empty,
+  ErrorText,
+  Loaded,
+  Picker,
+  SelectField,
+  TextField,
+  splitErrors,
+  useEditGuard,
+  useLoad,
+  when,
+} from "../ui";
+import { RulesSection } from "./rules";
+
+// Fields other engineers are adding to the integration (poller issue); absent on older servers.
+type WebhookRegistration = { status: string; error?: string | null; at?: string | null };
+type Integration = S["IntegrationOut"] & { lastPollError?: string | null; webhookRegistration?: WebhookRegistration | null };
+type Secret = {
+  integrationId: string;
+  webhookUrl: string;
+  webhookSecret: string;
+  channelUrl?: string | null;
+  alertTemplate?: S["AlertTemplate"] | null;
+};
+
+const PROVIDERS = [
+  { value: "ninjaone", label: "NinjaOne" },
+  { value: "tacticalrmm", label: "TacticalRMM" },
+];
+
+export function providerName(p: string): string {
+  return PROVIDERS.find((x) => x.value === p)?.label ?? p;
+}
+
+export function IntegrationsPage() {
+  const [load, reload] = useLoad(() => call(api().GET("/v1/integrations")), []);
+  const [connecting, setConnecting] = useState(false);
+  const [secret, setSecret] = useState<Secret | null>(null);
+  const guard = useEditGuard();
+  return (
+    <>
+      <div class="page-head">
+        <h1>Integrations</h1>
+        <button type="button" class="primary" {...guard} onClick={() => setConnecting(true)}>
+          Connect integration
+        </button>
+      </div>
+      <Loaded load={load} what="integrations">
+        {(data) =>
+          data.items.length ? (
+            <table>
+              <caption class="sr-only">RMM integrations</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Provider</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Polling</th>
+                  <th scope="col">Last polled</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.items.map((i) => (
+                  <tr>
+                    <td>
+                      <a href={`#/integrations/${i.integrationId}`}>{i.name}</a>
+                    </td>
+                    <td>{providerName(i.provider)}</td>
+                    <td>{i.isActive ? <Badge kind="ok">Connected</Badge> : <Badge kind="bad">Disconnected</Badge>}</td>
+                    <td>{i.polling.enabled ? `Every ${i.polling.intervalMinutes} min` : "Off"}</td>
+                    <td>{when(i.polling.lastPolledAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <Empty>No integrations yet. Connect NinjaOne or TacticalRMM to start receiving alerts.</Empty>
+          )
+        }
+      </Loaded>
+      {connecting ? (
+        <ConnectDialog
+          onClose={() => setConnecting(false)}
+          onConnected={(s) => {
+            setConnecting(false);
+            setSecret(s);
+            reload();
+          }}
+        />
+      ) : null}
+      {secret ? <SecretDialog secret={secret} title="Integration connected" onClose={() => setSecret(null)} /> : null}
+    </>
+  );
+}
+
+function ConnectDialog({ onClose, onConnected }: { onClose: () => void; onConnected: (s: Secret) => void }) {
+  const [provider, setProvider] = useState<"ninjaone" | "tacticalrmm">("ninjaone");
+  const [name, setName] = useState("");
+  const [instanceUrl, setInstanceUrl] = useState("");
+  const [clientId, setClientId] = useState("");
+  const [clientSecret, setClientSecret] = useState("");
+  const [apiKey, setApiKey] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const { fields, rest } = splitErrors(error, ["provider", "name", "instanceUrl", "credentials"]);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    const credentials =
+      provider === "ninjaone" ? (clientId || clientSecret ? { clientId, clientSecret } : undefined) : apiKey ? { apiKey } : undefined;
+    const r = await call(
+      api().POST("/v1/integrations", {
+        body: { provider, name, instanceUrl: instanceUrl || undefined, credentials },
+      }),
+    );
+    setBusy(false);
+    if (r.ok) onConnected(r.data as Secret);
+    else setError(r.error);
+  };
+  return (
+    <Dialog title="Connect an integration" onClose={onClose}>
+      <form onSubmit={submit}>
+        <ErrorText error={rest} prefix="Not connected" />
+        <SelectField label="Provider" value={provider} options={PROVIDERS} onChange={(v) => setProvider(v as typeof provider)} error={fields.provider} />
+        <TextField label="Name" value={name} onInput={setName} required error={fields.name} />
+        <TextField
+          label="Instance URL"
+          value={instanceUrl}
+          onInput={setInstanceUrl}
+          type="url"
+          placeholder={provider === "ninjaone" ? "https://eu.ninjarmm.com" : "https://api.example-rmm.com"}
+          hint="The RMM's API base URL (needed for polling and resetting alerts)."
+          error={fields.instanceUrl}
+        />
+        {provider === "ninjaone" ? (
+          <>
+            <TextField label="API client ID" value={clientId} onInput={setClientId} error={fields["credentials"]} />
+            <TextField label="API client secret" type="password" value={clientSecret} onInput={setClientSecret} />
+          </>
+        ) : (
+          <TextField label="API key" type="password" value={apiKey} onInput={setApiKey} error={fields["credentials"]} />
+        )}
+        <div class="actions">
+          <button type="submit" class="primary" disabled={busy}>
+            Connect
+          </button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+export function SecretDialog({ secret, title, onClose }: { secret: Secret; title: string; onClose: () => void }) {
+  const t = secret.alertTemplate;
+  return (
+    <Dialog title={title} onClose={onClose} wide>
+      <p class="notice" role="note">
+        <strong>Copy the secret now.</strong> It is shown only this once; only a hash is stored.
+      </p>
+      <CopyField label="Webhook URL" value={secret.webhookUrl} />
+      <CopyField label="Webhook secret (X-Webhook-Secret header)" value={secret.webhookSecret} />
+      {secret.channelUrl ? <CopyField label="Notification channel URL (NinjaOne UI)" value={secret.channelUrl} /> : null}
+      {t ? (
+        <fieldset>
+          <legend>TacticalRMM alert template: two URL actions (POST)</legend>
+          <CopyField label="Action URL" value={t.url} />
+          <CopyField label="Action headers" value={JSON.stringify(t.headers, null, 2)} multiline />
+          <CopyField label="Failure action body" value={t.triggerBody} multiline />
+          <CopyField label="Resolved action body" value={t.resolveBody} multiline />
+        </fieldset>
+      ) : null}
+      <div class="actions">
+        <button type="button" class="primary" onClick={onClose}>
+          I have copied it
+        </button>
+      </div>
+    </Dialog>
+  );
+}
+
+// -- one integration ----------------------------------------------------------------------------
+
+const TABS = [
+  ["settings", "Settings"],
+  ["organizations", "Organization mappings"],
+  ["devices", "Device mappings"],
+  ["rules", "Alert rules"],
+] as const;
+
+export function IntegrationPage({ id, tab }: { id: string; tab: string }) {
+  const [load, reload] = useLoad(
+    () => call<Integration>(api().GET("/v1/integrations/{integrationId}", { params: { path: { integrationId: id } } })),
+    [id],
+  );
+  return (
+    <Loaded load={load} what="the integration">
+      {(i) => (
+        <>
+          <p class="crumbs">
+            <a href="#/integrations">Integrations</a> / {i.name}
+          </p>
+          <div class="page-head">
+            <h1>
+              {i.name} <span class="muted">({providerName(i.provider)})</span>
+            </h1>
+            {i.isActive ? <Badge kind="ok">Connected</Badge> : <Badge kind="bad">Disconnected</Badge>}
+          </div>
+          {!i.isActive ? (
+            <p class="banner-inline" role="note">
+              <span aria-hidden="true">✕ </span>
+              This integration is disconnected: its webhooks are refused and its settings can no longer be changed.
+            </p>
+          ) : null}
+          <nav class="tabs" aria-label="Integration sections">
+            {TABS.map(([key, label]) => (
+              <a href={`#/integrations/${id}/${key}`} aria-current={tab === key ? "page" : undefined}>
+                {label}
+              </a>
+            ))}
+          </nav>
+          {tab === "organizations" ? (
+            <OrgMappings integration={i} />
+          ) : tab === "devices" ? (
+            <DeviceMappings integration={i} />
+          ) : tab === "rules" ? (
+            <RulesSection integration={i} />
+          ) : (
+            <Settings integration={i} reload={reload} />
+          )}
+        </>
+      )}
+    </Loaded>
+  );
+}
+
+function Settings({ integration: i, reload }: { integration: Integration; reload: () => void }) {
+  const guard = useEditGuard();
+  const editable = { ...guard, disabled: guard.disabled || !i.isActive };
+  const [name, setName] = useState(i.name);
+  const [instanceUrl, setInstanceUrl] = useState(i.instanceUrl ?? "");
+  const [saveError, setSaveError] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState("");
+  const [enabled, setEnabled] = useState(i.polling.enabled);
+  const [interval, setIntervalMin] = useState(String(i.polling.intervalMinutes));
+  const [pollError, setPollError] = useState<ApiError | null>(null);
+  const [pollSaved, setPollSaved] = useState("");
+  const [test, setTest] = useState<string>("");
+  const [testError, setTestError] = useState<ApiError | null>(null);
+  const [regMsg, setRegMsg] = useState("");
+  const [rotating, setRotating] = useState(false);
+  const [secret, setSecret] = useState<Secret | null>(null);
+  const [disconnecting, setDisconnecting] = useState(false);
+  const nameErrors = splitErrors(saveError, ["name", "instanceUrl", "credentials"]);
+  const pollErrors = splitErrors(pollError, ["enabled", "intervalMinutes"]);
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setSaved("");
+    const r = await call(
+      api().PATCH("/v1/integrations/{integrationId}", {
+        params: { path: { integrationId: i.integrationId } },
+        body: { name, instanceUrl: instanceUrl || undefined },
+      }),
+    );
+    if (r.ok) {
+      setSaveError(null);
+      setSaved("Saved.");
+      reload();
+    } else setSaveError(r.error);
+  };
+  const savePolling = async (e: Event) => {
+    e.preventDefault();
+    setPollSaved("");
+    const minutes = Number(interval);
+    const r = await call(
+      api().PUT("/v1/integrations/{integrationId}/polling", {
+        params: { path: { integrationId: i.integrationId } },
+        body: { enabled, intervalMinutes: Number.isFinite(minutes) ? minutes : 0 },
+      }),
+    );
+    if (r.ok) {
+      setPollError(null);
+      setPollSaved("Polling settings saved.");
+    } else setPollError(r.error);
+  };
+  const testConnection = async () => {
+    setTest("Testing…");
+    setTestError(null);
+    const r = await untyped<{ ok: boolean; error?: string | null }>("POST", `/v1/integrations/${i.integrationId}/test-connection`);
+    if (r.ok) setTest(r.data.ok ? "✓ Connection works." : `✕ Connection failed: ${r.data.error ?? "unknown error"}`);
+    else if (r.status === 404 || r.status === 405) setTest("Test connection is not available on this server yet.");
+    else {
+      setTest("");
+      setTestError(r.error);
+    }
+  };
+  const retryRegistration = async () => {
+    setRegMsg("Retrying…");
+    const r = await untyped<unknown>("POST", `/v1/integrations/${i.integrationId}/webhook-registration`);
+    if (r.ok) {
+      setRegMsg("Registration retried.");
+      reload();
+    } else if (r.status === 404 || r.status === 405) setRegMsg("Webhook registration is not available on this server yet.");
+    else setRegMsg(`Retry failed: ${r.error.errors.map((e) => e.message).join("; ")}`);
+  };
+  const reg = i.webhookRegistration;
+
+  return (
+    <div class="grid2">
+      <section aria-labelledby="status-h" class="card">
+        <h2 id="status-h">Status</h2>
+        <CopyField label="Webhook URL" value={i.webhookUrl} />
+        <dl>
+          <dt>Connected</dt>
+          <dd>{when(i.connectedAt)}</dd>
+          {i.disconnectedAt ? (
+            <>
+              <dt>Disconnected</dt>
+              <dd>{when(i.disconnectedAt)}</dd>
+            </>
+          ) : null}
+          <dt>Credentials</dt>
+          <dd>{i.hasCredentials ? "Stored" : "None (polling and alert reset need them)"}</dd>
+          <dt>Last polled</dt>
+          <dd>{when(i.polling.lastPolledAt)}</dd>
+          <dt>Last poll error</dt>
+          <dd>
+            {i.lastPollError === undefined ? (
+              <span class="muted">Not reported by this server yet.</span>
+            ) : i.lastPollError ? (
+              <Badge kind="bad">{i.lastPollError}</Badge>
+            ) : (
+              <Badge kind="ok">None</Badge>
+            )}
+          </dd>
+          <dt>Webhook registration</dt>
+          <dd>
+            {reg === undefined ? (
+              <span class="muted">Not reported by this server yet.</span>
+            ) : reg === null ? (
+              <span class="muted">Not registered (no credentials, or not NinjaOne).</span>
+            ) : (
+              <>
+                <Badge kind={reg.status === "registered" || reg.status === "ok" ? "ok" : "bad"}>{reg.status}</Badge>
+                {reg.error ? <span> {reg.error}</span> : null} {reg.at ? <span class="muted">({when(reg.at)})</span> : null}
+              </>
+            )}
+          </dd>
+          {i.previousSecretExpiresAt ? (
+            <>
+              <dt>Previous secret valid until</dt>
+              <dd>{when(i.previousSecretExpiresAt)}</dd>
+            </>
+          ) : null}
+        </dl>
+        <div class="actions">
+          <button type="button" {...editable} onClick={testConnection}>
+            Test connection
+          </button>
+          {reg !== undefined ? (
+            <button type="button" {...editable} onClick={retryRegistration}>
+              Retry webhook registration
+            </button>
+          ) : null}
+          <button type="button" {...editable} onClick={() => setRotating(true)}>
+            Rotate webhook secret
+          </button>
+          <button type="button" class="danger" {...editable} onClick={() => setDisconnecting(true)}>
+            Disconnect
+          </button>
+        </div>
+        <p role="status" class="small">
+          {test} {regMsg}
+        </p>
+        <ErrorText error={testError} prefix="Test connection" />
+      </section>
+
+      <div>
+        <section aria-labelledby="general-h" class="card">
+          <h2 id="general-h">General</h2>
+          <form onSubmit={save}>
+            <ErrorText error={nameErrors.rest} prefix="Not saved" />
+            <TextField label="Name" value={name} onInput={setName} disabled={editable.disabled} error={nameErrors.fields.name} />
+            <TextField
+              label="Instance URL"
+              type="url"
+              value={instanceUrl}
+              onInput={setInstanceUrl}
+              disabled={editable.disabled}
+              error={nameErrors.fields.instanceUrl}
+            />
+            <div class="actions">
+              <button type="submit" class="primary" {...editable}>
+                Save
+              </button>
+              <span role="status" class="small">
+                {saved}
+              </span>
+            </div>
+          </form>
+        </section>
+        <section aria-labelledby="polling-h" class="card">
+          <h2 id="polling-h">Alert polling</h2>
+          <form onSubmit={savePolling} noValidate>
+            <ErrorText error={pollErrors.rest} prefix="Not saved" />
+            <CheckField
+              label="Poll the RMM for missed alerts and resets"
+              checked={enabled}
+              onChange={setEnabled}
+              disabled={editable.disabled}
+              error={pollErrors.fields.enabled}
+            />
+            <TextField
+              label="Interval (minutes, 5–60)"
+              type="number"
+              min={5}
+              max={60}
+              value={interval}
+              onInput={setIntervalMin}
+              disabled={editable.disabled}
+              error={pollErrors.fields.intervalMinutes}
+            />
+            <div class="actions">
+              <button type="submit" class="primary" {...editable}>
+                Save polling
+              </button>
+              <span role="status" class="small">
+                {pollSaved}
+              </span>
+            </div>
+          </form>
+        </section>
+      </div>
+      {rotating ? (
+        <ConfirmDialog
+          title="Rotate the webhook secret?"
+          message="A new secret is issued; the previous one keeps working for 24 hours so you can update the RMM."
+          confirm="Rotate secret"
+          onClose={() => setRotating(false)}
+          onConfirm={async () => {
+            const r = await call(
+              api().POST("/v1/integrations/{integrationId}/webhook-secret/rotate", { params: { path: { integrationId: i.integrationId } } }),
+            );
+            if (!r.ok) return r.error;
+            setSecret(r.data as Secret);
+            reload();
+            return null;
+          }}
+        />
+      ) : null}
+      {secret ? <SecretDialog secret={secret} title="New webhook secret" onClose={() => setSecret(null)} /> : null}
+      {disconnecting ? (
+        <ConfirmDialog
+          title={`Disconnect ${i.name}?`}
+          message="Webhooks from this integration will be refused and polling stops. Alerts already received are kept."
+          confirm="Disconnect"
+          onClose={() => setDisconnecting(false)}
+          onConfirm={async () => {
+            const r = await call(api().DELETE("/v1/integrations/{integrationId}", { params: { path: { integrationId: i.integrationId } } }));
+            if (!r.ok) return r.error;
+            reload();
+            return null;
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+// -- organization mappings ------------------------------------------------------------------------
+
+function OrgMappings({ integration: i }: { integration: Integration }) {
+  const [load, reload] = useLoad(
+    () => call(api().GET("/v1/integrations/{integrationId}/organization-mappings", { params: { path: { integrationId: i.integrationId } } })),
+    [i.integrationId],
+  );
+  const [editing, setEditing] = useState<S["OrgMappingOut"] | "new" | null>(null);
+  const [deleting, setDeleting] = useState<S["OrgMappingOut"] | null>(null);
+  const guard = useEditGuard();
+  const editable = { ...guard, disabled: guard.disabled || !i.isActive };
+  return (
+    <section aria-labelledby="orgs-h">
+      <div class="page-head">
+        <h2 id="orgs-h">Organization mappings</h2>
+        <button type="button" class="primary" {...editable} onClick={() => setEditing("new")}>
+          Add mapping
+        </button>
+      </div>
+      <p class="muted">
+        Alerts name the RMM's organization ({i.provider === "tacticalrmm" ? "Tactical client id" : "NinjaOne organization id"}); the
+        mapping says which PSA client gets the ticket.
+      </p>
+      <Loaded load={load} what="organization mappings">
+        {(data) =>
+          data.items.length ? (
+            <table>
+              <caption class="sr-only">Organization mappings</caption>
+              <thead>
+                <tr>
+                  <th scope="col">External organization id</th>
+                  <th scope="col">External name</th>
+                  <th scope="col">Client</th>
+                  <th scope="col">Default contact</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.items.map((m) => (
+                  <tr>
+                    <td>{m.externalOrganizationId}</td>
+                    <td>{m.externalOrganizationName ?? "—"}</td>
+                    <td>{m.clientName ?? m.clientId}</td>
+                    <td>{m.defaultContactId ? "Set" : "Client's primary"}</td>
+                    <td class="row-actions">
+                      <button type="button" {...editable} onClick={() => setEditing(m)} aria-label={`Edit mapping ${m.externalOrganizationId}`}>
+                        Edit
+                      </button>
+                      <button
+                        type="button"
+                        class="danger"
+                        {...editable}
+                        onClick={() => setDeleting(m)}
+                        aria-label={`Delete mapping ${m.externalOrganizationId}`}
+                      >
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <Empty>No organizations mapped yet: alerts are recorded but make no tickets until their organization is mapped.</Empty>
+          )
+        }
+      </Loaded>
+      {editing ? (
+        <OrgMappingDialog
+          integrationId={i.integrationId}
+          mapping={editing === "new" ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            reload();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <ConfirmDialog
+          title="Delete this mapping?"
+          message={`Alerts from organization ${deleting.externalOrganizationId} will no longer make tickets.`}
+          confirm="Delete"
+          onClose={() => setDeleting(null)}
+          onConfirm={async () => {
+            const r = await call(
+              api().DELETE("/v1/integrations/{integrationId}/organization-mappings/{mappingId}", {
+                params: { path: { integrationId: i.integrationId, mappingId: deleting.mappingId } },
+              }),
+            );
+            if (!r.ok) return r.error;
+            reload();
+            return null;
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function OrgMappingDialog(p: { integrationId: string; mapping: S["OrgMappingOut"] | null; onClose: () => void; onSaved: () => void }) {
+  const m = p.mapping;
+  const [externalId, setExternalId] = useState(m?.externalOrganizationId ?? "");
+  const [externalName, setExternalName] = useState(m?.externalOrganizationName ?? "");
+  const [clientId, setClientId] = useState(m?.clientId ?? "");
+  const [contactId, setContactId] = useState(m?.defaultContactId ?? "");
+  const [error, setError] = useState<ApiError | null>(null);
+  const { fields, rest } = splitErrors(error, ["externalOrganizationId", "externalOrganizationName", "clientId", "defaultContactId"]);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = {
+      externalOrganizationId: externalId,
+      externalOrganizationName: externalName || undefined,
+      clientId,
+      defaultContactId: contactId || undefined,
+    };
+    const path = { integrationId: p.integrationId };
+    const r = m
+      ? await call(api().PUT("/v1/integrations/{integrationId}/organization-mappings/{mappingId}", { params: { path: { ...path, mappingId: m.mappingId } }, body }))
+      : await call(api().POST("/v1/integrations/{integrationId}/organization-mappings", { params: { path }, body }));
+    if (r.ok) p.onSaved();
+    else setError(r.error);
+  };
+  return (
+    <Dialog title={m ? "Edit organization mapping" : "Map an organization"} onClose={p.onClose}>
+      <form onSubmit={submit}>
+        <ErrorText error={rest} prefix="Not saved" />
+        <TextField label="External organization id" value={externalId} onInput={setExternalId} required error={fields.externalOrganizationId} />
+        <TextField label="External organization name" value={externalName} onInput={setExternalName} error={fields.externalOrganizationName} />
+        <Picker
+          kind="clients"
+          label="Client"
+          value={clientId}
+          onChange={(v) => {
+            setClientId(v);
+            setContactId("");
+          }}
+          none="— choose a client —"
+          error={fields.clientId}
+        />
+        <Picker
+          kind="contacts"
+          parent={clientId}
+          needsParent="— choose a client first —"
+          label="Default contact"
+          value={contactId}
+          onChange={setContactId}
+          none="— the client's primary contact —"
+          error={fields.defaultContactId}
+        />
+        <div class="actions">
+          <button type="submit" class="primary">
+            Save mapping
+          </button>
+          <button type="button" onClick={p.onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+// -- device mappings -------------------------------------------------------------------------------
+
+function DeviceMappings({ integration: i }: { integration: Integration }) {
+  const [load, reload] = useLoad(
+    () => call(api().GET("/v1/integrations/{integrationId}/device-mappings", { params: { path: { integrationId: i.integrationId } } })),
+    [i.integrationId],
+  );
+  const [editing, setEditing] = useState<S["DeviceMappingOut"] | "new" | null>(null);
+  const [deleting, setDeleting] = useState<S["DeviceMappingOut"] | null>(null);
+  const guard = useEditGuard();
+  const editable = { ...guard, disabled: guard.disabled || !i.isActive };
+  return (
+    <section aria-labelledby="devices-h">
+      <div class="page-head">
+        <h2 id="devices-h">Device mappings</h2>
+        <button type="button" class="primary" {...editable} onClick={() => setEditing("new")}>
+          Add device mapping
+        </button>
+      </div>
+      <p class="muted">A mapped device's tickets are linked to its asset (and the asset's client).</p>
+      <Loaded load={load} what="device mappings">
+        {(data) =>
+          data.items.length ? (
+            <table>
+              <caption class="sr-only">Device mappings</caption>
+              <thead>
+                <tr>
+                  <th scope="col">External device id</th>
+                  <th scope="col">Asset</th>
+                  <th scope="col">Updated</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.items.map((d) => (
+                  <tr>
+                    <td>{d.externalDeviceId}</td>
+                    <td>{d.assetName ?? d.assetId}</td>
+                    <td>{when(d.updatedAt)}</td>
+                    <td class="row-actions">
+                      <button type="button" {...editable} onClick={() => setEditing(d)} aria-label={`Edit device ${d.externalDeviceId}`}>
+                        Edit
+                      </button>
+                      <button type="button" class="danger" {...editable} onClick={() => setDeleting(d)} aria-label={`Delete device ${d.externalDeviceId}`}>
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <Empty>No devices mapped yet.</Empty>
+          )
+        }
+      </Loaded>
+      {editing ? (
+        <DeviceDialog
+          integrationId={i.integrationId}
+          mapping={editing === "new" ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            reload();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <ConfirmDialog
+          title="Delete this device mapping?"
+          message={`Device ${deleting.externalDeviceId} will no longer be linked to ${deleting.assetName ?? "its asset"}.`}
+          confirm="Delete"
+          onClose={() => setDeleting(null)}
+          onConfirm={async () => {
+            const r = await call(
+              api().DELETE("/v1/integrations/{integrationId}/device-mappings/{externalDeviceId}", {
+                params: { path: { integrationId: i.integrationId, externalDeviceId: deleting.externalDeviceId } },
+              }),
+            );
+            if (!r.ok) return r.error;
+            reload();
+            return null;
+          }}
+        />
+      ) : null}
+    </section>
+  );
+}
+
+function DeviceDialog(p: { integrationId: string; mapping: S["DeviceMappingOut"] | null; onClose: () => void; onSaved: () => void }) {
+  const [deviceId, setDeviceId] = useState(p.mapping?.externalDeviceId ?? "");
+  const [clientId, setClientId] = useState("");
+  const [assetId, setAssetId] = useState(p.mapping?.assetId ?? "");
+  const [error, setError] = useState<ApiError | null>(null);
+  const { fields, rest } = splitErrors(error, ["assetId"]);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!deviceId.trim()) {
+      setError({ status: 422, errors: [{ path: "externalDeviceId", message: "enter the RMM's device id" }] });
+      return;
+    }
+    const r = await call(
+      api().PUT("/v1/integrations/{integrationId}/device-mappings/{externalDeviceId}", {
+        params: { path: { integrationId: p.integrationId, externalDeviceId: deviceId.trim() } },
+        body: { assetId },
+      }),
+    );
+    if (r.ok) p.onSaved();
+    else setError(r.error);
+  };
+  const deviceError = error?.errors.find((e) => e.path === "externalDeviceId")?.message;
+  return (
+    <Dialog title={p.mapping ? "Edit device mapping" : "Map a device"} onClose={p.onClose}>
+      <form onSubmit={submit}>
+        <ErrorText error={rest && !deviceError ? rest : null} prefix="Not saved" />
+        <TextField label="External device id" value={deviceId} onInput={setDeviceId} disabled={!!p.mapping} error={deviceError} />
+        <Picker kind="clients" label="Client (to find the asset)" value={clientId} onChange={setClientId} none="— choose a client —" />
+        <Picker
+          kind="assets"
+          parent={clientId}
+          needsParent={p.mapping ? "— keep the current asset, or choose a client —" : "— choose a client first —"}
+          label="Asset"
+          value={clientId ? assetId : ""}
+          onChange={setAssetId}
+          none="— choose an asset —"
+          error={fields.assetId}
+        />
+        <div class="actions">
+          <button type="submit" class="primary">
+            Save device mapping
+          </button>
+          <button type="button" onClick={p.onClose}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
