@@ -351,7 +351,7 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
               <span class="muted">Not registered (no credentials, or not NinjaOne).</span>
             ) : (
               <>
-                <Badge kind={reg.status === "registered" || reg.status === "ok" ? "ok" : "bad"}>{reg.status}</Badge>
+                <Badge kind={reg.status === "registered" ? "ok" : reg.status === "failed" ? "bad" : "info"}>{reg.status}</Badge>
                 {reg.error ? <span> {reg.error}</span> : null} {reg.at ? <span class="muted">({when(reg.at)})</span> : null}
               </>
             )}
