@@ -128,6 +128,23 @@ class AdminUi(Construct):
             "CDK's BucketDeployment handler (a singleton CDK maintains) picks its own runtime; it runs "
             "only during deployments, to copy the UI's files.",
         )
+        for rule_id, reason in (
+            (
+                "Serverless-LambdaDLQ",
+                "CloudFormation invokes CDK's BucketDeployment handler synchronously as a custom resource: a "
+                "failure fails (and rolls back) the deploy, so a dead-letter queue would never receive anything.",
+            ),
+            (
+                "Serverless-LambdaTracing",
+                "CDK's BucketDeployment handler only copies the UI's files during a deploy; its logs (own log "
+                "group) say all there is, and CDK offers no tracing setting for this singleton.",
+            ),
+            (
+                "Serverless-LambdaLatestVersion",
+                "CDK's BucketDeployment handler (a singleton CDK maintains) picks its own runtime.",
+            ),
+        ):
+            acknowledge(handler, rule_id, reason)
 
     def _deploy_role(self, files: s3_assets.Asset) -> iam.Role:
         """What the deployment handler needs: read the staged assets, write the site bucket,
