@@ -7,6 +7,7 @@ Validation errors always carry a dotted field path (see :func:`error_list`).
 from __future__ import annotations
 
 import re as _stdlib_re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -41,6 +42,30 @@ class EventKind(StrEnum):
     TRIGGERED = "triggered"
     RESET = "reset"
     ACKNOWLEDGED = "acknowledged"
+
+
+# Event times outside [EARLIEST, LATEST) are refused at ingest (400 naming the field): far-future or
+# BC times are junk, and once stored they could not be read back as Python datetimes.
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def event_time_in_range(moment: datetime) -> bool:
+    """Whether an aware ``moment`` is in ``[EARLIEST_EVENT_TIME, LATEST_EVENT_TIME)`` (never raises:
+    ``9999-12-31T23:59:59-14:00`` overflows when converted to UTC, and is out of range)."""
+    try:
+        return EARLIEST_EVENT_TIME <= moment < LATEST_EVENT_TIME
+    except (OverflowError, TypeError):
+        return False
+
+
+def _event_time(moment: datetime) -> datetime:
+    if not event_time_in_range(moment):
+        raise ValueError(
+            f"timestamp out of range (must be from {EARLIEST_EVENT_TIME:%Y-%m-%d} "
+            f"to before {LATEST_EVENT_TIME:%Y-%m-%d} UTC)"
+        )
+    return moment
 
 
 # Ids arrive as strings from JSON and jsonb; accept them (lax) while the rest stays strict.
@@ -86,7 +111,7 @@ class NormalizedAlertEvent(_Strict):
     device_name: str | None = None
     external_organization_id: str | None = None
     external_organization_name: str | None = None
-    occurred_at: Timestamp
+    occurred_at: Annotated[Timestamp, AfterValidator(_event_time)]
     raw: dict[str, Any]
 
 

@@ -29,11 +29,26 @@ from rmm_alerts.admin.errors import Problems, conflict, invalid, not_found
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent, RuleActions
 from rmm_alerts.db import UnitOfWork
 
-_COLUMNS = """alert_id, integration_id, provider, external_alert_id, external_device_id, device_name, condition_id,
-              activity_type, alert_class, source_type, severity, message, external_organization_id,
-              external_organization_name, status, dedup_key, occurrence_count, triggered_at, last_occurrence_at,
-              acknowledged_at, resolved_at, matched_rule_id, auto_ticket_created, suppressed_by_window_id, ticket_id,
-              asset_id, client_id, created_at, updated_at"""
+
+def _readable(column: str) -> str:
+    """A timestamp as Python can hold it: a row written before ingest range checks (or by hand) with
+    a BC, year-10000 or infinite time reads as NULL instead of failing the whole page."""
+    return f"(CASE WHEN {column} BETWEEN '0001-01-02 UTC' AND '9999-12-30 UTC' THEN {column} END)"
+
+
+def _columns(alias: str = "") -> str:
+    a = f"{alias}." if alias else ""
+    plain = """alert_id, integration_id, provider, external_alert_id, external_device_id, device_name, condition_id,
+               activity_type, alert_class, source_type, severity, message, external_organization_id,
+               external_organization_name, status, dedup_key, occurrence_count, matched_rule_id,
+               auto_ticket_created, suppressed_by_window_id, ticket_id, asset_id, client_id, created_at, updated_at"""
+    cols = [a + c.strip() for c in plain.split(",")]
+    cols.append(f"coalesce({_readable(a + 'triggered_at')}, {a}created_at) AS triggered_at")
+    cols += [f"{_readable(a + c)} AS {c}" for c in ("last_occurrence_at", "acknowledged_at", "resolved_at")]
+    return ", ".join(cols)
+
+
+_COLUMNS = _columns()
 
 
 def encode_cursor(created_at: datetime, alert_id: UUID) -> str:
@@ -89,7 +104,7 @@ class AdminAlertRepository:
 
     def detail(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
         return self.conn.execute(
-            f"""SELECT {", ".join("a." + c.strip() for c in _COLUMNS.split(","))}, a.decision_trace, a.metadata,
+            f"""SELECT {_columns("a")}, a.decision_trace, a.metadata,
                        t.ticket_number, t.title AS ticket_title, st.name AS ticket_status_name,
                        (t.closed_at IS NOT NULL OR coalesce(st.is_closed, false)) AS ticket_closed
                   FROM rmm_alerts a
