@@ -19,6 +19,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from rmm_alerts import dedup
 from rmm_alerts.contracts import (
     EARLIEST_EVENT_TIME,
     LATEST_EVENT_TIME,
@@ -615,7 +616,8 @@ def normalize_tactical(
         # A resolve without its alert id (REFERENCE.md §4.9): pair on agent + check/task instead.
         if device is None:
             raise MalformedPayload("alertId", "missing alert id, and no agentId to pair the resolve by")
-        external_alert_id = _bounded_id(f"resolve:{device[1]}:{condition_id}")
+        # Derived like the dedup key, so agent "a:b" + check "c" never meets agent "a" + "b:c".
+        external_alert_id = _bounded_id("resolve:" + dedup.dedup_key(device[1], condition_id))
     else:
         external_alert_id = alert_id
     return _build(
