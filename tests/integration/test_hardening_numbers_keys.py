@@ -80,7 +80,7 @@ def test_ticket_creation_is_not_serialized_per_tenant(ticketing: Tenant, uow_fac
         finished_while_open = done.wait(timeout=10)
     worker.join(timeout=30)
     assert finished_while_open, "the second ticket waited for the first transaction to commit"
-    assert sorted([first.ticket_number, *numbers]) == ["TIC000002", "TIC000003"]
+    assert sorted(str(n) for n in [first.ticket_number, *numbers]) == ["TIC000002", "TIC000003"]
 
 
 # -- item 7 ----------------------------------------------------------------------------------

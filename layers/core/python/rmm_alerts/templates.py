@@ -12,6 +12,9 @@ from rmm_alerts.contracts import PROVIDER_LABELS, NormalizedAlertEvent
 MAX_TITLE_LENGTH = 255
 # Description bodies are bounded too: an RMM message can be arbitrarily long.
 MAX_DESCRIPTION_LENGTH = 10_000
+# Every value substituted into a template (and the message in an occurrence note) is clipped to
+# this, so a huge RMM message cannot multiply through a template.
+MAX_VALUE_LENGTH = 2_000
 # A message is "short" enough to go in the default title when, stripped, it is one line of at
 # most this many characters.
 SHORT_MESSAGE_LENGTH = 80
@@ -65,8 +68,12 @@ def placeholder_values(event: NormalizedAlertEvent) -> dict[str, str | None]:
     }
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
+
+
+_clip = clip
 
 
 def clip_title(title: str) -> str:

@@ -225,18 +225,32 @@ def _event(row: dict[str, Any]) -> NormalizedAlertEvent:
 def _client(uow: UnitOfWork, row: dict[str, Any], event: NormalizedAlertEvent) -> tuple[tickets.ClientChoice, Any]:
     """The client as the pipeline would choose it now (mappings may have changed since the alert
     arrived), else the one recorded on the alert."""
-    ctx = uow.alerts.trigger_context(
+    cfg = uow.alerts.trigger_config(
         row["tenant"],
         row["integration_id"],
-        external_alert_id=event.external_alert_id,
         external_device_id=event.external_device_id,
         external_organization_id=event.external_organization_id,
-        dedup_key=row["dedup_key"],
     )
-    choice = tickets.choose_client(ctx)
+    choice = tickets.choose_client(cfg)
     if choice.client_id is None and row["client_id"] is not None:
         choice = tickets.ClientChoice(row["client_id"], None, "alert")
-    return choice, ctx.get("asset_id") or row["asset_id"]
+    return choice, cfg.get("asset_id") or row["asset_id"]
+
+
+def _open_group_ticket(uow: UnitOfWork, row: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The open ticket of the alert's dedup group (its device + condition), if any."""
+    state = uow.alerts.group_state(
+        row["tenant"],
+        row["integration_id"],
+        external_alert_id=row["external_alert_id"],
+        external_device_id=row["external_device_id"],
+        dedup_key=row["dedup_key"],
+        pairing_key=row["pairing_key"],
+        occurred_at=row["triggered_at"],
+        now=now,
+    )
+    group: dict[str, Any] | None = state["open_group"]
+    return group
 
 
 def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicketIn | None) -> s.TicketCreated:
@@ -257,6 +271,13 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
             raise not_found("alert")
         if row["ticket_id"] is not None:
             raise conflict("the alert already has a ticket")
+        # One open ticket per device and condition: never a second one for the group.
+        group = _open_group_ticket(uow, row, now)
+        if group is not None:
+            raise conflict(
+                f"ticket {group['ticket_number']} ({group['ticket_id']}) is already open for this alert's "
+                "device and condition; a new ticket can be made once it is closed"
+            )
         found = repo.references(p.tenant, body)
         problems = Problems()
         if body.board_id is not None and not found["board_ok"]:

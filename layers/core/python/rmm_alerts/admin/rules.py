@@ -25,6 +25,12 @@ SELECT
     EXISTS (SELECT 1 FROM users WHERE tenant = %(t)s AND user_id = %(assignee)s AND NOT is_inactive) AS assignee_ok,
     (SELECT is_closed FROM statuses
       WHERE tenant = %(t)s AND status_id = %(status)s AND status_type = 'ticket') AS status_closed,
+    -- A close status must be one of the board the rule's tickets go to (the rule's, else the
+    -- tenant's default board, as the pipeline picks it), or a board-less status.
+    (SELECT s.board_id IS NULL OR s.board_id IS NOT DISTINCT FROM coalesce(%(board)s::uuid,
+               (SELECT b.board_id FROM boards b WHERE b.tenant = %(t)s AND b.is_default AND NOT b.is_inactive
+                 ORDER BY b.board_name LIMIT 1))
+       FROM statuses s WHERE s.tenant = %(t)s AND s.status_id = %(status)s) AS status_on_board,
     (SELECT coalesce(array_agg(user_id::text), '{}') FROM users
       WHERE tenant = %(t)s AND user_id = ANY(%(notify)s::uuid[]) AND NOT is_inactive) AS notify_ok,
     (SELECT coalesce(array_agg(external_organization_id), '{}') FROM rmm_organization_mappings
@@ -141,6 +147,9 @@ def _validate_references(repo: RuleRepository, p: Principal, integration_id: UUI
             problems.add("actions.autoResolveStatusId", "no such status in this tenant")
         elif not found["status_closed"]:
             problems.add("actions.autoResolveStatusId", "must be a closed status")
+        elif not found["status_on_board"]:
+            where = "the rule's board" if a.board_id is not None else "the tenant's default board"
+            problems.add("actions.autoResolveStatusId", f"must be a closed status of {where}")
     known_users = set(found["notify_ok"])
     for n, user in enumerate(a.notify_user_ids):
         if str(user) not in known_users:
