@@ -9,6 +9,7 @@ from __future__ import annotations
 import re as _stdlib_re
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -119,17 +120,40 @@ class NormalizedAlertEvent(_Strict):
 # Rules
 
 
+# What a tenant may save (issue 10 item 11). Matching is linear (RE2) in the text and in the
+# compiled program, so the worst rule set is bounded by: the message prefix rules look at
+# (rules.MATCH_PREFIX_BYTES), the program size of each pattern, and the total program size of an
+# integration's patterns, all evaluated for one alert. tests/unit/test_rule_budget.py guards it.
+MAX_RULES_PER_INTEGRATION = 100
+MAX_PATTERN_LENGTH = 300
+MAX_PATTERN_PROGRAM_SIZE = 100
+MAX_INTEGRATION_PROGRAM_SIZE = 300
+MAX_KEYWORDS = 20
+MAX_KEYWORD_LENGTH = 100
+
+
 def re2_options() -> re2.Options:
-    """RE2 options for tenant patterns: linear time, bounded memory, no stderr noise."""
+    """RE2 options for tenant patterns: linear time, bounded memory, no stderr noise. Rules only
+    ask whether a pattern matches, so groups never capture (smaller programs, no submatch work)."""
     options = re2.Options()
     options.log_errors = False
-    options.max_mem = 8 << 20
+    # Small on purpose: a DFA-hostile pattern gives up on the DFA at once and runs as an NFA, which
+    # costs a few ns per byte and instruction instead of thrashing a large DFA cache.
+    options.max_mem = 64 << 10
+    options.never_capture = True
     return options
 
 
+@lru_cache(maxsize=512)
 def compile_tenant_pattern(pattern: str) -> Any:
-    """Compile a tenant-supplied regex with RE2 (no backtracking, so no ReDoS)."""
+    """Compile a tenant-supplied regex with RE2 (no backtracking, so no ReDoS); each distinct
+    pattern once per process (RE2 objects are immutable and thread-safe)."""
     return re2.compile(pattern, re2_options())
+
+
+def pattern_program_size(pattern: str) -> int:
+    """The compiled size of a (valid) tenant pattern: what one byte of matching can cost."""
+    return int(compile_tenant_pattern(pattern).programsize)
 
 
 def _compile_re2(pattern: str) -> str:
