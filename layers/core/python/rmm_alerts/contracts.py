@@ -10,6 +10,7 @@ import re as _stdlib_re
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
+from importlib import resources
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -224,11 +225,20 @@ def _hhmm(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """The zone names the ``tzdata`` package ships: IANA names only. The host's own files are not
+    consulted, so ``localtime`` (whatever the host says) or ``posixrules`` are not zones."""
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text("utf-8").split())
+
+
 def _zone(value: str) -> str:
+    if value not in iana_zones():
+        raise ValueError(f"unknown IANA timezone {value[:64]!r} (use a tz database name such as Europe/Berlin)")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA timezone {value!r}") from None
+        raise ValueError(f"unknown IANA timezone {value[:64]!r}") from None
     return value
 
 
