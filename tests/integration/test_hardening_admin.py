@@ -187,3 +187,16 @@ def test_database_error_text_never_reaches_the_logs(
     assert "webhook failed" in logged
     assert "P0001" in logged and "RaiseException" in logged
     assert "PAYLOAD-SECRET-VALUE" not in logged
+
+
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "2400-01-01T00:00:00Z", "1969-01-01T00:00:00Z"]
+)
+def test_window_times_out_of_range_are_422_and_the_list_stays_readable(api: Api, when: str) -> None:
+    body = {"name": "w", "startsAt": "2026-01-01T00:00:00Z", "endsAt": when}
+    if when < "2026":
+        body = {"name": "w", "startsAt": when, "endsAt": "2026-01-01T00:00:00Z"}
+    status, data = api.call("POST", "/v1/maintenance-windows", body)
+    assert status == 422, data
+    assert errors(data)[0] in {"startsAt", "endsAt"}
+    api.ok("GET", "/v1/maintenance-windows")

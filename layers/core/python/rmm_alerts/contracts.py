@@ -277,8 +277,9 @@ class MaintenanceWindowIn(_CamelStrict):
     integration_id: Id | None = None
     client_id: Id | None = None
     asset_id: Id | None = None
-    starts_at: Timestamp | None = None
-    ends_at: Timestamp | None = None
+    # Same range as event times: beyond it a time cannot be compared or read back reliably.
+    starts_at: Annotated[Timestamp, AfterValidator(_event_time)] | None = None
+    ends_at: Annotated[Timestamp, AfterValidator(_event_time)] | None = None
     recurrence: WeeklyRecurrence | None = None
 
     @model_validator(mode="after")
