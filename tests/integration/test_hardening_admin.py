@@ -200,3 +200,14 @@ def test_window_times_out_of_range_are_422_and_the_list_stays_readable(api: Api,
     assert status == 422, data
     assert errors(data)[0] in {"startsAt", "endsAt"}
     api.ok("GET", "/v1/maintenance-windows")
+
+
+def test_a_stored_out_of_range_window_does_not_hide_the_list(api: Api) -> None:
+    api.world.q(
+        """INSERT INTO rmm_maintenance_windows (tenant, name, starts_at, ends_at)
+           VALUES (%s, 'far', '2026-01-01T00:00:00Z', '10000-01-01T00:00:00Z')""",
+        api.world.tenant,
+    )
+    items = api.ok("GET", "/v1/maintenance-windows")["items"]
+    assert [(w["name"], w["endsAt"], w["activeNow"]) for w in items] == [("far", None, False)]
+    api.ok("GET", f"/v1/maintenance-windows/{items[0]['windowId']}")
