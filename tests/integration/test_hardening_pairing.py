@@ -133,3 +133,16 @@ def test_rules_are_evaluated_before_the_group_lock(
     monkeypatch.setattr(rules, "first_match", spy)
     assert run(uow_factory, event(ticketing)).outcome == "ticket_created"
     assert held == [0]
+
+
+def test_an_early_reset_never_covers_another_tenants_trigger(conn: Any, ticketing: Tenant, uow_factory: Any) -> None:
+    from tests.support.world import make_tenant
+
+    other = make_tenant(conn, name="Other MSP")
+    other.map_org("2")
+    other.add_rule(actions={"autoResolveTicket": True})
+    run(uow_factory, event(ticketing, "reset", at=later(5)))
+    theirs = run(uow_factory, event(other, at=T0))
+    assert theirs.outcome == "ticket_created"
+    ours = run(uow_factory, event(ticketing, at=T0))
+    assert (ours.outcome, ours.reason) == ("recorded_only", "already_reset")
