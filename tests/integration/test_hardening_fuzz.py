@@ -4,7 +4,6 @@ admin route, on real PostgreSQL: never a 500. Example counts are bounded to keep
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -251,4 +250,4 @@ def test_every_admin_route_never_500(
 def test_strategies_reach_the_raw_classes() -> None:
     """The markers really splice raw JSON text in (the strategies are what they claim)."""
     assert dump({"a": "@@HUGE_INT@@"}) == '{"a": ' + "9" * 5000 + "}"
-    assert base64.b64encode(dump("@@NAN@@").encode()) == base64.b64encode(b"NaN")
+    assert dump(["@@NAN@@", "@@INF@@"]) == "[NaN, 1e999]"

@@ -111,15 +111,12 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
 
 
-_clip = clip
-
-
 def clip_title(title: str) -> str:
     """A ticket title as one line (whitespace runs collapsed) of at most 255 characters.
 
     Apply it to rendered title templates too: a template can expand past the column size.
     """
-    return _clip(_WHITESPACE.sub(" ", title).strip(), MAX_TITLE_LENGTH)
+    return clip(_WHITESPACE.sub(" ", title).strip(), MAX_TITLE_LENGTH)
 
 
 def default_title(provider_label: str, alert_class: str | None, device: str, message: str | None) -> str:
@@ -166,7 +163,7 @@ def default_description(event: NormalizedAlertEvent) -> str:
         "Message:",
         (event.message or "").strip() or "(no message)",
     ]
-    return _clip("\n".join(lines), MAX_DESCRIPTION_LENGTH)
+    return clip("\n".join(lines), MAX_DESCRIPTION_LENGTH)
 
 
 def pick_priority(severity: str, priorities: Sequence[tuple[str, str]], override: str | None = None) -> str | None:
