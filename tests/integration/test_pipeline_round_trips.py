@@ -131,3 +131,15 @@ def test_webhook_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire
     assert deliver("condition_triggered") == ("ticket_created", 7)
     assert deliver("condition_triggered") == ("skipped", 5)
     assert deliver("condition_reset") == ("resolved", 6)
+
+
+def test_early_reset_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire) -> None:
+    """A reset that finds nothing is remembered in its was-seen statement; the late trigger it covers
+    is recorded resolved in the recorded_only batch (issue 10 item 4): no extra round trips."""
+    world = make_tenant(conn)
+    _configure(world, 0)
+    wire.round_trips()
+    reset = process_event(event(world, "reset", at=later(5)), db.UnitOfWork(counting_pool))
+    assert (reset.outcome, wire.round_trips()) == ("skipped", 5)
+    trigger = process_event(event(world), db.UnitOfWork(counting_pool))
+    assert (trigger.outcome, trigger.reason, wire.round_trips()) == ("recorded_only", "already_reset", 5)
