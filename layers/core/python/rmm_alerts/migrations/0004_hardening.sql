@@ -11,8 +11,10 @@
 COMMENT ON COLUMN ticket_number_sequences.last_number IS
     'Not advanced since 0004: numbers come from the tenant''s rmm_ticket_number_<tenant> sequence.';
 
+-- SECURITY DEFINER: the application role (0003) may not create objects; the sequence is created
+-- by the migration owner, and 0003's default privileges give the role USAGE (nextval) on it.
 CREATE FUNCTION rmm_ticket_number_sequence(p_tenant uuid) RETURNS regclass
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     seq_name text := 'rmm_ticket_number_' || replace(p_tenant::text, '-', '');
     seq regclass := to_regclass(seq_name);
