@@ -15,6 +15,7 @@ WINDOW = MaintenanceWindow(window_id=uuid.UUID(int=3), name="w")
 CLIENT = uuid.UUID(int=4)
 GROUP = {"ticket_id": str(uuid.UUID(int=5)), "primary_alert_id": str(uuid.UUID(int=6))}
 EARLY = {"reset_id": str(uuid.UUID(int=7))}
+TWIN = uuid.UUID(int=8)
 TICKETS = RuleActions()
 NO_TICKETS = RuleActions(create_ticket=False)
 UNMAPPED = TriggerPlan("record", "organization_not_mapped", "unmapped")
@@ -50,6 +51,28 @@ def plan(**facts: Any) -> TriggerPlan:
         ({"open_group": GROUP}, TriggerPlan("join")),
         ({"open_group": GROUP, "client_id": None}, TriggerPlan("join")),
         ({"client_id": None}, UNMAPPED),
+        (
+            {"poll_twin_id": TWIN, "provider": "ninjaone", "early_reset": EARLY},
+            TriggerPlan("adopt", "already_ingested_by_poll"),
+        ),
+        (
+            {"poll_twin_id": TWIN, "provider": "ninjaone", "existing_alert_id": TWIN},
+            TriggerPlan("skip", "duplicate_delivery"),
+        ),
+        ({"poll_twin_id": TWIN, "provider": "tacticalrmm", "open_group": GROUP}, TriggerPlan("join")),
+        (
+            {
+                "released_status": "suppressed",
+                "existing_alert_id": TWIN,
+                "poll_twin_id": TWIN,
+                "provider": "ninjaone",
+                "early_reset": EARLY,
+            },
+            TriggerPlan("create"),
+        ),
+        ({"released_status": "suppressed", "window": WINDOW}, TriggerPlan("suppress", "maintenance_window")),
+        ({"released_status": "suppressed", "open_group": GROUP}, TriggerPlan("join")),
+        ({"released_status": "resolved", "existing_alert_id": TWIN}, TriggerPlan("skip", "no_longer_suppressed")),
     ],
     ids=[
         "ticket",
@@ -62,6 +85,13 @@ def plan(**facts: Any) -> TriggerPlan:
         "join-open-ticket",
         "join-even-without-client",
         "no-client",
+        "ninjaone-late-webhook-of-polled-alert",
+        "replay-before-polled-twin",
+        "polled-twin-only-for-ninjaone",
+        "release-ignores-its-own-row-and-early-resets",
+        "release-still-in-a-window",
+        "release-joins-open-ticket",
+        "release-of-an-alert-no-longer-suppressed",
     ],
 )
 def test_plan_trigger(facts: dict[str, Any], expected: TriggerPlan) -> None:
