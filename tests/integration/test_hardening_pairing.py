@@ -115,6 +115,24 @@ def test_replayed_early_reset_is_remembered_once(ticketing: Tenant, uow_factory:
     assert ticketing.one("SELECT count(*) AS n FROM rmm_early_resets WHERE tenant = %s", ticketing.tenant)["n"] == 1
 
 
+def test_the_pollers_reset_for_an_alert_resolved_meanwhile_is_not_remembered(
+    ticketing: Tenant, uow_factory: Any
+) -> None:
+    # The poller synthesizes a reset for an open alert the RMM no longer lists; a webhook reset
+    # resolved it first. Its reset is not early: remembering it would resolve a later firing.
+    trig = run(uow_factory, event(ticketing, at=T0))
+    run(uow_factory, event(ticketing, "reset", at=later(1)))
+    polled = pipeline.process_event(
+        event(ticketing, "reset", external_alert_id=f"poll-reset:{trig.alert_id}", at=later(3)),
+        uow_factory(),
+        synthesized=True,
+    )
+    assert (polled.outcome, polled.reason) == ("skipped", "already_resolved")
+    assert ticketing.one("SELECT count(*) AS n FROM rmm_early_resets WHERE tenant = %s", ticketing.tenant)["n"] == 0
+    again = run(uow_factory, event(ticketing, at=later(2)))
+    assert again.outcome == "ticket_created"
+
+
 # -- item 11: no regex under the group lock -----------------------------------------------------
 
 
