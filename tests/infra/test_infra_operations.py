@@ -130,7 +130,12 @@ def test_managed_rule_groups_count_body_findings_on_webhooks_and_block_them_else
 def test_stage_throttle_is_only_a_backstop_behind_waf(s: Synth) -> None:
     (stage,) = of_type(s, "AWS::ApiGateway::Stage").values()
     webhook = [m for m in stage["Properties"]["MethodSettings"] if "webhooks" in m["ResourcePath"]]
-    assert len(webhook) == 3  # NinjaOne, TacticalRMM, and NinjaOne's UI-channel route
+    # NinjaOne, Tactical, and NinjaOne's UI-channel URL (secret in the path).
+    assert sorted(m["ResourcePath"] for m in webhook) == [
+        "/~1webhooks~1ninjaone~1{integrationId}",
+        "/~1webhooks~1ninjaone~1{integrationId}~1{channelSecret}",
+        "/~1webhooks~1tacticalrmm~1{integrationId}",
+    ]
     # Far above the per-integration WAF limit (per second vs per 5 minutes): one integration's junk
     # is stopped by WAF long before the shared stage limit could 429 anybody else.
     per_second_per_path = c.WAF_WEBHOOK_RATE_PER_PATH / c.WAF_RATE_WINDOW_SECONDS

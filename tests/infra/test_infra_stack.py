@@ -260,6 +260,7 @@ def test_service_functions_use_iam_auth_to_the_proxy_as_the_app_role_and_read_no
         assert ":dbuser:" in resource and '"/rmm_app"' in resource and proxy_id in resource, resource
         assert not [st for st in statements if any(i in json.dumps(st.get("Resource")) for i in secret_ids)], name
         assert not any(a.startswith("secretsmanager:GetSecretValue") for a in actions(statements)) or name in (
+            "rules_api",  # test-connection and NinjaOne webhook registration
             "poller",
             "ticket_closed",  # integration credentials only (checked below)
             "rules_api",  # integration credentials only: test-connection, NinjaOne webhook registration

@@ -21,7 +21,7 @@ from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from rmm_alerts import config, db, webhooks
-from rmm_alerts.pipeline import process_event
+from rmm_alerts.pipeline import process_event, release_suppressed
 from tests.integration.conftest import fixture
 from tests.support.events import event, later
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
@@ -131,3 +131,53 @@ def test_webhook_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire
     assert deliver("condition_triggered") == ("ticket_created", 7)
     assert deliver("condition_triggered") == ("skipped", 5)
     assert deliver("condition_reset") == ("resolved", 6)
+
+
+def test_early_reset_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire) -> None:
+    """A reset that finds nothing is remembered in its was-seen statement; the late trigger it covers
+    is recorded resolved in the recorded_only batch (issue 10 item 4): no extra round trips."""
+    world = make_tenant(conn)
+    _configure(world, 0)
+    wire.round_trips()
+    reset = process_event(event(world, "reset", at=later(5)), db.UnitOfWork(counting_pool))
+    assert (reset.outcome, wire.round_trips()) == ("skipped", 5)
+    trigger = process_event(event(world), db.UnitOfWork(counting_pool))
+    assert (trigger.outcome, trigger.reason, wire.round_trips()) == ("recorded_only", "already_reset", 5)
+
+
+def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire) -> None:
+    """The poller's additions keep pipeline.py's table true: a late NinjaOne webhook of a polled
+    alert adopts it (one trip more than a plain skip), the poller's reset for an alert resolved
+    meanwhile remembers nothing (one trip less), and a release costs what a trigger costs."""
+    world = make_tenant(conn)
+    _configure(world, 0)
+    polled = process_event(
+        event(world, external_alert_id="uid-1", raw={"source": "poll", "alert": {}}), db.UnitOfWork(counting_pool)
+    )
+    assert polled.outcome == "ticket_created"
+    wire.round_trips()
+    late = process_event(event(world, external_alert_id="activity-1"), db.UnitOfWork(counting_pool))
+    assert (late.outcome, late.reason, late.alert_id, wire.round_trips()) == (
+        "skipped",
+        "already_ingested_by_poll",
+        polled.alert_id,
+        5,
+    )
+    process_event(event(world, "reset", at=later(1)), db.UnitOfWork(counting_pool))
+    wire.round_trips()
+    gone = process_event(
+        event(world, "reset", external_alert_id=f"poll-reset:{polled.alert_id}", at=later(2)),
+        db.UnitOfWork(counting_pool),
+        synthesized=True,
+    )
+    assert (gone.outcome, gone.reason, wire.round_trips()) == ("skipped", "already_resolved", 4)
+
+    world.add_window("brief", starts_at=later(-60), ends_at=later(60))
+    held = event(world, external_alert_id="held", device="7")
+    suppressed = process_event(held, db.UnitOfWork(counting_pool))
+    assert suppressed.outcome == "suppressed" and suppressed.alert_id is not None
+    wire.round_trips()
+    released = release_suppressed(held, suppressed.alert_id, db.UnitOfWork(counting_pool), now=later(120))
+    assert (released.outcome, released.alert_id, wire.round_trips()) == ("ticket_created", suppressed.alert_id, 6)
+    again = release_suppressed(held, suppressed.alert_id, db.UnitOfWork(counting_pool), now=later(121))
+    assert (again.outcome, again.reason, wire.round_trips()) == ("skipped", "no_longer_suppressed", 4)

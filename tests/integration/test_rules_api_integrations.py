@@ -309,7 +309,7 @@ def test_unknown_and_malformed_ids_are_404(api: Api) -> None:
 
 def test_nul_in_text_is_422_not_500(api: Api) -> None:
     status, data = api.call("POST", "/v1/integrations", {"provider": "ninjaone", "name": "bad\u0000name"})
-    assert status == 422 and data["errors"][0]["path"] == ""
+    assert status == 422 and data["errors"][0]["path"] == "name"
     status, _ = api.call("GET", "/v1/alerts", query={"externalDeviceId": "a\u0000b"})
     assert status == 422
     assert api.world.q("SELECT 1 FROM rmm_integrations WHERE name LIKE 'bad%%'") == []

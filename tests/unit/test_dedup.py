@@ -38,12 +38,24 @@ def _event(**overrides: Any) -> NormalizedAlertEvent:
     ("device", "condition", "expected"),
     [
         ("42", "cond-disk", "42:cond-disk"),
-        (None, "cond-disk", "no-device:cond-disk"),
-        ("", "cond-disk", "no-device:cond-disk"),
+        (None, "cond-disk", ":cond-disk"),
+        ("", "cond-disk", ":cond-disk"),
+        ("no-device", "cond-disk", "no-device:cond-disk"),
         ("agent-7", "check:12", "agent-7:check:12"),
+        ("a:b", "c", "a%3Ab:c"),
+        ("50%", "c", "50%25:c"),
         ("d", "x" * 252, "d:" + "x" * 252),  # 254 chars: kept verbatim
     ],
-    ids=["device-and-condition", "no-device", "empty-device", "colons-kept", "254-verbatim"],
+    ids=[
+        "device-and-condition",
+        "no-device",
+        "empty-device",
+        "device-named-no-device",
+        "condition-colons-kept",
+        "device-colon-escaped",
+        "device-percent-escaped",
+        "254-verbatim",
+    ],
 )
 def test_dedup_key_short(device: str | None, condition: str, expected: str) -> None:
     assert dedup_key(device, condition) == expected
@@ -69,6 +81,21 @@ def test_dedup_key_long(device: str, condition: str) -> None:
     assert dedup_key(device, condition) == key  # deterministic
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (("a:b", "c"), ("a", "b:c")),
+        (("no-device", "c"), (None, "c")),
+        (("a%3Ab", "c"), ("a:b", "c")),
+        (("a:b", "c" * 300), ("a", "b:" + "c" * 300)),
+    ],
+    ids=["colon-in-device", "device-named-no-device", "escaped-looking-device", "long-keys"],
+)
+def test_dedup_key_is_unambiguous(a: tuple[str | None, str], b: tuple[str | None, str]) -> None:
+    """Issue 10 item 7: these pairs used to share a key."""
+    assert dedup_key(*a) != dedup_key(*b)
+
+
 def test_long_keys_sharing_a_prefix_differ() -> None:
     base = "x" * 300
     assert dedup_key("d", base + "a") != dedup_key("d", base + "b")
@@ -88,16 +115,15 @@ def test_verbatim_key_cannot_impersonate_digest() -> None:
 def test_dedup_key_injective_and_bounded(a: tuple[str | None, str], b: tuple[str | None, str]) -> None:
     ka, kb = dedup_key(*a), dedup_key(*b)
     assert len(ka) <= MAX_KEY_LENGTH
-    full_a = f"{a[0] or 'no-device'}:{a[1]}"
-    full_b = f"{b[0] or 'no-device'}:{b[1]}"
-    assert (ka == kb) == (full_a == full_b)
+    # Distinct (device, condition) pairs never share a key; "" and None both mean "no device".
+    assert (ka == kb) == ((a[0] or None, a[1]) == (b[0] or None, b[1]))
 
 
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
         ({}, "42:cond-disk"),
-        ({"external_device_id": None}, "no-device:cond-disk"),
+        ({"external_device_id": None}, ":cond-disk"),
         ({"kind": EventKind.RESET, "external_alert_id": "2002"}, "42:cond-disk"),
     ],
     ids=["event", "event-no-device", "reset-same-key-as-trigger"],

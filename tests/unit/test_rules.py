@@ -336,10 +336,10 @@ def test_evaluation_error_is_logged_and_skipped(
 
     real = rules_module.match_conditions
 
-    def boom(conditions: RuleConditions, event: NormalizedAlertEvent) -> tuple[bool, tuple[str, ...]]:
+    def boom(conditions: RuleConditions, event: NormalizedAlertEvent, *view: Any) -> tuple[bool, tuple[str, ...]]:
         if conditions.keywords == ["explode"]:
             raise RuntimeError("secret payload")
-        return real(conditions, event)
+        return real(conditions, event, *view)
 
     monkeypatch.setattr(rules_module, "match_conditions", boom)
     broken = _rule(1, {"keywords": ["explode"]}, name="broken")

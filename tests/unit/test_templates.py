@@ -10,6 +10,7 @@ import pytest
 
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.templates import (
+    MAX_DESCRIPTION_LENGTH,
     clip_title,
     default_description,
     default_title,
@@ -226,7 +227,7 @@ def test_default_description_sparse() -> None:
 
 def test_default_description_capped() -> None:
     text = default_description(_event(message="x" * 20_000))
-    assert len(text) == 10_000
+    assert len(text) == MAX_DESCRIPTION_LENGTH
     assert text.endswith("…")
 
 

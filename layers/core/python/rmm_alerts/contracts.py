@@ -9,7 +9,10 @@ Validation errors always carry a dotted field path (see :func:`error_list`).
 from __future__ import annotations
 
 import re as _stdlib_re
+from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
+from importlib import resources
 from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +46,30 @@ class EventKind(StrEnum):
     TRIGGERED = "triggered"
     RESET = "reset"
     ACKNOWLEDGED = "acknowledged"
+
+
+# Event times outside [EARLIEST, LATEST) are refused at ingest (400 naming the field): far-future or
+# BC times are junk, and once stored they could not be read back as Python datetimes.
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def event_time_in_range(moment: datetime) -> bool:
+    """Whether an aware ``moment`` is in ``[EARLIEST_EVENT_TIME, LATEST_EVENT_TIME)`` (never raises:
+    ``9999-12-31T23:59:59-14:00`` overflows when converted to UTC, and is out of range)."""
+    try:
+        return EARLIEST_EVENT_TIME <= moment < LATEST_EVENT_TIME
+    except (OverflowError, TypeError):
+        return False
+
+
+def _event_time(moment: datetime) -> datetime:
+    if not event_time_in_range(moment):
+        raise ValueError(
+            f"timestamp out of range (must be from {EARLIEST_EVENT_TIME:%Y-%m-%d} "
+            f"to before {LATEST_EVENT_TIME:%Y-%m-%d} UTC)"
+        )
+    return moment
 
 
 # Ids arrive as strings from JSON and jsonb; accept them (lax) while the rest stays strict.
@@ -88,7 +115,7 @@ class NormalizedAlertEvent(_Strict):
     device_name: str | None = None
     external_organization_id: str | None = None
     external_organization_name: str | None = None
-    occurred_at: Timestamp
+    occurred_at: Annotated[Timestamp, AfterValidator(_event_time)]
     raw: dict[str, Any]
 
 
@@ -96,17 +123,40 @@ class NormalizedAlertEvent(_Strict):
 # Rules
 
 
+# What a tenant may save (issue 10 item 11). Matching is linear (RE2) in the text and in the
+# compiled program, so the worst rule set is bounded by: the message prefix rules look at
+# (rules.MATCH_PREFIX_BYTES), the program size of each pattern, and the total program size of an
+# integration's patterns, all evaluated for one alert. tests/unit/test_rule_budget.py guards it.
+MAX_RULES_PER_INTEGRATION = 100
+MAX_PATTERN_LENGTH = 300
+MAX_PATTERN_PROGRAM_SIZE = 100
+MAX_INTEGRATION_PROGRAM_SIZE = 300
+MAX_KEYWORDS = 20
+MAX_KEYWORD_LENGTH = 100
+
+
 def re2_options() -> re2.Options:
-    """RE2 options for tenant patterns: linear time, bounded memory, no stderr noise."""
+    """RE2 options for tenant patterns: linear time, bounded memory, no stderr noise. Rules only
+    ask whether a pattern matches, so groups never capture (smaller programs, no submatch work)."""
     options = re2.Options()
     options.log_errors = False
-    options.max_mem = 8 << 20
+    # Small on purpose: a DFA-hostile pattern gives up on the DFA at once and runs as an NFA, which
+    # costs a few ns per byte and instruction instead of thrashing a large DFA cache.
+    options.max_mem = 64 << 10
+    options.never_capture = True
     return options
 
 
+@lru_cache(maxsize=512)
 def compile_tenant_pattern(pattern: str) -> Any:
-    """Compile a tenant-supplied regex with RE2 (no backtracking, so no ReDoS)."""
+    """Compile a tenant-supplied regex with RE2 (no backtracking, so no ReDoS); each distinct
+    pattern once per process (RE2 objects are immutable and thread-safe)."""
     return re2.compile(pattern, re2_options())
+
+
+def pattern_program_size(pattern: str) -> int:
+    """The compiled size of a (valid) tenant pattern: what one byte of matching can cost."""
+    return int(compile_tenant_pattern(pattern).programsize)
 
 
 def _compile_re2(pattern: str) -> str:
@@ -244,11 +294,20 @@ def _hhmm(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """The zone names the ``tzdata`` package ships: IANA names only. The host's own files are not
+    consulted, so ``localtime`` (whatever the host says) or ``posixrules`` are not zones."""
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text("utf-8").split())
+
+
 def _zone(value: str) -> str:
+    if value not in iana_zones():
+        raise ValueError(f"unknown IANA timezone {value[:64]!r} (use a tz database name such as Europe/Berlin)")
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA timezone {value!r}") from None
+        raise ValueError(f"unknown IANA timezone {value[:64]!r}") from None
     return value
 
 
@@ -297,10 +356,13 @@ class MaintenanceWindowIn(_CamelStrict):
     )
     client_id: Id | None = Field(default=None, description="Only alerts of this client; null: every client.")
     asset_id: Id | None = Field(default=None, description="Only alerts of this asset; null: every asset.")
-    starts_at: Timestamp | None = Field(
+    # Same range as event times: beyond it a time cannot be compared or read back reliably.
+    starts_at: Annotated[Timestamp, AfterValidator(_event_time)] | None = Field(
         default=None, description="One-off window start (included), with a time zone offset."
     )
-    ends_at: Timestamp | None = Field(default=None, description="One-off window end (excluded).")
+    ends_at: Annotated[Timestamp, AfterValidator(_event_time)] | None = Field(
+        default=None, description="One-off window end (excluded)."
+    )
     recurrence: WeeklyRecurrence | None = Field(
         default=None, description="A weekly window, instead of `startsAt`/`endsAt`."
     )

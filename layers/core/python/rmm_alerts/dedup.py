@@ -1,10 +1,14 @@
 """Dedup keys (docs/rules.md: one open ticket per device and condition) and the advisory-lock
 key that serializes work on one.
 
-The dedup key is ``"<device or no-device>:<condition>"``, at most 255 characters. Longer keys
-keep a readable prefix and end in ``#`` + the SHA-256 hex digest of the whole key. A key is kept
-verbatim only when it is at most 254 characters, so every digested key is exactly 255 long and
-can never equal a verbatim one: distinct inputs never share a key (barring SHA-256 collisions).
+The dedup key is ``"<device>:<condition>"``, at most 255 characters, where the device part has
+``%`` and ``:`` percent-escaped (``%25``, ``%3A``) and is empty when there is no device. The first
+``:`` therefore always ends the device part: device ``a:b`` with condition ``c`` (``a%3Ab:c``) never
+meets device ``a`` with condition ``b:c`` (``a:b:c``), and a device named ``no-device`` never meets
+"no device" (``:c``). Longer keys keep a readable prefix and end in ``#`` + the SHA-256 hex digest
+of the whole key. A key is kept verbatim only when it is at most 254 characters, so every digested
+key is exactly 255 long and can never equal a verbatim one: distinct inputs never share a key
+(barring SHA-256 collisions). Migration 0004 rewrote the keys stored before this encoding.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from uuid import UUID
 from rmm_alerts.contracts import NormalizedAlertEvent
 
 MAX_KEY_LENGTH = 255
-NO_DEVICE = "no-device"
 _DIGEST_LENGTH = 64  # sha256 hex
 _SEPARATOR = "#"
 _PREFIX_LENGTH = MAX_KEY_LENGTH - len(_SEPARATOR) - _DIGEST_LENGTH  # 190
@@ -26,9 +29,15 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def _device_part(external_device_id: str | None) -> str:
+    if not external_device_id:
+        return ""
+    return external_device_id.replace("%", "%25").replace(":", "%3A")
+
+
 def dedup_key(external_device_id: str | None, condition_id: str) -> str:
-    """``f"{device or 'no-device'}:{condition}"``, shortened to 255 chars without collisions."""
-    key = f"{external_device_id or NO_DEVICE}:{condition_id}"
+    """``f"{escaped device or ''}:{condition}"``, shortened to 255 chars without collisions."""
+    key = f"{_device_part(external_device_id)}:{condition_id}"
     # Strictly shorter than the digested form's fixed 255, so the two forms never meet.
     if len(key) < MAX_KEY_LENGTH:
         return key

@@ -19,15 +19,30 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from rmm_alerts.contracts import SEVERITIES, EventKind, NormalizedAlertEvent, Severity, error_list
+from rmm_alerts import dedup
+from rmm_alerts.contracts import (
+    EARLIEST_EVENT_TIME,
+    LATEST_EVENT_TIME,
+    SEVERITIES,
+    EventKind,
+    NormalizedAlertEvent,
+    Severity,
+    error_list,
+    event_time_in_range,
+)
 
 __all__ = [
+    "EARLIEST_TIME",
+    "LATEST_TIME",
+    "MAX_DEPTH",
     "MalformedPayload",
     "NotAnAlert",
+    "clean_json",
     "ninjaone_severity",
     "normalize",
     "normalize_ninjaone",
     "normalize_tactical",
+    "parse_json",
     "tactical_condition_id",
     "tactical_severity",
 ]
@@ -48,6 +63,71 @@ class MalformedPayload(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON as it arrives: strict numbers, bounded depth, text PostgreSQL can store.
+
+# Deeper than any RMM payload; keeps every later recursive walk (cleaning, jsonb) far from limits.
+MAX_DEPTH: Final = 64
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:32]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _clean_text(value: str) -> str:
+    """U+0000 and lone surrogates (``\\ud800``, half an emoji) cannot be stored: U+FFFD instead."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = _LONE_SURROGATE.sub("\ufffd", value)
+    return value
+
+
+def clean_json(value: Any, field: str = "body", _depth: int = 0) -> Any:
+    """``value`` with every string and key cleaned (see :func:`_clean_text`); nesting deeper than
+    :data:`MAX_DEPTH` is :class:`MalformedPayload`."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, list | dict):
+        if _depth >= MAX_DEPTH:
+            raise MalformedPayload(field, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, list):
+            return [clean_json(v, field, _depth + 1) for v in value]
+        return {
+            (_clean_text(k) if isinstance(k, str) else k): clean_json(v, field, _depth + 1) for k, v in value.items()
+        }
+    return value
+
+
+def parse_json(body: bytes | str, field: str = "body") -> Any:
+    """A webhook body as JSON, cleaned. Not UTF-8, not JSON, NaN/Infinity, a number that does not
+    fit a double or has more digits than Python converts (5,000), or nesting deeper than
+    :data:`MAX_DEPTH`: :class:`MalformedPayload` naming ``field``."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        parsed = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise MalformedPayload(field, "not valid JSON (not UTF-8)") from None
+    except RecursionError:
+        raise MalformedPayload(field, f"not valid JSON (nested deeper than {MAX_DEPTH} levels)") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedPayload(field, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except ValueError as exc:  # int digit limit, out-of-range float, NaN/Infinity
+        raise MalformedPayload(field, f"not valid JSON ({str(exc)[:80]})") from None
+    return clean_json(parsed, field)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,6 +201,11 @@ def _require_object(payload: object) -> dict[str, Any]:
     return payload
 
 
+# Event times outside this range are junk (a clock or a template gone wrong) and would be unreadable
+# or wrong later: 400 naming the field. The contract enforces the same range.
+EARLIEST_TIME: Final = EARLIEST_EVENT_TIME
+LATEST_TIME: Final = LATEST_EVENT_TIME
+
 # Epoch values above this are taken as milliseconds (1e11 s is the year 5138).
 _EPOCH_MS_THRESHOLD: Final = 1e11
 _NUMERIC: Final = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -143,13 +228,26 @@ def _parse_time(value: object, field: str) -> datetime | None:
                 raise MalformedPayload(field, f"invalid epoch timestamp {value!r}")
             if seconds > _EPOCH_MS_THRESHOLD:
                 seconds /= 1000.0
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        if isinstance(value, str):
+            moment = datetime.fromtimestamp(seconds, tz=UTC)
+        elif isinstance(value, str):
             parsed = datetime.fromisoformat(value.strip())
-            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            moment = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        else:
+            moment = None
     except (ValueError, OverflowError, OSError):
         raise MalformedPayload(field, f"unparseable timestamp {str(value)[:64]!r}") from None
+    if moment is not None:
+        return _in_range(moment, field)
     raise MalformedPayload(field, f"expected epoch seconds or an ISO-8601 timestamp, got {_type_name(value)}")
+
+
+def _in_range(moment: datetime, field: str) -> datetime:
+    if not event_time_in_range(moment):
+        raise MalformedPayload(
+            field,
+            f"timestamp out of range (must be from {EARLIEST_TIME:%Y-%m-%d} to before {LATEST_TIME:%Y-%m-%d} UTC)",
+        )
+    return moment
 
 
 def _aware(moment: datetime) -> datetime:
@@ -423,15 +521,16 @@ def _tactical_body(payload: object) -> dict[str, Any]:
         # logs the parse error and posts the rendered text as a JSON *string*: recover it.
         text = payload
         try:
-            parsed = json.loads(text, strict=False)
+            parsed = json.loads(text, strict=False, parse_float=_finite, parse_constant=_no_constant)
         except (ValueError, RecursionError):
             parsed = None
         if isinstance(parsed, dict):
-            return _require_object(parsed)
+            # The inner text is parsed here, after the webhook cleaned the outer JSON: clean it too.
+            return _require_object(clean_json(parsed))
         recovered = _lenient_template_parse(text)
         if recovered is None:
             raise MalformedPayload("body", "expected a JSON object (or the rendered alert template text)")
-        return recovered
+        return _require_object(clean_json(recovered))
     return _require_object(payload)
 
 
@@ -517,7 +616,8 @@ def normalize_tactical(
         # A resolve without its alert id (REFERENCE.md §4.9): pair on agent + check/task instead.
         if device is None:
             raise MalformedPayload("alertId", "missing alert id, and no agentId to pair the resolve by")
-        external_alert_id = _bounded_id(f"resolve:{device[1]}:{condition_id}")
+        # Derived like the dedup key, so agent "a:b" + check "c" never meets agent "a" + "b:c".
+        external_alert_id = _bounded_id("resolve:" + dedup.dedup_key(device[1], condition_id))
     else:
         external_alert_id = alert_id
     return _build(

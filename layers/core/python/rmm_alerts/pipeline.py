@@ -10,19 +10,30 @@ timeouts cost no trip: they are settings of the database role (migration 0003), 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         6       check, lock, context, ticket defaults, batch(ticket, alert,
-                               note, asset, outbox), commit
-occurrence_appended    5       check, lock, context, batch(alert, count+note, outbox), commit
-recorded_only          5       check, lock, context, batch(alert, outbox), commit
-suppressed             5       check, lock, context, batch(alert), commit
-triggered, skipped     4       check, lock, context, commit (5 when adopting a polled alert)
+ticket_created         6       check, config, batch(lock, group), ticket defaults,
+                               batch(ticket, alert, note, asset, outbox), commit
+occurrence_appended    5       check, config, batch(lock, group), batch(alert, count+note,
+                               outbox), commit
+recorded_only          5       check, config, batch(lock, group), batch(alert, outbox), commit
+  (already_reset)      5       check, config, batch(lock, group), batch(alert, forget the early
+                               reset, outbox), commit
+suppressed             5       check, config, batch(lock, group), batch(alert), commit
+triggered, skipped     4       check, config, batch(lock, group), commit
+  (already_ingested_   5       check, config, batch(lock, group), adopt the webhook's ids into
+   by_poll)                    the polled alert, commit
 resolved/acknowledged  5       check, lock, targets (+ticket state, group check, close status),
                                batch(updates, notes, closes, outbox), commit
-reset, skipped         5       check, lock, targets, was-seen check, commit
+reset, skipped         5       check, lock, targets, remember the reset + was-seen check, commit
+  (poller's reset)     4       check, lock, targets, commit (nothing remembered)
 =====================  ======  ================================================================
 
-The advisory lock is a statement of its own on purpose: under READ COMMITTED the next
-statement's snapshot is taken after the lock is held, so it sees what the previous holder
+The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above
+cost: its group query also reads the released alert's status, and the alert row is updated in place.
+
+"config" (mappings, rules, windows) is read before the group lock, and rules and windows are
+evaluated then: no tenant regex runs while other deliveries of the group wait. The advisory lock
+is a statement of its own on purpose, pipelined with the group query: under READ COMMITTED the
+group query's snapshot is taken after the lock is held, so it sees what the previous holder
 committed.
 
 Concurrency: every writer of one ``(tenant, integration, dedup key)`` takes a transaction-scoped
@@ -36,13 +47,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from rmm_alerts import dedup, events, notify, rules, tickets, windows
+from rmm_alerts import dedup, events, notify, rules, templates, tickets, windows
 from rmm_alerts.contracts import (
     PROVIDER_LABELS,
     EventKind,
@@ -97,14 +108,21 @@ class ProcessResult:
         return body
 
 
+# How long a reset that matched no alert is remembered for its trigger (item 4 of issue 10): longer
+# than any RMM's retry of a trigger that got a 5xx.
+EARLY_RESET_TTL = timedelta(hours=24)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def process_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None) -> ProcessResult:
+def process_event(
+    event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None, synthesized: bool = False
+) -> ProcessResult:
     """Apply one event in its own transaction; commit on success, roll back (and raise) on any error."""
     with uow:
-        return apply_event(event, uow, now=now)
+        return apply_event(event, uow, now=now, synthesized=synthesized)
 
 
 def release_suppressed(
@@ -116,19 +134,20 @@ def release_suppressed(
     trigger, rebuilt from the stored row. An alert that is no longer suppressed is left alone."""
     at = now or _now()
     with uow:
-        uow.alerts.lock_group(dedup.lock_key(event.tenant_id, event.integration_id, dedup.dedup_key_for(event)))
-        if not uow.alerts.is_suppressed(event.tenant_id, alert_id):
-            return ProcessResult("skipped", alert_id=alert_id, reason="no_longer_suppressed")
+        # The alert's status is read with the group state, under the group lock (plan_trigger).
         return _triggered(event, uow, at, release=alert_id)
 
 
-def apply_event(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None) -> ProcessResult:
+def apply_event(
+    event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None, synthesized: bool = False
+) -> ProcessResult:
     """Apply one event inside the caller's open unit of work (the webhook shares its transaction
-    with the integration lookup)."""
+    with the integration lookup). ``synthesized``: the poller's reset for an alert it had (not a
+    delivery from the RMM), never remembered as an early reset when that alert is gone meanwhile."""
     if event.kind is EventKind.TRIGGERED:
         return _triggered(event, uow, now or _now())
     if event.kind is EventKind.RESET:
-        return _reset(event, uow, now or _now())
+        return _reset(event, uow, now or _now(), remember=not synthesized)
     return _acknowledged(event, uow, now or _now())
 
 
@@ -154,33 +173,126 @@ def _window_trace(window: MaintenanceWindow) -> dict[str, Any]:
     return {"windowId": str(window.window_id), "name": window.name}
 
 
+@dataclass(frozen=True)
+class TriggerPlan:
+    """What a trigger does, decided from the facts alone (:func:`plan_trigger`, pure);
+    :func:`_triggered` applies it."""
+
+    action: Literal["skip", "adopt", "already_reset", "suppress", "record", "join", "create"]
+    reason: str | None = None
+    warning: str | None = None
+
+
+def plan_trigger(
+    *,
+    existing_alert_id: UUID | None,
+    early_reset: dict[str, Any] | None,
+    window: MaintenanceWindow | None,
+    rule: Rule | None,
+    actions: RuleActions | None,
+    client_id: UUID | None,
+    open_group: dict[str, Any] | None,
+    unmapped_warning: str,
+    poll_twin_id: UUID | None = None,
+    provider: str | None = None,
+    released_status: str | None = None,
+) -> TriggerPlan:
+    """The decision for one trigger, in order: a replay is skipped; a NinjaOne trigger for an open
+    alert the poller ingested is that alert's late webhook (adopted, skipped); a trigger whose reset
+    already arrived is recorded resolved; a window suppresses; no ticket-making rule records only;
+    an open ticket of the group is joined; no client records only (with a warning); else a ticket.
+
+    ``released_status`` is set only for the poller's release of a suppressed alert (the alert's
+    current status): one no longer suppressed is skipped, else the alert itself is re-decided, so
+    the replay, late-webhook and early-reset checks (which would all find that alert) do not apply."""
+    if released_status is not None:
+        if released_status != "suppressed":
+            return TriggerPlan("skip", "no_longer_suppressed")
+    else:
+        if existing_alert_id is not None:
+            return TriggerPlan("skip", "duplicate_delivery")
+        # NinjaOne raises a condition again only after a reset, so an open polled alert of the group
+        # is this very alert (the poller saw it by REST uid before its webhook came, by activity id).
+        if poll_twin_id is not None and provider == "ninjaone":
+            return TriggerPlan("adopt", "already_ingested_by_poll")
+        if early_reset is not None:
+            return TriggerPlan("already_reset", "already_reset")
+    if window is not None:
+        return TriggerPlan("suppress", "maintenance_window")
+    if rule is None or actions is None or not actions.create_ticket:
+        if client_id is None:
+            return TriggerPlan("record", "organization_not_mapped", unmapped_warning)
+        return TriggerPlan("record", "no_matching_rule" if rule is None else "rule_does_not_create_tickets")
+    if open_group is not None:
+        return TriggerPlan("join")
+    if client_id is None:
+        return TriggerPlan("record", "organization_not_mapped", unmapped_warning)
+    return TriggerPlan("create")
+
+
 def _triggered(
     event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, release: UUID | None = None
 ) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
-    # The lock is its own statement: the context query's snapshot must be taken after it is held.
-    uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
-    ctx = uow.alerts.trigger_context(
+    # Configuration first, without the group lock: windows and rules (tenant regexes) are evaluated
+    # before the lock is taken, so no regex ever runs while other deliveries of the group wait.
+    cfg = uow.alerts.trigger_config(
+        tenant,
+        integration,
+        external_device_id=event.external_device_id,
+        external_organization_id=event.external_organization_id,
+    )
+    client = tickets.choose_client(cfg)
+    asset_id = tickets.as_uuid(cfg["asset_id"])
+    window = windows.suppressing_window(
+        _parse(MaintenanceWindow, cfg["windows"], "window_id"),
+        integration_id=integration,
+        client_id=client.client_id,
+        asset_id=asset_id,
+        # A release re-decides at now: the window that suppressed the alert may have ended.
+        at=now if release is not None else event.occurred_at,
+    )
+    rule: Rule | None = None
+    actions: RuleActions | None = None
+    evaluations: list[rules.RuleEvaluation] = []
+    if window is None:
+        rule, actions, evaluations = rules.first_match(_parse(Rule, cfg["rules"], "rule_id"), event)
+
+    # Then the group, under its lock (taken in the same round trip, as its own statement).
+    state = uow.alerts.group_state(
         tenant,
         integration,
         external_alert_id=event.external_alert_id,
         external_device_id=event.external_device_id,
-        external_organization_id=event.external_organization_id,
         dedup_key=key,
+        pairing_key=event.pairing_id,
+        occurred_at=event.occurred_at,
+        now=now,
+        lock_key=dedup.lock_key(tenant, integration, key),
+        released_alert_id=release,
     )
-    if ctx["existing_alert_id"] is not None and release is None:
-        return ProcessResult("skipped", alert_id=ctx["existing_alert_id"], reason="duplicate_delivery")
-    # NinjaOne: the poller ingested this alert (by REST uid) before its webhook (by activity id)
-    # arrived; NinjaOne raises a condition again only after a reset, so this is the same alert.
-    twin = ctx.get("poll_twin_id")
-    if twin is not None and release is None and event.provider == "ninjaone":
+    plan = plan_trigger(
+        existing_alert_id=state["existing_alert_id"],
+        early_reset=state["early_reset"],
+        window=window,
+        rule=rule,
+        actions=actions,
+        client_id=client.client_id,
+        open_group=state["open_group"],
+        unmapped_warning=_unmapped_warning(event),
+        poll_twin_id=state["poll_twin_id"],
+        provider=event.provider,
+        released_status=state["released_status"] if release is not None else None,
+    )
+    if plan.action == "skip":
+        return ProcessResult("skipped", alert_id=release or state["existing_alert_id"], reason=plan.reason)
+    if plan.action == "adopt":
+        twin = state["poll_twin_id"]
         uow.alerts.adopt_webhook(tenant, twin, pairing_key=event.pairing_id, activity_id=event.external_alert_id)
-        return ProcessResult("skipped", alert_id=twin, reason="already_ingested_by_poll")
+        return ProcessResult("skipped", alert_id=twin, reason=plan.reason)
 
     alert_id = release or uuid.uuid4()
-    client = tickets.choose_client(ctx)
-    asset_id = tickets.as_uuid(ctx["asset_id"])
     warnings: list[str] = []
     trace: dict[str, Any] = {
         "kind": "triggered",
@@ -188,10 +300,13 @@ def _triggered(
         "dedupKey": key,
         "client": {"clientId": str(client.client_id) if client.client_id else None, "source": client.source},
         "assetId": str(asset_id) if asset_id else None,
-        "window": None,
-        "rules": [],
+        "window": _window_trace(window) if window else None,
+        "rules": [e.as_trace() for e in evaluations],
         "group": None,
     }
+    rule_id = rule.rule_id if rule else None
+    if rule is not None:
+        trace["matchedRuleId"] = str(rule.rule_id)
     row: dict[str, Any] = {
         "tenant": tenant,
         "alert_id": alert_id,
@@ -212,7 +327,7 @@ def _triggered(
         "external_organization_name": event.external_organization_name,
         "status": "active",
         "triggered_at": event.occurred_at,
-        "matched_rule_id": None,
+        "matched_rule_id": rule_id,
         "suppressed_by_window_id": None,
         "ticket_id": None,
         "auto_ticket_created": False,
@@ -226,34 +341,9 @@ def _triggered(
     if release is not None:
         trace["released"] = {"at": now.isoformat(), "reason": "maintenance window no longer covers now"}
 
-    # 1. Maintenance windows, before rules, at the alert's own time (a release: at now).
-    window = windows.suppressing_window(
-        _parse(MaintenanceWindow, ctx["windows"], "window_id"),
-        integration_id=integration,
-        client_id=client.client_id,
-        asset_id=asset_id,
-        at=now if release is not None else event.occurred_at,
-    )
-    if window is not None:
-        trace["window"] = _window_trace(window)
-        trace["outcome"] = "suppressed"
-        row["status"] = "suppressed"
-        row["suppressed_by_window_id"] = window.window_id
-        with uow.batch():
-            uow.alerts.insert(row)
-        return ProcessResult("suppressed", alert_id=alert_id, window_id=window.window_id, reason="maintenance_window")
-
-    # 2. Rules, first match.
-    rule, actions, evaluations = rules.first_match(_parse(Rule, ctx["rules"], "rule_id"), event)
-    trace["rules"] = [e.as_trace() for e in evaluations]
-    if rule is not None:
-        row["matched_rule_id"] = rule.rule_id
-        trace["matchedRuleId"] = str(rule.rule_id)
-    rule_id = rule.rule_id if rule else None
-
-    def alert_triggered(ticket_id: UUID | None) -> dict[str, Any]:
+    def alert_event(event_type: str, ticket_id: UUID | None, at: datetime) -> dict[str, Any]:
         return events.alert_event(
-            events.RMM_ALERT_TRIGGERED,
+            event_type,
             tenant_id=tenant,
             integration_id=integration,
             provider=event.provider,
@@ -267,8 +357,53 @@ def _triggered(
             message=event.message,
             source_type=event.source_type,
             alert_class=event.alert_class,
-            at=event.occurred_at,
+            at=at,
         )
+
+    def alert_triggered(ticket_id: UUID | None) -> dict[str, Any]:
+        return alert_event(events.RMM_ALERT_TRIGGERED, ticket_id, event.occurred_at)
+
+    if plan.action == "already_reset":
+        early = state["early_reset"]
+        resolved_at = datetime.fromisoformat(early["occurred_at"])
+        quiet = window is not None
+        trace["outcome"] = "already_reset"
+        trace["reset"] = {
+            "at": now.isoformat(),
+            "quiet": quiet,
+            "externalAlertId": early["external_alert_id"],
+            "reason": "the reset arrived before this trigger; recorded resolved, no ticket",
+        }
+        row["status"] = "resolved"
+        row["resolved_at"] = resolved_at
+        row["metadata"]["reset"] = {
+            "raw": early["payload"],
+            "externalAlertId": early["external_alert_id"],
+            "receivedAt": early["received_at"],
+        }
+        with uow.batch():
+            uow.alerts.insert(row)
+            uow.alerts.consume_early_reset(tenant, UUID(early["reset_id"]))
+            if not quiet:
+                uow.outbox.add(
+                    tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None)
+                )
+                uow.outbox.add(
+                    tenant,
+                    kind="event",
+                    event_type=events.RMM_ALERT_RESOLVED,
+                    payload=alert_event(events.RMM_ALERT_RESOLVED, None, resolved_at),
+                )
+        return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=plan.reason)
+
+    if plan.action == "suppress":
+        assert window is not None
+        trace["outcome"] = "suppressed"
+        row["status"] = "suppressed"
+        row["suppressed_by_window_id"] = window.window_id
+        with uow.batch():
+            uow.alerts.insert(row)
+        return ProcessResult("suppressed", alert_id=alert_id, window_id=window.window_id, reason=plan.reason)
 
     def record_only(reason: str, warning: str | None = None) -> ProcessResult:
         if warning:
@@ -282,20 +417,20 @@ def _triggered(
             uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None))
         return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=reason, warnings=warnings)
 
-    if rule is None or actions is None or not actions.create_ticket:
-        if client.client_id is None:
-            return record_only("organization_not_mapped", _unmapped_warning(event))
-        return record_only("no_matching_rule" if rule is None else "rule_does_not_create_tickets")
+    if plan.action == "record":
+        assert plan.reason is not None
+        return record_only(plan.reason, plan.warning)
 
-    # 3. Join the open ticket of the dedup group, if there is one.
-    group = ctx["open_group"]
-    if group is not None:
+    assert actions is not None
+    # Join the open ticket of the dedup group.
+    group = state["open_group"]
+    if plan.action == "join":
         ticket_id = UUID(group["ticket_id"])
         primary = UUID(group["primary_alert_id"])
         trace["group"] = {"joinedTicketId": str(ticket_id), "primaryAlertId": str(primary)}
         trace["outcome"] = "occurrence_appended"
         row["ticket_id"] = ticket_id
-        suffix = f": {event.message}" if event.message else ""
+        suffix = f": {templates.clip(event.message, templates.MAX_VALUE_LENGTH)}" if event.message else ""
         with uow.batch():
             uow.alerts.insert(row)
             uow.alerts.append_occurrence(
@@ -318,9 +453,7 @@ def _triggered(
             rule_id=rule_id,
         )
 
-    # 4. Create the ticket.
-    if client.client_id is None:
-        return record_only("organization_not_mapped", _unmapped_warning(event))
+    # Create the ticket.
     defaults = uow.psa.ticket_defaults(
         tenant,
         board_id=actions.board_id,
@@ -402,19 +535,36 @@ def _unmapped_warning(event: NormalizedAlertEvent) -> str:
 # Reset and acknowledged
 
 
-def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
+def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remember: bool = True) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
     uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
     targets = uow.alerts.lifecycle_targets(
         tenant,
         integration,
+        external_device_id=event.external_device_id,
         pairing_key=event.pairing_id,
         dedup_key=key,
         statuses=["active", "acknowledged", "suppressed"],
     )
+    if not targets and not remember:
+        # The poller's reset for an alert it had: resolved meanwhile (e.g. by a webhook). Not early.
+        return ProcessResult("skipped", reason="already_resolved")
     if not targets:
-        seen = uow.alerts.was_seen(tenant, integration, pairing_key=event.pairing_id, dedup_key=key)
+        # Perhaps it overtook its trigger (only the trigger was retried after a 5xx): remember it for
+        # a while, so that trigger is recorded already resolved instead of opening a ticket forever.
+        seen = uow.alerts.remember_reset(
+            tenant,
+            integration,
+            external_alert_id=event.external_alert_id,
+            external_device_id=event.external_device_id,
+            pairing_key=event.pairing_id,
+            dedup_key=key,
+            occurred_at=event.occurred_at,
+            now=now,
+            expires_at=now + EARLY_RESET_TTL,
+            payload=event.raw,
+        )
         return ProcessResult("skipped", reason="already_resolved" if seen else "no_matching_alert")
 
     label = PROVIDER_LABELS[event.provider]
@@ -526,7 +676,12 @@ def _acknowledged(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -
     key = dedup.dedup_key_for(event)
     uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
     targets = uow.alerts.lifecycle_targets(
-        tenant, integration, pairing_key=event.pairing_id, dedup_key=key, statuses=["active"]
+        tenant,
+        integration,
+        external_device_id=event.external_device_id,
+        pairing_key=event.pairing_id,
+        dedup_key=key,
+        statuses=["active"],
     )
     if not targets:
         return ProcessResult("skipped", reason="no_active_alert")

@@ -393,7 +393,7 @@ def _cycle(
         reset = _reset_event(
             row, tenant=tenant, integration_id=integration_id, provider=integration["provider"], now=now
         )
-        work.append(("reset", pipeline.process_event, (reset,), None))
+        work.append(("reset", _synthesized_reset, (reset,), None))
     for row in releases:
         stored = _release_event(row, tenant=tenant, integration_id=integration_id)
         work.append(("release", pipeline.release_suppressed, (stored, UUID(row["alert_id"])), None))
@@ -442,6 +442,11 @@ def _cycle(
         fail(f"{len(errors)} event(s) failed: " + "; ".join(errors[:5]))
     else:
         conn.execute(_STAMP_OK, params)
+
+
+def _synthesized_reset(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime) -> pipeline.ProcessResult:
+    # For an alert we had: if it is gone meanwhile, the reset is not remembered as an early one.
+    return pipeline.process_event(event, uow, now=now, synthesized=True)
 
 
 class _SharedUnitOfWork(UnitOfWork):

@@ -12,6 +12,9 @@ Pure functions, no I/O. Semantics:
   ``list?.length`` the same way.
 * ``keywords``: any keyword is a case-insensitive (casefolded) substring of the message.
 * ``messagePattern``: an RE2 search anywhere in the message (linear time, so no ReDoS).
+* Both look at the first :data:`MATCH_PREFIX_BYTES` bytes (UTF-8) of the message only: with the
+  save-time caps in :mod:`rmm_alerts.contracts` this bounds what the worst rule set costs per
+  alert. A stored pattern over ``MAX_PATTERN_PROGRAM_SIZE`` is not run (traced as an error).
 * A ``None`` message never matches present ``keywords`` or ``messagePattern``.
 
 :func:`first_match` walks rules in ascending ``priority_order`` and stops at the first match.
@@ -32,12 +35,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from rmm_alerts.contracts import (
+    MAX_PATTERN_PROGRAM_SIZE,
     NormalizedAlertEvent,
     Rule,
     RuleActions,
     RuleConditions,
     compile_tenant_pattern,
     error_list,
+    pattern_program_size,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,10 +80,52 @@ class RuleEvaluation:
         }
 
 
-@lru_cache(maxsize=256)
+# How much of a message keywords and messagePattern look at (UTF-8 bytes).
+MATCH_PREFIX_BYTES = 512
+
+
 def _compiled(pattern: str) -> Any:
-    """Compile each distinct tenant pattern once (bounded cache; RE2 objects are immutable)."""
+    """Each distinct tenant pattern is compiled once (``compile_tenant_pattern`` caches)."""
     return compile_tenant_pattern(pattern)
+
+
+@lru_cache(maxsize=1024)
+def _folded(keywords: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(keyword.casefold() for keyword in keywords)
+
+
+def _prefix_end(data: bytes) -> int:
+    """Where the matched prefix of UTF-8 ``data`` ends: at most MATCH_PREFIX_BYTES, on a
+    character boundary."""
+    end = min(len(data), MATCH_PREFIX_BYTES)
+    while 0 < end < len(data) and (data[end] & 0xC0) == 0x80:
+        end -= 1
+    return end
+
+
+def match_prefix(message: str) -> str:
+    """The start of ``message`` that rules look at: at most :data:`MATCH_PREFIX_BYTES` UTF-8 bytes,
+    cut on a character boundary (lone surrogates, which RE2 cannot take, become U+FFFD)."""
+    data = _searchable(message[:MATCH_PREFIX_BYTES]).encode("utf-8")
+    return data[: _prefix_end(data)].decode("utf-8")
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """What rules match against, computed once per event: the whole message as UTF-8 (so ``$`` still
+    means the real end of the message) and where the matched prefix ends."""
+
+    data: bytes | None
+    end: int
+    folded: str | None
+
+    @classmethod
+    def of(cls, message: str | None) -> MessageView:
+        if message is None:
+            return cls(None, 0, None)
+        data = _searchable(message).encode("utf-8")
+        end = _prefix_end(data)
+        return cls(data, end, data[:end].decode("utf-8").casefold())
 
 
 def _listed(values: Sequence[str]) -> str:
@@ -108,7 +155,9 @@ def _searchable(text: str) -> str:
     return text
 
 
-def match_conditions(conditions: RuleConditions, event: NormalizedAlertEvent) -> tuple[bool, tuple[str, ...]]:
+def match_conditions(
+    conditions: RuleConditions, event: NormalizedAlertEvent, view: MessageView | None = None
+) -> tuple[bool, tuple[str, ...]]:
     """Test every present condition against ``event``.
 
     Returns ``(matched, reasons)``: on a match the reasons are ``("all conditions matched",)``
@@ -132,21 +181,19 @@ def match_conditions(conditions: RuleConditions, event: NormalizedAlertEvent) ->
         if reason is not None:
             failures.append(reason)
 
-    message = event.message
+    view = view or MessageView.of(event.message)
     if conditions.keywords:
         constrained = True
-        if message is None:
+        if view.folded is None:
             failures.append("message is missing (keywords required)")
-        else:
-            folded = message.casefold()
-            if not any(keyword.casefold() in folded for keyword in conditions.keywords):
-                failures.append(f"message contains none of the keywords {_listed(conditions.keywords)}")
+        elif not any(keyword in view.folded for keyword in _folded(tuple(conditions.keywords))):
+            failures.append(f"message contains none of the keywords {_listed(conditions.keywords)}")
 
     if conditions.message_pattern is not None:
         constrained = True
-        if message is None:
+        if view.data is None:
             failures.append("message is missing (messagePattern required)")
-        elif _compiled(conditions.message_pattern).search(_searchable(message)) is None:
+        elif _compiled(conditions.message_pattern).search(view.data, 0, view.end) is None:
             failures.append("message does not match messagePattern")
 
     if failures:
@@ -156,18 +203,27 @@ def match_conditions(conditions: RuleConditions, event: NormalizedAlertEvent) ->
 
 def _validate(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleEvaluation:
     """The rule's stored conditions and actions, or the trace entry explaining why they're invalid."""
-    rule_id = str(rule.rule_id)
     try:
         conditions = RuleConditions.model_validate(rule.conditions)
     except ValidationError as exc:
         problem: tuple[str, ValidationError] = ("conditions", exc)
     else:
+        pattern = conditions.message_pattern
+        if pattern is not None and pattern_program_size(pattern) > MAX_PATTERN_PROGRAM_SIZE:
+            # Saved before the cap: running it could cost more than the per-alert budget.
+            size = pattern_program_size(pattern)
+            message = f"exceeds the regex budget (program size {size} > {MAX_PATTERN_PROGRAM_SIZE})"
+            return _invalid(rule, "conditions", [{"path": "conditions.messagePattern", "message": message}])
         try:
             return conditions, RuleActions.model_validate(rule.actions)
         except ValidationError as exc:
             problem = ("actions", exc)
     prefix, error = problem
-    errors = error_list(error, prefix)
+    return _invalid(rule, prefix, error_list(error, prefix))
+
+
+def _invalid(rule: Rule, prefix: str, errors: list[dict[str, str]]) -> RuleEvaluation:
+    rule_id = str(rule.rule_id)
     # Log field paths only: they name the stored rule's fields, never the alert payload.
     logger.warning("rule %s skipped: invalid stored %s (%s)", rule_id, prefix, ", ".join(e["path"] for e in errors))
     detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
@@ -184,6 +240,7 @@ def first_match(
     the match are not evaluated and not traced.
     """
     trace: list[RuleEvaluation] = []
+    view = MessageView.of(event.message)
     # sorted() is stable: equal priority_order keeps the caller's order (e.g. creation order).
     for rule in sorted(rules, key=lambda r: r.priority_order):
         rule_id = str(rule.rule_id)
@@ -201,7 +258,7 @@ def first_match(
             continue
         conditions, actions = validated
         try:
-            matched, reasons = match_conditions(conditions, event)
+            matched, reasons = match_conditions(conditions, event, view)
         except Exception as exc:  # one broken rule must not stop the pipeline
             logger.warning("rule %s skipped: evaluation failed (%s)", rule_id, type(exc).__name__)
             error = f"evaluation failed: {type(exc).__name__}"

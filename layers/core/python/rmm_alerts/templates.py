@@ -11,7 +11,22 @@ from rmm_alerts.contracts import PROVIDER_LABELS, NormalizedAlertEvent
 
 MAX_TITLE_LENGTH = 255
 # Description bodies are bounded too: an RMM message can be arbitrarily long.
-MAX_DESCRIPTION_LENGTH = 10_000
+MAX_DESCRIPTION_LENGTH = 8_192
+# Every value substituted into a description template (and the message in a ticket note) is
+# clipped to this, so a huge RMM message cannot multiply through a template.
+MAX_VALUE_LENGTH = 2_000
+
+
+def render_title(template: str, values: Mapping[str, str | None]) -> str:
+    """A title template rendered as one line of at most 255 characters (values clipped first)."""
+    return clip_title(render(template, values, value_limit=MAX_TITLE_LENGTH, total_limit=MAX_TITLE_LENGTH * 2))
+
+
+def render_description(template: str, values: Mapping[str, str | None]) -> str:
+    """A description template rendered to at most :data:`MAX_DESCRIPTION_LENGTH` characters."""
+    return render(template, values, value_limit=MAX_VALUE_LENGTH, total_limit=MAX_DESCRIPTION_LENGTH)
+
+
 # A message is "short" enough to go in the default title when, stripped, it is one line of at
 # most this many characters.
 SHORT_MESSAGE_LENGTH = 80
@@ -32,14 +47,26 @@ PRIORITY_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def render(template: str, values: Mapping[str, str | None]) -> str:
+def render(
+    template: str,
+    values: Mapping[str, str | None],
+    *,
+    value_limit: int | None = None,
+    total_limit: int | None = None,
+) -> str:
     """Replace ``{{name}}`` placeholders with ``values[name]``.
 
     Names are case-insensitive (``{{ Device }}`` == ``{{device}}``) and may be padded with
     spaces. A name not in ``values`` is left exactly as written; ``None`` renders as ``""``.
     One pass only: a value that itself contains ``{{device}}`` is not expanded again.
+    ``value_limit`` clips every substituted value; with ``total_limit`` rendering stops as soon as
+    the text is that long and the result is clipped to it, so a template repeating a huge value
+    never builds a huge string.
     """
-    lookup = {name.lower(): value for name, value in values.items()}
+    lookup = {
+        name.lower(): (clip(value, value_limit) if value and value_limit is not None else value)
+        for name, value in values.items()
+    }
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1).lower()
@@ -47,7 +74,21 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
             return match.group(0)
         return lookup[name] or ""
 
-    return _PLACEHOLDER.sub(substitute, template)
+    if total_limit is None:
+        return _PLACEHOLDER.sub(substitute, template)
+    parts: list[str] = []
+    size = 0
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        for piece in (template[position : match.start()], substitute(match)):
+            parts.append(piece)
+            size += len(piece)
+        position = match.end()
+        if size > total_limit:
+            break
+    else:
+        parts.append(template[position:])
+    return clip("".join(parts), total_limit)
 
 
 def _present(value: str | None) -> str | None:
@@ -65,7 +106,8 @@ def placeholder_values(event: NormalizedAlertEvent) -> dict[str, str | None]:
     }
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
 
 
@@ -74,7 +116,7 @@ def clip_title(title: str) -> str:
 
     Apply it to rendered title templates too: a template can expand past the column size.
     """
-    return _clip(_WHITESPACE.sub(" ", title).strip(), MAX_TITLE_LENGTH)
+    return clip(_WHITESPACE.sub(" ", title).strip(), MAX_TITLE_LENGTH)
 
 
 def default_title(provider_label: str, alert_class: str | None, device: str, message: str | None) -> str:
@@ -121,7 +163,7 @@ def default_description(event: NormalizedAlertEvent) -> str:
         "Message:",
         (event.message or "").strip() or "(no message)",
     ]
-    return _clip("\n".join(lines), MAX_DESCRIPTION_LENGTH)
+    return clip("\n".join(lines), MAX_DESCRIPTION_LENGTH)
 
 
 def pick_priority(severity: str, priorities: Sequence[tuple[str, str]], override: str | None = None) -> str | None:

@@ -122,11 +122,11 @@ def draft_ticket(
     label = PROVIDER_LABELS[event.provider]
     if title_tpl:
         # A template that renders to nothing falls back to the default title without the message.
-        rendered = templates.clip_title(templates.render(title_tpl, values))
+        rendered = templates.render_title(title_tpl, values)
         title = rendered or templates.default_title(label, event.alert_class, device, None)
     else:
         title = templates.default_title(label, event.alert_class, device, event.message)
-    description = templates.render(desc_tpl, values) if desc_tpl else templates.default_description(event)
+    description = templates.render_description(desc_tpl, values) if desc_tpl else templates.default_description(event)
 
     return TicketDraft(
         ticket_id=ticket_id,
@@ -163,14 +163,14 @@ def initial_note(event: NormalizedAlertEvent, alert_id: UUID, *, requested_by: s
         f"Device: {device}. Severity: {event.severity}. Condition: {event.condition_id}.",
     ]
     if event.message:
-        lines.append(f"Message: {event.message}")
+        lines.append(f"Message: {templates.clip(event.message, templates.MAX_VALUE_LENGTH)}")
     return "\n".join(lines)
 
 
 def occurrence_note(occurrence: int, event: NormalizedAlertEvent) -> str:
     note = f"Alert re-triggered — occurrence {occurrence}"
     if event.message:
-        note += f": {event.message}"
+        note += f": {templates.clip(event.message, templates.MAX_VALUE_LENGTH)}"
     return note
 
 

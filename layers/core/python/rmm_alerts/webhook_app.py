@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rmm_alerts import config, db, outbox, webhooks
-from rmm_alerts.observability import logger, metrics
+from rmm_alerts.observability import log_failure, logger, metrics
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
@@ -116,7 +116,7 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[str]:
         # The transaction has rolled back; 500 makes the RMM retry, and a replay is a no-op.
-        logger.exception("webhook failed", extra={"provider": provider, "error_type": type(exc).__name__})
+        log_failure("webhook failed", exc, provider=provider)
         metrics.add_metric(name="WebhookErrors", unit=MetricUnit.Count, value=1)
         return _json(500, {"error": "internal error; retry later"})
 

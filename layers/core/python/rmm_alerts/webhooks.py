@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,17 +92,6 @@ class WebhookResponse:
     log: dict[str, Any] = field(default_factory=dict)
 
 
-def scrub_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold U+0000; replace it everywhere in a parsed payload."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, list):
-        return [scrub_nul(v) for v in value]
-    if isinstance(value, dict):
-        return {scrub_nul(k): scrub_nul(v) for k, v in value.items()}
-    return value
-
-
 def _error(status: int, message: str, **extra: Any) -> WebhookResponse:
     return WebhookResponse(status, {"error": message, **extra})
 
@@ -159,19 +147,9 @@ def receive(
     return response
 
 
-def _no_constant(name: str) -> Any:
-    # NaN/Infinity are not JSON (RFC 8259) and jsonb refuses them: 400, not a 500 at insert.
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWork, now: datetime) -> WebhookResponse:
     try:
-        payload = scrub_nul(json.loads(body.decode("utf-8"), parse_constant=_no_constant))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        return _error(400, f"body: not valid JSON ({exc.__class__.__name__})", field="body")
-    except ValueError as exc:
-        return _error(400, f"body: not valid JSON ({exc})", field="body")
-    try:
+        payload = normalizers.parse_json(body)
         event = normalizers.normalize(
             provider, payload, tenant_id=integration.tenant, integration_id=integration.integration_id, received_at=now
         )

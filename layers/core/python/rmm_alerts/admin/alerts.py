@@ -29,12 +29,27 @@ from rmm_alerts.admin.errors import Problems, conflict, invalid, not_found
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent, RuleActions
 from rmm_alerts.db import UnitOfWork
 
-_COLUMNS = """alert_id, integration_id, provider, external_alert_id, external_device_id, device_name, condition_id,
-              activity_type, alert_class, source_type, severity, message, external_organization_id,
-              external_organization_name, status, dedup_key, occurrence_count, triggered_at, last_occurrence_at,
-              acknowledged_at, resolved_at, matched_rule_id, auto_ticket_created, suppressed_by_window_id, ticket_id,
-              asset_id, client_id, created_at, updated_at"""
-_ALERT_COLUMNS = ", ".join("a." + c.strip() for c in _COLUMNS.split(","))
+
+def _readable(column: str) -> str:
+    """A timestamp as Python can hold it: a row written before ingest range checks (or by hand) with
+    a BC, year-10000 or infinite time reads as NULL instead of failing the whole page."""
+    return f"(CASE WHEN {column} BETWEEN '0001-01-02 UTC' AND '9999-12-30 UTC' THEN {column} END)"
+
+
+def _columns(alias: str = "") -> str:
+    a = f"{alias}." if alias else ""
+    plain = """alert_id, integration_id, provider, external_alert_id, external_device_id, device_name, condition_id,
+               activity_type, alert_class, source_type, severity, message, external_organization_id,
+               external_organization_name, status, dedup_key, occurrence_count, matched_rule_id,
+               auto_ticket_created, suppressed_by_window_id, ticket_id, asset_id, client_id, created_at, updated_at"""
+    cols = [a + c.strip() for c in plain.split(",")]
+    cols.append(f"coalesce({_readable(a + 'triggered_at')}, {a}created_at) AS triggered_at")
+    cols += [f"{_readable(a + c)} AS {c}" for c in ("last_occurrence_at", "acknowledged_at", "resolved_at")]
+    return ", ".join(cols)
+
+
+_COLUMNS = _columns()
+_ALERT_COLUMNS = _columns("a")
 
 # The alert detail shows the ticket's newest notes, oldest first; a ticket that collected thousands
 # of occurrence notes must not make the response unbounded.
@@ -248,18 +263,32 @@ def _event(row: dict[str, Any]) -> NormalizedAlertEvent:
 def _client(uow: UnitOfWork, row: dict[str, Any], event: NormalizedAlertEvent) -> tuple[tickets.ClientChoice, Any]:
     """The client as the pipeline would choose it now (mappings may have changed since the alert
     arrived), else the one recorded on the alert."""
-    ctx = uow.alerts.trigger_context(
+    cfg = uow.alerts.trigger_config(
         row["tenant"],
         row["integration_id"],
-        external_alert_id=event.external_alert_id,
         external_device_id=event.external_device_id,
         external_organization_id=event.external_organization_id,
-        dedup_key=row["dedup_key"],
     )
-    choice = tickets.choose_client(ctx)
+    choice = tickets.choose_client(cfg)
     if choice.client_id is None and row["client_id"] is not None:
         choice = tickets.ClientChoice(row["client_id"], None, "alert")
-    return choice, ctx.get("asset_id") or row["asset_id"]
+    return choice, cfg.get("asset_id") or row["asset_id"]
+
+
+def _open_group_ticket(uow: UnitOfWork, row: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """The open ticket of the alert's dedup group (its device + condition), if any."""
+    state = uow.alerts.group_state(
+        row["tenant"],
+        row["integration_id"],
+        external_alert_id=row["external_alert_id"],
+        external_device_id=row["external_device_id"],
+        dedup_key=row["dedup_key"],
+        pairing_key=row["pairing_key"],
+        occurred_at=row["triggered_at"],
+        now=now,
+    )
+    group: dict[str, Any] | None = state["open_group"]
+    return group
 
 
 def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicketIn | None) -> s.TicketCreated:
@@ -280,6 +309,13 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
             raise not_found("alert")
         if row["ticket_id"] is not None:
             raise conflict("the alert already has a ticket")
+        # One open ticket per device and condition: never a second one for the group.
+        group = _open_group_ticket(uow, row, now)
+        if group is not None:
+            raise conflict(
+                f"ticket {group['ticket_number']} ({group['ticket_id']}) is already open for this alert's "
+                "device and condition; a new ticket can be made once it is closed"
+            )
         found = repo.references(p.tenant, body)
         problems = Problems()
         if body.board_id is not None and not found["board_ok"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import os
 import re
 import threading
@@ -30,7 +31,7 @@ from rmm_alerts.admin import routes
 from rmm_alerts.admin.auth import authorize
 from rmm_alerts.admin.errors import ApiError, FieldError, error
 from rmm_alerts.admin.schemas import MAX_BODY_BYTES
-from rmm_alerts.observability import logger, metrics
+from rmm_alerts.observability import log_failure, logger, metrics
 
 API_TITLE = "rmm-alerts admin API"
 API_VERSION = "1.0.0"
@@ -64,6 +65,69 @@ def _is_utf8(event: Mapping[str, Any]) -> bool:
     except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
         return False
     return True
+
+
+# JSON bodies the API takes: no deeper than this, numbers a double holds, text PostgreSQL stores.
+MAX_JSON_DEPTH = 32
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _unstorable_path(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """The path of the first key or string PostgreSQL cannot store (U+0000, unpaired surrogate)."""
+    if depth > MAX_JSON_DEPTH:
+        raise RecursionError
+    if isinstance(value, str):
+        return (path or "body") if _UNSTORABLE.search(value) else None
+    if isinstance(value, list):
+        items: list[tuple[str, Any]] = [(f"{path}[{n}]", v) for n, v in enumerate(value)]
+    elif isinstance(value, dict):
+        items = []
+        for key, v in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if _UNSTORABLE.search(str(key)):
+                return child
+            items.append((child, v))
+    else:
+        return None
+    for child, v in items:
+        found = _unstorable_path(v, child, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def check_json_body(event: Mapping[str, Any]) -> None:
+    """422 for a body the routes must never see: not JSON, NaN/Infinity, a number beyond a double
+    or beyond Python's 4,300 digits, nesting deeper than MAX_JSON_DEPTH, or text that cannot be
+    stored. Everything else is left to the route's own validation."""
+    body = event.get("body")
+    if not body:
+        return
+    text = str(body)
+    if event.get("isBase64Encoded"):
+        text = base64.b64decode(text, validate=False).decode("utf-8")  # checked by _is_utf8 first
+    try:
+        parsed = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        bad = _unstorable_path(parsed)
+    except json.JSONDecodeError:
+        raise error(422, "not valid JSON", "body") from None
+    except RecursionError:
+        raise error(422, f"not valid JSON (nested deeper than {MAX_JSON_DEPTH} levels)", "body") from None
+    except ValueError:
+        raise error(422, "not valid JSON (a number is out of range)", "body") from None
+    if bad is not None:
+        raise error(422, "text must not contain U+0000 or unpaired surrogates", bad)
 
 
 def ui_origins() -> list[str]:
@@ -134,6 +198,7 @@ class AdminResolver(APIGatewayRestResolver):
                     raise error(415, "send the body as application/json", "body")
                 if not _is_utf8(event):
                     raise error(422, "not valid JSON (UTF-8)", "body")
+                check_json_body(event)
         except ApiError as exc:
             # logged as every request is, by resolve()
             origin = _origin(event)
@@ -267,7 +332,7 @@ def build_app(origins: list[str] | None = None) -> AdminResolver:
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[str]:
-        logger.exception("admin request failed", extra={"error_type": type(exc).__name__})
+        log_failure("admin request failed", exc)
         metrics.add_metric(name="AdminApiErrors", unit=MetricUnit.Count, value=1)
         return _json(500, {"errors": [{"path": "", "message": "internal error"}]})
 

@@ -1,7 +1,8 @@
 """Who is calling: the Cognito claims API Gateway puts in ``requestContext.authorizer.claims``.
 
 ``sub`` and ``custom:tenant_id`` (a UUID) are required (else 401). ``cognito:groups`` is a list, a
-plain string (``"rmm-admin"``), or API Gateway's flattening of a list (``"[rmm-admin, x]"``).
+plain string (``"rmm-admin"``), or API Gateway's flattening of a list (``"[rmm-admin, x]"``); group
+names are compared exactly (see :func:`parse_groups`).
 Any user of the tenant may read; writes need the ``rmm-admin`` group (else 403), except on
 ``SELF_SERVICE_PATHS`` (the caller's own preferences).
 """
@@ -33,19 +34,18 @@ class Principal:
 
 
 def parse_groups(value: Any) -> frozenset[str]:
-    if value is None:
+    """The caller's groups, from the documented forms only (CONTRACT.md Admin API): a list of
+    names, one name (``"rmm-admin"``), or API Gateway's flattening of a list (``"[a, b]"``, joined
+    with ``", "``). Names are exact: nothing is trimmed, unquoted or split on anything else, so
+    ``"x,rmm-admin"`` (a legal Cognito group name) is one group, and not the admin group."""
+    if isinstance(value, list):
+        return frozenset(v for v in value if isinstance(v, str) and v)
+    if not isinstance(value, str) or not value:
         return frozenset()
-    if isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.startswith("[") and text.endswith("]"):
-            text = text[1:-1]
-        # API Gateway flattens lists as "[a, b]"; a space-separated form is also seen in the wild.
-        items = [part for chunk in text.split(",") for part in chunk.split()]
-    else:
-        return frozenset()
-    return frozenset(i.strip().strip('"') for i in items if i.strip().strip('"'))
+    if value.startswith("[") and value.endswith("]"):
+        inner = value[1:-1]
+        return frozenset(name for name in inner.split(", ") if name) if inner else frozenset()
+    return frozenset({value})
 
 
 def claims_of(event: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -14,6 +14,15 @@ from rmm_alerts.admin import schemas as s
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps, integration_row
 from rmm_alerts.admin.errors import Problems, not_found
+from rmm_alerts.contracts import (
+    MAX_INTEGRATION_PROGRAM_SIZE,
+    MAX_KEYWORD_LENGTH,
+    MAX_KEYWORDS,
+    MAX_PATTERN_LENGTH,
+    MAX_PATTERN_PROGRAM_SIZE,
+    MAX_RULES_PER_INTEGRATION,
+    pattern_program_size,
+)
 
 _COLUMNS = """rule_id, integration_id, name, description, is_active, priority_order, conditions, actions,
               created_at, updated_at"""
@@ -25,10 +34,25 @@ SELECT
     EXISTS (SELECT 1 FROM users WHERE tenant = %(t)s AND user_id = %(assignee)s AND NOT is_inactive) AS assignee_ok,
     (SELECT is_closed FROM statuses
       WHERE tenant = %(t)s AND status_id = %(status)s AND status_type = 'ticket') AS status_closed,
+    -- A close status must be one of the board the rule's tickets go to (the rule's, else the
+    -- tenant's default board, as the pipeline picks it), or a board-less status.
+    (SELECT s.board_id IS NULL OR s.board_id IS NOT DISTINCT FROM coalesce(%(board)s::uuid,
+               (SELECT b.board_id FROM boards b WHERE b.tenant = %(t)s AND b.is_default AND NOT b.is_inactive
+                 ORDER BY b.board_name LIMIT 1))
+       FROM statuses s WHERE s.tenant = %(t)s AND s.status_id = %(status)s) AS status_on_board,
     (SELECT coalesce(array_agg(user_id::text), '{}') FROM users
       WHERE tenant = %(t)s AND user_id = ANY(%(notify)s::uuid[]) AND NOT is_inactive) AS notify_ok,
     (SELECT coalesce(array_agg(external_organization_id), '{}') FROM rmm_organization_mappings
       WHERE tenant = %(t)s AND integration_id = %(i)s AND external_organization_id = ANY(%(orgs)s::text[])) AS orgs_ok
+"""
+
+
+_BUDGET = """
+SELECT count(*) FILTER (WHERE rule_id IS DISTINCT FROM %(r)s) AS others,
+       coalesce(array_agg(conditions ->> 'messagePattern')
+                FILTER (WHERE rule_id IS DISTINCT FROM %(r)s AND conditions ? 'messagePattern'), '{}') AS patterns
+  FROM rmm_alert_rules
+ WHERE tenant = %(t)s AND integration_id = %(i)s
 """
 
 
@@ -64,6 +88,12 @@ class RuleRepository:
                 "orgs": list(c.organization_ids or []),
             },
         ).fetchone()
+        assert row is not None
+        return row
+
+    def budget(self, tenant: UUID, integration_id: UUID, rule_id: UUID | None) -> dict[str, Any]:
+        """How many other rules the integration has, and their patterns."""
+        row = self.conn.execute(_BUDGET, {"t": tenant, "i": integration_id, "r": rule_id}).fetchone()
         assert row is not None
         return row
 
@@ -141,6 +171,9 @@ def _validate_references(repo: RuleRepository, p: Principal, integration_id: UUI
             problems.add("actions.autoResolveStatusId", "no such status in this tenant")
         elif not found["status_closed"]:
             problems.add("actions.autoResolveStatusId", "must be a closed status")
+        elif not found["status_on_board"]:
+            where = "the rule's board" if a.board_id is not None else "the tenant's default board"
+            problems.add("actions.autoResolveStatusId", f"must be a closed status of {where}")
     known_users = set(found["notify_ok"])
     for n, user in enumerate(a.notify_user_ids):
         if str(user) not in known_users:
@@ -149,6 +182,50 @@ def _validate_references(repo: RuleRepository, p: Principal, integration_id: UUI
     for n, org in enumerate(c.organization_ids or []):
         if org not in mapped:
             problems.add(f"conditions.organizationIds[{n}]", "not a mapped organization of this integration")
+    problems.raise_if_any()
+
+
+def _size(pattern: str) -> int:
+    try:
+        return pattern_program_size(pattern)
+    except Exception:  # a stored pattern that no longer compiles never runs
+        return 0
+
+
+def _validate_budget(
+    repo: RuleRepository, p: Principal, integration_id: UUID, body: s.RuleIn, rule_id: UUID | None = None
+) -> None:
+    """Issue 10 item 11: what one tenant can make every alert of an integration cost is bounded
+    (see the limits in rmm_alerts.contracts and tests/unit/test_rule_budget.py)."""
+    c = body.conditions
+    problems = Problems()
+    found = repo.budget(p.tenant, integration_id, rule_id)
+    if found["others"] >= MAX_RULES_PER_INTEGRATION:
+        problems.add("", f"an integration has at most {MAX_RULES_PER_INTEGRATION} rules")
+    keywords = c.keywords or []
+    if len(keywords) > MAX_KEYWORDS:
+        problems.add("conditions.keywords", f"at most {MAX_KEYWORDS} keywords")
+    for n, keyword in enumerate(keywords):
+        if len(keyword) > MAX_KEYWORD_LENGTH:
+            problems.add(f"conditions.keywords[{n}]", f"at most {MAX_KEYWORD_LENGTH} characters")
+    pattern = c.message_pattern
+    if pattern is not None:
+        size = pattern_program_size(pattern)
+        used = sum(_size(other) for other in found["patterns"] if other)
+        if len(pattern) > MAX_PATTERN_LENGTH:
+            problems.add("conditions.messagePattern", f"at most {MAX_PATTERN_LENGTH} characters")
+        elif size > MAX_PATTERN_PROGRAM_SIZE:
+            problems.add(
+                "conditions.messagePattern",
+                f"too complex: compiles to {size} instructions (at most {MAX_PATTERN_PROGRAM_SIZE}); "
+                "use fewer or smaller repetitions and alternatives",
+            )
+        elif used + size > MAX_INTEGRATION_PROGRAM_SIZE:
+            problems.add(
+                "conditions.messagePattern",
+                f"the integration's patterns together would compile to {used + size} instructions "
+                f"(at most {MAX_INTEGRATION_PROGRAM_SIZE}); simplify or remove another rule's pattern",
+            )
     problems.raise_if_any()
 
 
@@ -173,6 +250,7 @@ def create_rule(deps: Deps, p: Principal, integration_id: UUID, body: s.RuleIn) 
         # The integration row lock serializes rule writers, so "goes last" holds under concurrency.
         integration_row(uow.conn, p.tenant, integration_id, for_write=True)
         repo = RuleRepository(uow.conn)
+        _validate_budget(repo, p, integration_id, body)
         _validate_references(repo, p, integration_id, body)
         row = repo.insert(p.tenant, integration_id, body, p.user_id)
     return view(row)
@@ -184,6 +262,7 @@ def update_rule(deps: Deps, p: Principal, integration_id: UUID, rule_id: UUID, b
         repo = RuleRepository(uow.conn)
         if repo.get(p.tenant, integration_id, rule_id) is None:
             raise not_found("rule")
+        _validate_budget(repo, p, integration_id, body, rule_id)
         _validate_references(repo, p, integration_id, body)
         row = repo.update(p.tenant, integration_id, rule_id, body)
     assert row is not None

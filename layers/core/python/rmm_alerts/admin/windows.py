@@ -19,8 +19,12 @@ from rmm_alerts.admin.deps import Deps
 from rmm_alerts.admin.errors import Problems, not_found
 from rmm_alerts.contracts import MaintenanceWindow, MaintenanceWindowIn
 
-_COLUMNS = """window_id, name, is_active, integration_id, client_id, asset_id, starts_at, ends_at, recurrence,
-              created_at, updated_at"""
+# A time Python cannot hold (stored before range checks, or by hand) reads as NULL instead of
+# making the whole list fail.
+_COLUMNS = """window_id, name, is_active, integration_id, client_id, asset_id,
+              CASE WHEN starts_at BETWEEN '0001-01-02 UTC' AND '9999-12-30 UTC' THEN starts_at END AS starts_at,
+              CASE WHEN ends_at BETWEEN '0001-01-02 UTC' AND '9999-12-30 UTC' THEN ends_at END AS ends_at,
+              recurrence, created_at, updated_at"""
 
 
 class WindowRepository:

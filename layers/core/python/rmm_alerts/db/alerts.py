@@ -12,10 +12,11 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
-_TRIGGER_CONTEXT = """
+# What a trigger decision needs that does not change under the group lock: client and asset, the
+# integration's rules and the windows. Read before the lock, so rules (regexes) are evaluated
+# without holding it.
+_TRIGGER_CONFIG = """
 SELECT
-    (SELECT alert_id FROM rmm_alerts
-      WHERE tenant = %(t)s AND integration_id = %(i)s AND external_alert_id = %(x)s) AS existing_alert_id,
     om.client_id          AS mapping_client_id,
     om.default_contact_id AS mapping_contact_id,
     mc.properties ->> 'primary_contact_id' AS mapping_client_primary_contact,
@@ -31,24 +32,7 @@ SELECT
                     starts_at, ends_at, recurrence, created_at
                FROM rmm_maintenance_windows
               WHERE tenant = %(t)s AND is_active
-                AND (integration_id IS NULL OR integration_id = %(i)s)) w) AS windows,
-    (SELECT row_to_json(g) FROM (
-        SELECT t.ticket_id, t.ticket_number, al.alert_id AS primary_alert_id
-          FROM rmm_alerts al
-          JOIN tickets t ON t.tenant = al.tenant AND t.ticket_id = al.ticket_id
-          LEFT JOIN statuses s ON s.tenant = t.tenant AND s.status_id = t.status_id
-         WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
-           AND al.ticket_id IS NOT NULL
-           AND t.closed_at IS NULL AND NOT coalesce(s.is_closed, false)
-         ORDER BY al.auto_ticket_created DESC, al.created_at
-         LIMIT 1) g) AS open_group,
-    -- An open alert of this group that the poller ingested from the RMM's REST API: a webhook
-    -- TRIGGERED for the group is its (late) delivery, not a new occurrence.
-    (SELECT al.alert_id FROM rmm_alerts al
-      WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
-        AND al.status IN ('active', 'acknowledged', 'suppressed')
-        AND al.metadata -> 'raw' ->> 'source' = 'poll'
-      ORDER BY al.created_at LIMIT 1) AS poll_twin_id
+                AND (integration_id IS NULL OR integration_id = %(i)s)) w) AS windows
 FROM (SELECT 1) AS one
 LEFT JOIN rmm_organization_mappings om
        ON om.tenant = %(t)s AND om.integration_id = %(i)s AND om.external_organization_id = %(o)s
@@ -59,9 +43,60 @@ LEFT JOIN assets a ON a.tenant = dm.tenant AND a.asset_id = dm.asset_id
 LEFT JOIN clients ac ON ac.tenant = a.tenant AND ac.client_id = a.client_id
 """
 
-# Alerts a reset/ack applies to: paired by pairing id when both sides have one, else by
-# device + condition (the dedup key). With the rule's actions and the linked ticket's state.
+# The dedup group's state, read under its lock: a replay, the open ticket to join, a reset that
+# arrived before this trigger (same device, and same condition or pairing id, no earlier than it),
+# and an open alert of the group that the poller ingested.
+_GROUP_STATE = """
+SELECT
+    (SELECT alert_id FROM rmm_alerts
+      WHERE tenant = %(t)s AND integration_id = %(i)s AND external_alert_id = %(x)s) AS existing_alert_id,
+    (SELECT row_to_json(g) FROM (
+        SELECT t.ticket_id, t.ticket_number, al.alert_id AS primary_alert_id
+          FROM rmm_alerts al
+          JOIN tickets t ON t.tenant = al.tenant AND t.ticket_id = al.ticket_id
+          LEFT JOIN statuses s ON s.tenant = t.tenant AND s.status_id = t.status_id
+         WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
+           AND al.ticket_id IS NOT NULL
+           AND t.closed_at IS NULL AND NOT coalesce(s.is_closed, false)
+         ORDER BY al.auto_ticket_created DESC, al.created_at
+         LIMIT 1) g) AS open_group,
+    (SELECT row_to_json(er) FROM (
+        SELECT reset_id, external_alert_id, occurred_at, received_at, payload
+          FROM rmm_early_resets
+         WHERE tenant = %(t)s AND integration_id = %(i)s
+           AND expires_at > %(now)s AND occurred_at >= %(at)s
+           AND external_device_id IS NOT DISTINCT FROM %(dev)s
+           AND (dedup_key = %(d)s OR (%(p)s::text IS NOT NULL AND pairing_key = %(p)s))
+         ORDER BY occurred_at, reset_id
+         LIMIT 1) er) AS early_reset,
+    -- An open alert of this group that the poller ingested from the RMM's REST API: a webhook
+    -- TRIGGERED for the group is its (late) delivery, not a new occurrence.
+    (SELECT al.alert_id FROM rmm_alerts al
+      WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
+        AND al.status IN ('active', 'acknowledged', 'suppressed')
+        AND al.metadata -> 'raw' ->> 'source' = 'poll'
+      ORDER BY al.created_at LIMIT 1) AS poll_twin_id,
+    -- The poller's release of a suppressed alert: that alert's status now (NULL otherwise).
+    (SELECT status FROM rmm_alerts WHERE tenant = %(t)s AND alert_id = %(rel)s::uuid) AS released_status
+"""
+
+# Alerts a reset/ack applies to, always within the event's device: those with its pairing id, else
+# (none, or no pairing id) those of its device + condition (the dedup key). NinjaOne keeps one
+# active alert per device and condition, so the fallback is safe even when the ids disagree.
+# With the rule's actions and the linked ticket's state; the close status is a closed status of the
+# ticket's own board (or a board-less one), the rule's autoResolveStatusId first when it is one.
 _LIFECYCLE_TARGETS = """
+WITH candidates AS (
+    SELECT al.alert_id, coalesce(%(p)s::text IS NOT NULL AND al.pairing_key = %(p)s, false) AS by_pairing
+      FROM rmm_alerts al
+     WHERE al.tenant = %(t)s AND al.integration_id = %(i)s
+       AND al.status = ANY(%(statuses)s)
+       AND al.external_device_id IS NOT DISTINCT FROM %(dev)s
+       AND ((%(p)s::text IS NOT NULL AND al.pairing_key = %(p)s) OR al.dedup_key = %(d)s)
+), chosen AS (
+    SELECT alert_id FROM candidates
+     WHERE by_pairing OR NOT EXISTS (SELECT 1 FROM candidates WHERE by_pairing)
+)
 SELECT al.alert_id, al.status, al.ticket_id, al.dedup_key, al.pairing_key, al.matched_rule_id,
        al.external_alert_id, al.external_device_id, al.severity, al.message, al.source_type,
        al.alert_class, al.asset_id, al.client_id, al.triggered_at,
@@ -77,6 +112,7 @@ SELECT al.alert_id, al.status, al.ticket_id, al.dedup_key, al.pairing_key, al.ma
            AS has_time_entry,
        (SELECT cs.status_id FROM statuses cs
          WHERE cs.tenant = al.tenant AND cs.is_closed AND cs.status_type = 'ticket'
+           AND (cs.board_id = t.board_id OR cs.board_id IS NULL)
          ORDER BY (cs.status_id::text = r.actions ->> 'autoResolveStatusId') DESC NULLS LAST,
                   (cs.board_id = t.board_id) DESC NULLS LAST, cs.order_number, cs.name
          LIMIT 1) AS close_status_id,
@@ -84,21 +120,33 @@ SELECT al.alert_id, al.status, al.ticket_id, al.dedup_key, al.pairing_key, al.ma
        (SELECT count(*) FROM rmm_alerts o
          WHERE o.tenant = al.tenant AND o.ticket_id = al.ticket_id
            AND o.status IN ('active', 'acknowledged')
-           AND NOT coalesce(o.integration_id = %(i)s
-                            AND o.status = ANY(%(statuses)s)
-                            AND (o.pairing_key = %(p)s
-                                 OR ((o.pairing_key IS NULL OR %(p)s::text IS NULL) AND o.dedup_key = %(d)s)),
-                            false)) AS others_active
+           AND o.alert_id NOT IN (SELECT alert_id FROM chosen)) AS others_active
   FROM rmm_alerts al
+  JOIN chosen ch ON ch.alert_id = al.alert_id
   LEFT JOIN rmm_alert_rules r ON r.tenant = al.tenant AND r.rule_id = al.matched_rule_id
   LEFT JOIN tickets t ON t.tenant = al.tenant AND t.ticket_id = al.ticket_id
   LEFT JOIN statuses s ON s.tenant = t.tenant AND s.status_id = t.status_id
- WHERE al.tenant = %(t)s AND al.integration_id = %(i)s
-   AND al.status = ANY(%(statuses)s)
-   AND (al.pairing_key = %(p)s
-        OR ((al.pairing_key IS NULL OR %(p)s::text IS NULL) AND al.dedup_key = %(d)s))
+ WHERE al.tenant = %(t)s
  ORDER BY al.created_at
  FOR UPDATE OF al
+"""
+
+# A reset that found nothing: remember it (bounded by expires_at; expired ones of the integration
+# are dropped here), and say whether its alert was ever seen.
+_REMEMBER_RESET = """
+WITH expired AS (
+    DELETE FROM rmm_early_resets
+     WHERE tenant = %(t)s AND integration_id = %(i)s AND expires_at <= %(now)s
+), kept AS (
+    INSERT INTO rmm_early_resets (tenant, integration_id, external_alert_id, external_device_id, pairing_key,
+                                  dedup_key, occurred_at, received_at, expires_at, payload)
+    VALUES (%(t)s, %(i)s, %(x)s, %(dev)s, %(p)s, %(d)s, %(at)s, %(now)s, %(expires)s, %(payload)s)
+    ON CONFLICT (tenant, integration_id, external_alert_id) DO NOTHING
+)
+SELECT EXISTS (SELECT 1 FROM rmm_alerts
+                WHERE tenant = %(t)s AND integration_id = %(i)s
+                  AND external_device_id IS NOT DISTINCT FROM %(dev)s
+                  AND ((%(p)s::text IS NOT NULL AND pairing_key = %(p)s) OR dedup_key = %(d)s)) AS seen
 """
 
 _INSERT_ALERT = """
@@ -107,13 +155,14 @@ INSERT INTO rmm_alerts (
     pairing_key, dedup_key, activity_type, alert_class, source_type, severity, message, device_name,
     external_organization_id, external_organization_name, status, triggered_at, last_occurrence_at,
     matched_rule_id, suppressed_by_window_id, asset_id, client_id, ticket_id, auto_ticket_created, metadata,
-    decision_trace)
+    decision_trace, resolved_at)
 VALUES (
     %(tenant)s, %(alert_id)s, %(integration_id)s, %(provider)s, %(external_alert_id)s, %(external_device_id)s,
     %(condition_id)s, %(pairing_key)s, %(dedup_key)s, %(activity_type)s, %(alert_class)s, %(source_type)s,
     %(severity)s, %(message)s, %(device_name)s, %(external_organization_id)s, %(external_organization_name)s,
     %(status)s, %(triggered_at)s, %(triggered_at)s, %(matched_rule_id)s, %(suppressed_by_window_id)s,
-    %(asset_id)s, %(client_id)s, %(ticket_id)s, %(auto_ticket_created)s, %(metadata)s, %(decision_trace)s)
+    %(asset_id)s, %(client_id)s, %(ticket_id)s, %(auto_ticket_created)s, %(metadata)s, %(decision_trace)s,
+    %(resolved_at)s)
 """
 
 # A suppressed alert re-decided at window end: the decision columns are replaced, the stored raw
@@ -138,33 +187,66 @@ class AlertRepository:
         """Serialize every writer of one (tenant, integration, dedup key) until commit."""
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
 
-    def trigger_context(
+    def trigger_config(
+        self,
+        tenant: UUID,
+        integration_id: UUID,
+        *,
+        external_device_id: str | None,
+        external_organization_id: str | None,
+    ) -> dict[str, Any]:
+        """Client, asset, rules and windows for a trigger, in one round trip (no lock needed)."""
+        row = self.conn.execute(
+            _TRIGGER_CONFIG,
+            {"t": tenant, "i": integration_id, "o": external_organization_id, "dev": external_device_id},
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def group_state(
         self,
         tenant: UUID,
         integration_id: UUID,
         *,
         external_alert_id: str,
         external_device_id: str | None,
-        external_organization_id: str | None,
         dedup_key: str,
+        pairing_key: str | None,
+        occurred_at: datetime,
+        now: datetime,
+        lock_key: int | None = None,
+        released_alert_id: UUID | None = None,
     ) -> dict[str, Any]:
-        """Everything a trigger decision needs, in one round trip."""
-        row = self.conn.execute(
-            _TRIGGER_CONTEXT,
-            {
-                "t": tenant,
-                "i": integration_id,
-                "x": external_alert_id,
-                "o": external_organization_id,
-                "dev": external_device_id,
-                "d": dedup_key,
-            },
-        ).fetchone()
+        """The dedup group's state. With ``lock_key``, the group lock is taken first, in the same
+        round trip (one libpq pipeline) but as its own statement: the state query's snapshot is
+        taken after the lock is held, so it sees what the previous holder committed."""
+        params = {
+            "t": tenant,
+            "i": integration_id,
+            "x": external_alert_id,
+            "dev": external_device_id,
+            "d": dedup_key,
+            "p": pairing_key,
+            "at": occurred_at,
+            "now": now,
+            "rel": released_alert_id,
+        }
+        if lock_key is None:
+            row = self.conn.execute(_GROUP_STATE, params).fetchone()
+        else:
+            with self.conn.pipeline():
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+                cur = self.conn.execute(_GROUP_STATE, params)
+            row = cur.fetchone()
         assert row is not None
         return row
 
+    def consume_early_reset(self, tenant: UUID, reset_id: UUID) -> None:
+        self.conn.execute("DELETE FROM rmm_early_resets WHERE tenant = %s AND reset_id = %s", (tenant, reset_id))
+
     def insert(self, values: dict[str, Any]) -> None:
         params = dict(values)
+        params.setdefault("resolved_at", None)
         params["metadata"] = Jsonb(params["metadata"])
         params["decision_trace"] = Jsonb(params["decision_trace"])
         self.conn.execute(_REPLACE_SUPPRESSED if params.pop("replace_suppressed", False) else _INSERT_ALERT, params)
@@ -178,12 +260,6 @@ class AlertRepository:
                 WHERE tenant = %s AND alert_id = %s""",
             (pairing_key, activity_id, tenant, alert_id),
         )
-
-    def is_suppressed(self, tenant: UUID, alert_id: UUID) -> bool:
-        row = self.conn.execute(
-            "SELECT status FROM rmm_alerts WHERE tenant = %s AND alert_id = %s FOR UPDATE", (tenant, alert_id)
-        ).fetchone()
-        return bool(row and row["status"] == "suppressed")
 
     def append_occurrence(
         self,
@@ -237,21 +313,52 @@ class AlertRepository:
         tenant: UUID,
         integration_id: UUID,
         *,
+        external_device_id: str | None,
         pairing_key: str | None,
         dedup_key: str,
         statuses: list[str],
     ) -> list[dict[str, Any]]:
         return self.conn.execute(
             _LIFECYCLE_TARGETS,
-            {"t": tenant, "i": integration_id, "p": pairing_key, "d": dedup_key, "statuses": statuses},
+            {
+                "t": tenant,
+                "i": integration_id,
+                "dev": external_device_id,
+                "p": pairing_key,
+                "d": dedup_key,
+                "statuses": statuses,
+            },
         ).fetchall()
 
-    def was_seen(self, tenant: UUID, integration_id: UUID, *, pairing_key: str | None, dedup_key: str) -> bool:
+    def remember_reset(
+        self,
+        tenant: UUID,
+        integration_id: UUID,
+        *,
+        external_alert_id: str,
+        external_device_id: str | None,
+        pairing_key: str | None,
+        dedup_key: str,
+        occurred_at: datetime,
+        now: datetime,
+        expires_at: datetime,
+        payload: dict[str, Any],
+    ) -> bool:
+        """Keep a reset that matched no alert until ``expires_at``; whether its alert was ever seen."""
         row = self.conn.execute(
-            """SELECT EXISTS (SELECT 1 FROM rmm_alerts
-                               WHERE tenant = %(t)s AND integration_id = %(i)s
-                                 AND (pairing_key = %(p)s OR dedup_key = %(d)s)) AS seen""",
-            {"t": tenant, "i": integration_id, "p": pairing_key, "d": dedup_key},
+            _REMEMBER_RESET,
+            {
+                "t": tenant,
+                "i": integration_id,
+                "x": external_alert_id,
+                "dev": external_device_id,
+                "p": pairing_key,
+                "d": dedup_key,
+                "at": occurred_at,
+                "now": now,
+                "expires": expires_at,
+                "payload": Jsonb(payload),
+            },
         ).fetchone()
         return bool(row and row["seen"])
 

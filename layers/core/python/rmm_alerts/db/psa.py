@@ -37,18 +37,14 @@ SELECT b.board_id, b.board_name,
  LIMIT 1
 """
 
+# The number comes from the tenant's own sequence (migration 0004): never one the PSA already
+# issued, and nothing for a concurrent ticket of the tenant to wait on.
 _INSERT_TICKET = """
-WITH n AS (
-    INSERT INTO ticket_number_sequences AS seq (tenant, last_number) VALUES (%(tenant)s, 1)
-    ON CONFLICT (tenant) DO UPDATE SET last_number = seq.last_number + 1
-    RETURNING prefix, last_number
-)
 INSERT INTO tickets (tenant, ticket_id, ticket_number, title, description, board_id, status_id, priority_id,
                      client_id, contact_name_id, assigned_to, source, attributes, entered_at, updated_at)
-SELECT %(tenant)s, %(ticket_id)s, n.prefix || lpad(n.last_number::text, 6, '0'), %(title)s, %(description)s,
-       %(board_id)s, %(status_id)s, %(priority_id)s, %(client_id)s, %(contact_id)s, %(assigned_to)s,
-       %(source)s, %(attributes)s, %(now)s, %(now)s
-  FROM n
+VALUES (%(tenant)s, %(ticket_id)s, rmm_next_ticket_number(%(tenant)s), %(title)s, %(description)s,
+        %(board_id)s, %(status_id)s, %(priority_id)s, %(client_id)s, %(contact_id)s, %(assigned_to)s,
+        %(source)s, %(attributes)s, %(now)s, %(now)s)
 RETURNING ticket_number
 """
 
