@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 _TARGETS = """
 SELECT al.alert_id, al.integration_id, al.provider, al.status, al.dedup_key, al.condition_id,
        al.external_alert_id, al.external_device_id, al.rmm_alert_uid, al.severity, al.message,
-       al.source_type, al.alert_class, al.asset_id, al.client_id, al.matched_rule_id,
+       al.source_type, al.alert_class, al.asset_id, al.client_id, al.matched_rule_id, al.created_at,
        r.actions AS rule_actions,
        i.instance_url, i.credentials_ref, i.is_active AS integration_active,
        (SELECT nullif(trim(concat_ws(' ', u.first_name, u.last_name)), '')
@@ -27,7 +27,6 @@ SELECT al.alert_id, al.integration_id, al.provider, al.status, al.dedup_key, al.
   LEFT JOIN rmm_alert_rules r ON r.tenant = al.tenant AND r.rule_id = al.matched_rule_id
   LEFT JOIN rmm_integrations i ON i.tenant = al.tenant AND i.integration_id = al.integration_id
  WHERE al.tenant = %(t)s AND al.ticket_id = %(k)s AND al.status IN ('active', 'acknowledged')
- ORDER BY al.created_at, al.alert_id
 """
 
 
@@ -36,7 +35,9 @@ class TicketCloseRepository:
         self.conn = conn
 
     def targets(self, tenant: UUID, ticket_id: UUID, closed_by_user_id: UUID | None) -> list[dict[str, Any]]:
-        return self.conn.execute(_TARGETS, {"t": tenant, "k": ticket_id, "u": closed_by_user_id}).fetchall()
+        rows = self.conn.execute(_TARGETS, {"t": tenant, "k": ticket_id, "u": closed_by_user_id}).fetchall()
+        # Sorted here: an ORDER BY tempts the planner onto the tenant's created_at index.
+        return sorted(rows, key=lambda r: (r["created_at"], str(r["alert_id"])))
 
     def current(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
         """The alert's status and ticket-close bookkeeping, locked until commit."""
