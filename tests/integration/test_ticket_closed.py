@@ -559,3 +559,52 @@ def test_service_summary_is_empty_for_a_ticket_of_another_tenant_even_with_the_s
         outbound.TicketClosed(other.tenant, local["ticket_id"]), pool=pool, client_factory=factory(store)
     )
     assert summary.alerts == [] and not summary.wrote_outbox
+
+
+# -- rmm-alerts dev: ticket close -> local event bus -> ticket_closed -------------------------------
+
+
+def test_dev_ticket_close_publishes_on_the_local_bus_which_resets_the_alert(
+    nworld: Tenant,
+    ninja: NinjaOneSim,
+    uow_factory: Any,
+    admin_database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from functions.ticket_closed.handler import handler
+    from rmm_alerts import cli, devsim, localbus
+    from tests.support.apigw import FakeContext
+
+    monkeypatch.setenv("LOCAL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("ALLOW_LOOPBACK_PROVIDERS", "true")
+    config.cached.cache_clear()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / devsim.RUNTIME_FILE).write_text(json.dumps({"databaseUrl": admin_database_url}))
+    monkeypatch.setattr(cli, "LOCAL_DIR", home)
+    local = ninja_alert(nworld, ninja, uow_factory, 101, "disk")
+    number = nworld.ticket(local["ticket_id"])["ticket_number"]
+
+    assert cli.main(["ticket", "close", number, "--user-id", str(nworld.user_id)]) == 0
+    ticket = nworld.ticket(local["ticket_id"])
+    assert ticket["closed_at"] is not None and ticket["status_id"] == nworld.closed_status_id
+    assert ninja.resets == []  # nothing happens until the bus delivers
+
+    lines: list[str] = []
+    bus = localbus.LocalEventBus(home, {"TICKET_CLOSED": lambda e: handler(e, FakeContext())}, echo=lines.append)
+    assert bus.drain() == 1
+    assert len(ninja.resets) == 1
+    row = nworld.alert(local["alert_id"])
+    assert row["status"] == "resolved"
+    assert row["decision_trace"]["ticketClose"]["reason"] == "ticket closed by Tess Tech"
+    assert lines == [f"bus     TICKET_CLOSED -> ticket {local['ticket_id']} resolved=1"]
+    assert bus.drain() == 0  # delivered once, removed
+
+    # The service's own TICKET_CLOSED on the bus matches no rule; an unknown ticket number is an error.
+    localbus.publish(home, detail_type="TICKET_CLOSED", source=events.EVENT_SOURCE, detail={})
+    assert bus.drain() == 0 and not list((home / localbus.BUS_DIR).glob("*.json"))
+    assert cli.main(["ticket", "close", "NOPE-1"]) == 1
+    assert "not found" in capsys.readouterr().err
+    db.reset_pool()
