@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -211,6 +212,12 @@ def test_tactical_resolves_by_alert_id(
 ) -> None:
     first = tactical_alert(tworld, tactical, uow_factory, "agent-101", 7)
     other = tactical.fire("agent-101", check_id=8)
+    # Acknowledged alerts are reset too.
+    tworld.q(
+        "UPDATE rmm_alerts SET status = 'acknowledged' WHERE tenant = %s AND alert_id = %s",
+        tworld.tenant,
+        first["alert_id"],
+    )
     close_ticket(tworld, first["ticket_id"])
 
     out = handle(bridge_event(tworld.tenant, first["ticket_id"]), pool, store)
@@ -340,6 +347,50 @@ def test_a_redelivered_event_resets_nothing_twice(
     assert tactical.resolves == [int(talert["external_alert_id"])]
 
 
+def test_concurrent_duplicate_deliveries_call_the_rmm_once(
+    tworld: Tenant, tactical: TacticalSim, pool: Any, store: LocalSecretStore, uow_factory: Any
+) -> None:
+    local = tactical_alert(tworld, tactical, uow_factory, "agent-101", 7)
+    close_ticket(tworld, local["ticket_id"])
+    event = bridge_event(tworld.tenant, local["ticket_id"])
+    calling, go = threading.Event(), threading.Event()
+
+    def slow_factory(row: dict[str, Any]) -> Any:
+        client = factory(store)(row)
+        real = client.resolve_alert
+
+        def resolve(alert_id: str) -> None:
+            calling.set()
+            assert go.wait(30)
+            real(alert_id)
+
+        client.resolve_alert = resolve
+        return client
+
+    results: list[Any] = []
+    first = threading.Thread(
+        target=lambda: results.append(ticket_closed_app.handle(event, pool=pool, client_factory=slow_factory))
+    )
+    first.start()
+    try:
+        assert calling.wait(30)
+        # The duplicate arrives while the first is calling Tactical: it does not call, and fails
+        # transiently so EventBridge retries it.
+        with pytest.raises(ticket_closed_app.ResetFailed):
+            handle(event, pool, store)
+    finally:
+        go.set()
+        first.join(30)
+    assert results and results[0]["resolved"] == 1
+    assert tactical.resolves == [int(local["external_alert_id"])]
+    # The retry finds it resolved.
+    assert handle(event, pool, store)["alerts"] == 0
+    assert tactical.resolves == [int(local["external_alert_id"])]
+    row = tworld.alert(local["alert_id"])
+    assert row["status"] == "resolved" and row["metadata"]["ticketCloseClaim"] is None
+    assert len(resolved_events(tworld)) == 1
+
+
 def test_rule_opt_out_and_missing_rule(
     nworld: Tenant, ninja: NinjaOneSim, pool: Any, store: LocalSecretStore, uow_factory: Any
 ) -> None:
@@ -467,7 +518,12 @@ class Counting(psycopg.Connection[Any]):
 def counting_pool(database_url: str) -> Iterator[ConnectionPool[Any]]:
     Counting.statements = []
     p: ConnectionPool[Any] = ConnectionPool(
-        database_url, connection_class=Counting, min_size=1, max_size=2, kwargs={"prepare_threshold": None}
+        database_url,
+        connection_class=Counting,
+        min_size=1,
+        max_size=2,
+        kwargs={"prepare_threshold": None},
+        open=True,
     )
     p.wait()
     Counting.statements = []

@@ -6,6 +6,9 @@ matched rule's ``resetAlertOnTicketClose`` holds (no rule: it holds):
 
 1. **Read** the targets in one indexed statement (nothing else for a ticket without open alerts
    or an unknown tenant), and end that transaction.
+   The alerts to call are then **claimed** (one UPDATE, ``metadata.ticketCloseClaim``, expiring
+   after the function's timeout) so that a concurrent duplicate delivery does not call the RMM
+   again: it finds them claimed and fails transiently, and its retry finds them resolved.
 2. **Call the RMM** with no transaction or lock open. NinjaOne resets by alert uid: the one a
    poll recorded (``rmm_alert_uid``), else the device's active alert whose ``sourceConfigUid`` is
    the alert's condition; no such alert (or a 404) means it already cleared there. TacticalRMM
@@ -47,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("active", "acknowledged")
 MAX_ERROR_LENGTH = 500
+# How long a claim keeps a concurrent duplicate delivery off an alert: longer than the function's
+# timeout (1 minute), so a claim only outlives its invocation when that invocation died.
+CLAIM_TTL_S = 90
 PROVIDER_LABELS = {"ninjaone": "NinjaOne", "tacticalrmm": "TacticalRMM"}
 
 ClientFactory = Callable[[dict[str, Any]], Any]
@@ -65,7 +71,7 @@ class TicketClosed:
 @dataclass
 class AlertOutcome:
     alert_id: UUID
-    # reset | already_cleared | failed | opted_out | no_adapter | resolved_meanwhile
+    # reset | already_cleared | failed | opted_out | no_adapter | resolved_meanwhile | in_progress
     outcome: str
     uids: list[str] = field(default_factory=list)
     error: str | None = None
@@ -85,7 +91,7 @@ class CloseSummary:
 
     @property
     def transient_failures(self) -> list[AlertOutcome]:
-        return [a for a in self.alerts if a.outcome == "failed" and a.transient]
+        return [a for a in self.alerts if a.outcome in ("failed", "in_progress") and a.transient]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -224,19 +230,33 @@ def on_ticket_closed(
     if not rows:
         return summary
 
+    todo: list[dict[str, Any]] = []
+    for row in rows:
+        if not wants_reset(row["rule_actions"]):
+            summary.alerts.append(AlertOutcome(row["alert_id"], "opted_out"))
+        elif not row["integration_active"]:
+            # A disconnected (or deleted) integration has no adapter: nothing to call.
+            summary.alerts.append(AlertOutcome(row["alert_id"], "no_adapter"))
+        else:
+            todo.append(row)
+    if not todo:
+        return summary
+
+    # Claim them (a concurrent duplicate delivery must not call the RMM a second time). An alert
+    # claimed elsewhere is retried later: by then it is resolved, or its claim has expired.
+    with UnitOfWork(pool) as uow:
+        claimed = TicketCloseRepository(uow.conn).claim(tenant, [r["alert_id"] for r in todo], CLAIM_TTL_S)
+    for row in todo:
+        if row["alert_id"] not in claimed:
+            summary.alerts.append(AlertOutcome(row["alert_id"], "in_progress", transient=True))
+
     # 2. Call the RMMs, outside any transaction.
     work: list[tuple[dict[str, Any], AlertOutcome]] = []
     clients = _Clients(client_factory)
     try:
-        for row in rows:
-            if not wants_reset(row["rule_actions"]):
-                summary.alerts.append(AlertOutcome(row["alert_id"], "opted_out"))
-                continue
-            if not row["integration_active"]:
-                # A disconnected (or deleted) integration has no adapter: nothing to call.
-                summary.alerts.append(AlertOutcome(row["alert_id"], "no_adapter"))
-                continue
-            work.append((row, _call_rmm(row, clients)))
+        for row in todo:
+            if row["alert_id"] in claimed:
+                work.append((row, _call_rmm(row, clients)))
     finally:
         clients.close()
 
@@ -293,12 +313,13 @@ def _write(
         alert_id,
         status="resolved",
         resolved_at=at,
-        metadata_patch={"ticketClose": record},
+        metadata_patch={"ticketClose": record, "ticketCloseClaim": None},
         trace_patch={
             "ticketClose": {
                 "at": at.isoformat(),
                 "ticketId": str(event.ticket_id),
                 "closedByUserId": str(event.closed_by_user_id) if event.closed_by_user_id else None,
+                "ticketClosedAt": event.closed_at.isoformat() if event.closed_at else None,
                 "reason": reason,
                 "rmm": action,
             }

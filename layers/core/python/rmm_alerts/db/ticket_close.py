@@ -39,6 +39,21 @@ class TicketCloseRepository:
         # Sorted here: an ORDER BY tempts the planner onto the tenant's created_at index.
         return sorted(rows, key=lambda r: (r["created_at"], str(r["alert_id"])))
 
+    def claim(self, tenant: UUID, alert_ids: list[UUID], ttl_s: int) -> set[UUID]:
+        """Mark the still-open alerts among ``alert_ids`` as being reset by this invocation until
+        ``ttl_s`` from now (row locks only, one statement); the ids claimed. An alert another
+        invocation claimed and has not finished with is left out."""
+        rows = self.conn.execute(
+            """UPDATE rmm_alerts
+                  SET metadata = metadata || jsonb_build_object(
+                          'ticketCloseClaim', jsonb_build_object('until', now() + make_interval(secs => %s)))
+                WHERE tenant = %s AND alert_id = ANY(%s) AND status IN ('active', 'acknowledged')
+                  AND coalesce((metadata #>> '{ticketCloseClaim,until}')::timestamptz, '-infinity') < now()
+            RETURNING alert_id""",
+            (ttl_s, tenant, alert_ids),
+        ).fetchall()
+        return {r["alert_id"] for r in rows}
+
     def current(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
         """The alert's status and ticket-close bookkeeping, locked until commit."""
         return self.conn.execute(
@@ -48,10 +63,11 @@ class TicketCloseRepository:
         ).fetchone()
 
     def record(self, tenant: UUID, alert_id: UUID, ticket_close: dict[str, Any]) -> None:
-        """Store the outcome of an attempt (the status is left as it is)."""
+        """Store the outcome of an attempt and release the claim (the status is left as it is)."""
         self.conn.execute(
             """UPDATE rmm_alerts
-                  SET metadata = metadata || jsonb_build_object('ticketClose', %s::jsonb), updated_at = now()
+                  SET metadata = metadata || jsonb_build_object('ticketClose', %s::jsonb, 'ticketCloseClaim', null),
+                      updated_at = now()
                 WHERE tenant = %s AND alert_id = %s""",
             (Jsonb(ticket_close), tenant, alert_id),
         )
