@@ -248,6 +248,8 @@ def on_ticket_closed(
         claimed = TicketCloseRepository(uow.conn).claim(tenant, [r["alert_id"] for r in todo], CLAIM_TTL_S)
     for row in todo:
         if row["alert_id"] not in claimed:
+            summary.alerts.append(AlertOutcome(row["alert_id"], "resolved_meanwhile"))
+        elif not claimed[row["alert_id"]]:
             summary.alerts.append(AlertOutcome(row["alert_id"], "in_progress", transient=True))
 
     # 2. Call the RMMs, outside any transaction.
@@ -255,7 +257,7 @@ def on_ticket_closed(
     clients = _Clients(client_factory)
     try:
         for row in todo:
-            if row["alert_id"] in claimed:
+            if claimed.get(row["alert_id"]):
                 work.append((row, _call_rmm(row, clients)))
     finally:
         clients.close()

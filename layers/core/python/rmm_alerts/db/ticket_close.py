@@ -39,20 +39,24 @@ class TicketCloseRepository:
         # Sorted here: an ORDER BY tempts the planner onto the tenant's created_at index.
         return sorted(rows, key=lambda r: (r["created_at"], str(r["alert_id"])))
 
-    def claim(self, tenant: UUID, alert_ids: list[UUID], ttl_s: int) -> set[UUID]:
+    def claim(self, tenant: UUID, alert_ids: list[UUID], ttl_s: int) -> dict[UUID, bool]:
         """Mark the still-open alerts among ``alert_ids`` as being reset by this invocation until
-        ``ttl_s`` from now (row locks only, one statement); the ids claimed. An alert another
-        invocation claimed and has not finished with is left out."""
+        ``ttl_s`` from now (row locks only, one statement). Returns the alerts still open, each
+        with whether it was claimed (false: another invocation holds an unexpired claim)."""
         rows = self.conn.execute(
-            """UPDATE rmm_alerts
-                  SET metadata = metadata || jsonb_build_object(
-                          'ticketCloseClaim', jsonb_build_object('until', now() + make_interval(secs => %s)))
-                WHERE tenant = %s AND alert_id = ANY(%s) AND status IN ('active', 'acknowledged')
-                  AND coalesce((metadata #>> '{ticketCloseClaim,until}')::timestamptz, '-infinity') < now()
-            RETURNING alert_id""",
-            (ttl_s, tenant, alert_ids),
+            """WITH claimed AS (
+                   UPDATE rmm_alerts
+                      SET metadata = metadata || jsonb_build_object(
+                              'ticketCloseClaim', jsonb_build_object('until', now() + make_interval(secs => %(ttl)s)))
+                    WHERE tenant = %(t)s AND alert_id = ANY(%(ids)s) AND status IN ('active', 'acknowledged')
+                      AND coalesce((metadata #>> '{ticketCloseClaim,until}')::timestamptz, '-infinity') < now()
+                RETURNING alert_id)
+               SELECT al.alert_id, EXISTS (SELECT 1 FROM claimed c WHERE c.alert_id = al.alert_id) AS claimed
+                 FROM rmm_alerts al
+                WHERE al.tenant = %(t)s AND al.alert_id = ANY(%(ids)s) AND al.status IN ('active', 'acknowledged')""",
+            {"ttl": ttl_s, "t": tenant, "ids": alert_ids},
         ).fetchall()
-        return {r["alert_id"] for r in rows}
+        return {r["alert_id"]: bool(r["claimed"]) for r in rows}
 
     def current(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
         """The alert's status and ticket-close bookkeeping, locked until commit."""
