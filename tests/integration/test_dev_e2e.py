@@ -170,6 +170,22 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         )
         assert '"httpStatus": 200' in sim.stdout and '"cleared": true' in sim.stdout
         assert '"resolved": 1' in sim.stdout and '"status": "ok"' in sim.stdout
+        # A technician closes the next alert's ticket: the local bus hands TICKET_CLOSED to
+        # ticket_closed, which resets the alert in the simulated NinjaOne.
+        closing = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", _readme_block("e2e:ticket-close")],
+            cwd=REPO,
+            env={**os.environ, "RMM_ALERTS_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert "closed ticket TIC000003" in closing.stdout
+        fired, _ = json.JSONDecoder().raw_decode(closing.stdout)
+        state = json.loads(closing.stdout[closing.stdout.index("{", closing.stdout.index("closed ticket")) :])
+        assert fired["uid"] in state["resets"], closing.stdout
+        assert all(a["uid"] != fired["uid"] for a in state["alerts"])
     finally:
         output = _stop(proc) if proc.poll() is None else []
     assert any(
@@ -180,10 +196,12 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
     events = [line for line in output if line.startswith("event ")]
     printed = [line.split()[1] for line in events if f"ticketId={created['ticketId']}" in line]
     assert sorted(printed) == sorted(
-        ["RMM_ALERT_TRIGGERED", "TICKET_CREATED", "TICKET_CLOSED", "RMM_ALERT_RESOLVED"]
+        ["RMM_ALERT_TRIGGERED", "TICKET_CREATED", "TICKET_CLOSED", "RMM_ALERT_RESOLVED"] * 2
+        + ["RMM_ALERT_TRIGGERED", "TICKET_CREATED", "RMM_ALERT_RESOLVED"]
     ), output
     event_ids = [line.rsplit("eventId=", 1)[1] for line in events]
     assert len(event_ids) == len(set(event_ids)), output
+    assert any(line.startswith("bus     TICKET_CLOSED -> ticket") and "resolved=1" in line for line in output)
     assert any(line.startswith("e-mail  to=admin@demo-msp.test") for line in output)
     assert any(
         line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000002" in line for line in output

@@ -1,4 +1,5 @@
-"""The ``rmm-alerts`` command: ``migrate``, ``dev``, ``poll``, ``sim``, ``sample`` and ``admin create-tenant``."""
+"""The ``rmm-alerts`` command: ``migrate``, ``dev``, ``poll``, ``sim``, ``sample``, ``ticket close`` (dev)
+and ``admin create-tenant``."""
 
 from __future__ import annotations
 
@@ -161,6 +162,49 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0 if response.status_code == 200 else 1
 
 
+def cmd_ticket_close(args: argparse.Namespace) -> int:
+    """Dev only: close a ticket in the PSA tables as a technician would, and publish TICKET_CLOSED
+    on the local event bus of the running ``rmm-alerts dev`` (which resets the alert in the RMM)."""
+    from datetime import UTC, datetime
+    from uuid import UUID
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from rmm_alerts import devsim, localbus
+    from rmm_alerts.db.ticket_close import TicketCloseRepository
+
+    home = LOCAL_DIR.resolve()
+    running = devsim.runtime(home)
+    if not running:
+        print("no running `rmm-alerts dev` found (start it first)", file=sys.stderr)
+        return 1
+    try:
+        tenant = UUID(args.tenant) if args.tenant else None
+        user = UUID(args.user_id) if args.user_id else None
+    except ValueError:
+        print("--tenant and --user-id must be UUIDs", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    with psycopg.connect(running["databaseUrl"], row_factory=dict_row) as conn:
+        rows = TicketCloseRepository(conn).close_by_number(args.ticket_number, tenant, now)
+    if not rows:
+        print(f"ticket {args.ticket_number} not found", file=sys.stderr)
+        return 1
+    if len(rows) > 1:
+        print(f"ticket {args.ticket_number} exists in several tenants: pass --tenant", file=sys.stderr)
+        return 2
+    (row,) = rows
+    if row["closed_at"] is not None:
+        print(f"ticket {args.ticket_number} was already closed; publishing TICKET_CLOSED again")
+    detail = {"tenantId": str(row["tenant"]), "ticketId": str(row["ticket_id"]), "closedAt": now.isoformat()}
+    if user is not None:
+        detail["closedByUserId"] = str(user)
+    localbus.publish(home, detail_type="TICKET_CLOSED", source="psa.local", detail=detail)
+    print(f"closed ticket {args.ticket_number} ({row['ticket_id']}); TICKET_CLOSED is on the local bus")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from rmm_alerts import samples
 
@@ -293,6 +337,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_sim.add_argument("--message")
     p_sim.add_argument("--no-webhook", action="store_true", help="clear silently: only the poller will notice")
     p_sim.set_defaults(func=cmd_sim)
+    p_ticket = sub.add_parser("ticket", help="dev only: act on a ticket of a running `rmm-alerts dev` as the PSA would")
+    ticket_sub = p_ticket.add_subparsers(dest="ticket_command", required=True)
+    p_close = ticket_sub.add_parser(
+        "close", help="close a ticket like a technician and publish TICKET_CLOSED on the local event bus"
+    )
+    p_close.add_argument("ticket_number", help="the ticket's number, as the PSA shows it")
+    p_close.add_argument("--tenant", help="the tenant id (needed only when several tenants have that number)")
+    p_close.add_argument("--user-id", help="the closing technician's user id (default: none, shown as system)")
+    p_close.set_defaults(func=cmd_ticket_close)
     return parser
 
 

@@ -292,6 +292,7 @@ def run(host: str, port: int, home: Path) -> int:
         deliver.start_schedule(stopping)
         os.environ["API_BASE_URL"] = f"http://{host}:{bound_port}"
         sims = _start_simulators(home, url, creds, f"http://{host}:{bound_port}")
+        _start_event_bus(home, deliver, stopping)
         _sim_banner(sims, creds)
         _banner(host, bound_port, creds, created)
 
@@ -345,6 +346,16 @@ def _start_simulators(home: Path, url: str, creds: Any, base_url: str) -> Any:
     return sims
 
 
+def _start_event_bus(home: Path, deliver: LocalDelivery, stopping: threading.Event) -> None:
+    """The local event bus: TICKET_CLOSED entries (``rmm-alerts ticket close``) -> ticket_closed."""
+    from rmm_alerts.localbus import LocalEventBus
+    from rmm_alerts.localgateway import LocalContext
+
+    ticket_closed = load_function("ticket_closed").handler
+    targets = {"TICKET_CLOSED": lambda event: ticket_closed(event, LocalContext("ticket_closed"))}
+    LocalEventBus(home, targets, echo=lambda line: print(line, flush=True), after=deliver).start(stopping)
+
+
 def _sim_banner(sims: Any, creds: Any) -> None:
     lines = [
         "  Built-in RMM simulator (loopback fakes; the demo integrations are connected to them):",
@@ -352,6 +363,7 @@ def _sim_banner(sims: Any, creds: Any) -> None:
         "    rmm-alerts sim fire ninjaone --device 101 --condition cpu-high   (alert -> webhook -> ticket)",
         "    rmm-alerts sim clear ninjaone --device 101 --condition cpu-high --no-webhook",
         f"    rmm-alerts poll {creds.ninjaone_integration_id}   (the poller closes the ticket)",
+        "    rmm-alerts ticket close <number>   (a technician closes it: the alert is reset in the RMM)",
         "",
     ]
     print("\n".join(lines), flush=True)
