@@ -200,8 +200,22 @@ def cmd_ticket_close(args: argparse.Namespace) -> int:
     detail = {"tenantId": str(row["tenant"]), "ticketId": str(row["ticket_id"]), "closedAt": now.isoformat()}
     if user is not None:
         detail["closedByUserId"] = str(user)
-    localbus.publish(home, detail_type="TICKET_CLOSED", source="psa.local", detail=detail)
+    entry = localbus.publish(home, detail_type="TICKET_CLOSED", source="psa.local", detail=detail)
     print(f"closed ticket {args.ticket_number} ({row['ticket_id']}); TICKET_CLOSED is on the local bus")
+    # The dev server removes the entry once ticket_closed has handled it (or parks it when it failed):
+    # wait for that, so what follows (e.g. `sim state`) sees the reset.
+    import time
+
+    deadline = time.monotonic() + 60
+    while entry.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if entry.exists():
+        print("TICKET_CLOSED not delivered yet (is rmm-alerts dev still running?)", file=sys.stderr)
+        return 1
+    if (entry.parent / "failed" / entry.name).exists():
+        print("TICKET_CLOSED delivery failed: see the dev console", file=sys.stderr)
+        return 1
+    print("TICKET_CLOSED delivered to ticket_closed")
     return 0
 
 

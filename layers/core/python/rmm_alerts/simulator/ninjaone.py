@@ -194,9 +194,12 @@ class NinjaOneSim(SimServer):
         try:
             response = httpx.post(hook["url"], json=body, headers=headers, timeout=10.0)
             status: int | None = response.status_code
+            answer = _answer(response)
         except httpx.HTTPError:
-            status = None
-        self.webhook_deliveries.append({"statusCode": status_code, "httpStatus": status, "activityId": body["id"]})
+            status, answer = None, {}
+        self.webhook_deliveries.append(
+            {"statusCode": status_code, "httpStatus": status, "activityId": body["id"], **answer}
+        )
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -300,3 +303,14 @@ class NinjaOneSim(SimServer):
             self.send_webhooks = bool(args.get("enabled", True))
             return {"sendWebhooks": self.send_webhooks}
         raise KeyError(f"unknown action {action!r}")
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """What the service answered (outcome, ticket number), for `rmm-alerts sim` to show."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {k: body[k] for k in ("outcome", "ticketNumber") if isinstance(body.get(k), str)}

@@ -181,9 +181,10 @@ class TacticalSim(SimServer):
         try:
             response = httpx.post(self.webhook_url, json=body, headers=self.webhook_headers, timeout=8.0)
             status: int | None = response.status_code
+            answer = _answer(response)
         except httpx.HTTPError:
-            status = None  # Tactical sends once and never retries
-        self.webhook_deliveries.append({"event": event, "httpStatus": status, "alertId": alert["id"]})
+            status, answer = None, {}  # Tactical sends once and never retries
+        self.webhook_deliveries.append({"event": event, "httpStatus": status, "alertId": alert["id"], **answer})
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -248,3 +249,14 @@ class TacticalSim(SimServer):
             self.send_webhooks = bool(args.get("enabled", True))
             return {"sendWebhooks": self.send_webhooks}
         raise KeyError(f"unknown action {action!r}")
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """What the service answered (outcome, ticket number), for `rmm-alerts sim` to show."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {k: body[k] for k in ("outcome", "ticketNumber") if isinstance(body.get(k), str)}
