@@ -64,6 +64,9 @@ class FunctionSpec:
     memory_mb: int
     timeout: Duration
     reserved_concurrency: int | None = None
+    # The X-Ray SDK (Powertools Tracer, created on the first invocation) on top of Lambda's active
+    # tracing. Off where the path makes no outbound call: the runtime's segment says it all.
+    xray_sdk: bool = True
 
 
 # API Gateway's REST integration timeout is 29 s: API-facing functions stay well below it.
@@ -73,6 +76,7 @@ WEBHOOK_NINJAONE: Final = FunctionSpec(
     512,
     Duration.seconds(20),
     reserved_concurrency=20,
+    xray_sdk=False,
 )
 WEBHOOK_TACTICAL: Final = FunctionSpec(
     "webhook_tactical",
@@ -80,9 +84,19 @@ WEBHOOK_TACTICAL: Final = FunctionSpec(
     512,
     Duration.seconds(20),
     reserved_concurrency=20,
+    xray_sdk=False,
 )
 RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 512, Duration.seconds(25))
-POLLER: Final = FunctionSpec("poller", "Polls one integration's RMM API on its schedule", 512, Duration.minutes(2))
+POLLER: Final = FunctionSpec(
+    "poller",
+    "Polls one integration's RMM API on its schedule",
+    512,
+    Duration.minutes(2),
+    # Each cycle holds one proxy connection; a 10k-alert no-op cycle takes seconds (docs/performance.md),
+    # so 10 at once serve hundreds of integrations per 5-minute schedule. Throttled schedule
+    # invocations are retried by EventBridge Scheduler, not lost.
+    reserved_concurrency=10,
+)
 TICKET_CLOSED: Final = FunctionSpec(
     "ticket_closed", "Resets RMM alerts when their PSA ticket closes", 256, Duration.minutes(1)
 )
@@ -222,7 +236,15 @@ API_429_METRIC: Final = "Api429Responses"
 # Outbox delivery (events, in-app notifications, e-mails)
 # --------------------------------------------------------------------------------------------
 OUTBOX: Final = FunctionSpec(
-    "outbox", "Delivers pending events, in-app notifications and e-mails from the outbox", 256, Duration.minutes(1)
+    "outbox",
+    "Delivers pending events, in-app notifications and e-mails from the outbox",
+    256,
+    Duration.minutes(1),
+    # In a storm every commit kicks the outbox: without a cap each kick is an instance and a proxy
+    # connection, for work one instance drains in batches. Two may run side by side (entries are
+    # claimed FOR UPDATE SKIP LOCKED); throttled async kicks are retried by Lambda, and the
+    # 1-minute schedule is the safety net.
+    reserved_concurrency=2,
 )
 OUTBOX_SCHEDULE_RATE: Final = Duration.minutes(1)  # the safety net behind the after-commit kicks
 OUTBOX_SCHEDULE_RETRY_ATTEMPTS: Final = 2
