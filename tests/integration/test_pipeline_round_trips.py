@@ -6,52 +6,27 @@ for the server. The pool's checkout check, BEGIN and COMMIT are included.
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from rmm_alerts import config, db, webhooks
 from rmm_alerts.pipeline import process_event
 from tests.integration.conftest import fixture
 from tests.support.events import event, later
+from tests.support.wire import Wire
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
-
-
-class Wire:
-    """Counts request/response turns in a libpq trace file."""
-
-    def __init__(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="rmm-trace-")
-        self.fd, self.path = fd, Path(name)
-        self.mark = 0
-
-    def attach(self, conn: psycopg.Connection[Any]) -> None:
-        conn.pgconn.trace(self.fd)
-        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-
-    def round_trips(self) -> int:
-        lines = self.path.read_text().splitlines()[self.mark :]
-        self.mark += len(lines)
-        directions = [line[0] for line in lines if line[:1] in {"F", "B"}]
-        return sum(1 for a, b in itertools.pairwise(directions) if a == "F" and b == "B")
 
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
     w = Wire()
     yield w
-    os.close(w.fd)
-    w.path.unlink()
+    w.close()
 
 
 @pytest.fixture
