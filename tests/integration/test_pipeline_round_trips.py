@@ -1,7 +1,8 @@
 """The webhook path's round trips are few and fixed: they do not grow with rules or windows.
 
 Counted on the wire (libpq's protocol trace): one round trip is the client sending, then waiting
-for the server. The pool's checkout check, BEGIN and COMMIT are included.
+for the server. BEGIN and COMMIT are included; the pool's checkout check is not (it runs only for
+a connection that sat idle, db.check_if_idle), and a test below proves it still runs then.
 """
 
 from __future__ import annotations
@@ -48,16 +49,16 @@ def _configure(world: Tenant, extra: int) -> None:
     world.add_rule("catch-all", actions={"autoResolveTicket": True})
 
 
-# (outcome, round trips): checkout check + the pipeline's own (see pipeline.py) + COMMIT.
+# (outcome, round trips): the pipeline's own (see pipeline.py) + COMMIT; no checkout check.
 PIPELINE_EXPECTED = [
-    ("ticket_created", 6),
+    ("ticket_created", 5),
+    ("skipped", 3),
+    ("occurrence_appended", 4),
+    ("acknowledged", 4),
+    ("resolved", 4),
     ("skipped", 4),
-    ("occurrence_appended", 5),
-    ("acknowledged", 5),
-    ("resolved", 5),
-    ("skipped", 5),
-    ("recorded_only", 5),
-    ("suppressed", 5),
+    ("recorded_only", 4),
+    ("suppressed", 4),
 ]
 
 
@@ -103,6 +104,17 @@ def test_webhook_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire
         )
         return str(response.body["outcome"]), wire.round_trips()
 
-    assert deliver("condition_triggered") == ("ticket_created", 7)
-    assert deliver("condition_triggered") == ("skipped", 5)
-    assert deliver("condition_reset") == ("resolved", 6)
+    assert deliver("condition_triggered") == ("ticket_created", 6)
+    assert deliver("condition_triggered") == ("skipped", 4)
+    assert deliver("condition_reset") == ("resolved", 5)
+
+
+def test_a_connection_idle_for_check_idle_s_costs_one_more_trip_the_check(
+    conn: Any, counting_pool: ConnectionPool[Any], wire: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_tenant(conn)
+    _configure(world, 0)
+    monkeypatch.setattr(db, "CHECK_IDLE_S", 0.0)  # every connection counts as idle
+    wire.round_trips()
+    result = process_event(event(world, external_alert_id="1"), db.UnitOfWork(counting_pool))
+    assert (result.outcome, wire.round_trips()) == ("ticket_created", PIPELINE_EXPECTED[0][1] + 1)

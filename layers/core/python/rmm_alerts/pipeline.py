@@ -3,22 +3,23 @@
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
 depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. Every count
-includes the pool's checkout check, BEGIN (sent with the first statement) and COMMIT; a webhook
+includes BEGIN (sent with the first statement) and COMMIT, and not the pool's checkout check (+1
+only for a connection idle for db.CHECK_IDLE_S); a webhook
 adds one for its integration lookup, which shares the transaction. The statement and lock
 timeouts cost no trip: they are settings of the database role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         6       check, lock, context, ticket defaults, batch(ticket, alert,
+ticket_created         5       lock, context, ticket defaults, batch(ticket, alert,
                                note, asset, outbox), commit
-occurrence_appended    5       check, lock, context, batch(alert, count+note, outbox), commit
-recorded_only          5       check, lock, context, batch(alert, outbox), commit
-suppressed             5       check, lock, context, batch(alert), commit
-triggered, skipped     4       check, lock, context, commit (5 when adopting a polled alert)
-resolved/acknowledged  5       check, lock, targets (+ticket state, group check, close status),
+occurrence_appended    4       lock, context, batch(alert, count+note, outbox), commit
+recorded_only          4       lock, context, batch(alert, outbox), commit
+suppressed             4       lock, context, batch(alert), commit
+triggered, skipped     3       lock, context, commit (4 when adopting a polled alert)
+resolved/acknowledged  4       lock, targets (+ticket state, group check, close status),
                                batch(updates, notes, closes, outbox), commit
-reset, skipped         5       check, lock, targets, was-seen check, commit
+reset, skipped         4       lock, targets, was-seen check, commit
 =====================  ======  ================================================================
 
 The advisory lock is a statement of its own on purpose: under READ COMMITTED the next
