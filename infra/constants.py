@@ -70,10 +70,16 @@ class FunctionSpec:
 
 
 # API Gateway's REST integration timeout is 29 s: API-facing functions stay well below it.
+# Sizes from scripts/bench (docs/performance.md). Lambda gives CPU in proportion to memory (one vCPU
+# at 1,769 MB); every function's RSS after import is ~56 MiB, so memory buys CPU, not room.
+# Webhooks, 1,024 MB (~0.6 vCPU): a cold import costs ~0.35 s of a whole core and an alert ~3-4 ms
+# of CPU besides its round trips, so at 512 MB (~0.3 vCPU) every new instance in a storm would
+# start in over a second. Reserved concurrency 20: one instance ingests ~135 alerts/s, so 20 drain
+# a 5,000-alert storm in seconds while holding at most 20 proxy connections per provider.
 WEBHOOK_NINJAONE: Final = FunctionSpec(
     "webhook_ninjaone",
     "NinjaOne webhook: authenticate, store and process an alert",
-    512,
+    1024,
     Duration.seconds(20),
     reserved_concurrency=20,
     xray_sdk=False,
@@ -81,16 +87,19 @@ WEBHOOK_NINJAONE: Final = FunctionSpec(
 WEBHOOK_TACTICAL: Final = FunctionSpec(
     "webhook_tactical",
     "TacticalRMM webhook: authenticate, store and process an alert",
-    512,
+    1024,
     Duration.seconds(20),
     reserved_concurrency=20,
     xray_sdk=False,
 )
-RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 512, Duration.seconds(25))
+# 1,024 MB: its cold import (~0.5 s of a core: Powertools' request validation builds a pydantic
+# model per route) and the X-Ray SDK on the first request are what an admin waits for.
+RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 1024, Duration.seconds(25))
 POLLER: Final = FunctionSpec(
     "poller",
     "Polls one integration's RMM API on its schedule",
-    512,
+    # A 10k-alert cycle is Python work (parse, diff): ~1 s of a core here, so ~2 s at 1,024 MB.
+    1024,
     Duration.minutes(2),
     # Each cycle holds one proxy connection; a 10k-alert no-op cycle takes seconds (docs/performance.md),
     # so 10 at once serve hundreds of integrations per 5-minute schedule. Throttled schedule
@@ -238,6 +247,7 @@ API_429_METRIC: Final = "Api429Responses"
 OUTBOX: Final = FunctionSpec(
     "outbox",
     "Delivers pending events, in-app notifications and e-mails from the outbox",
+    # I/O-bound (EventBridge, SES, HTTP), runs in the background: 256 MB leaves 200 MB over its RSS.
     256,
     Duration.minutes(1),
     # In a storm every commit kicks the outbox: without a cap each kick is an instance and a proxy
