@@ -71,7 +71,7 @@ class FunctionSpec:
 
 # API Gateway's REST integration timeout is 29 s: API-facing functions stay well below it.
 # Sizes from scripts/bench (docs/performance.md). Lambda gives CPU in proportion to memory (one vCPU
-# at 1,769 MB); every function's RSS after import is ~56 MiB, so memory buys CPU, not room.
+# at 1,769 MB); every function's resident memory after import is 35-60 MiB, so memory buys CPU, not room.
 # Webhooks, 1,024 MB (~0.6 vCPU): a cold import costs ~0.35 s of a whole core and an alert ~3-4 ms
 # of CPU besides its round trips, so at 512 MB (~0.3 vCPU) every new instance in a storm would
 # start in over a second. Reserved concurrency 20: one instance ingests ~135 alerts/s, so 20 drain
@@ -247,7 +247,7 @@ API_429_METRIC: Final = "Api429Responses"
 OUTBOX: Final = FunctionSpec(
     "outbox",
     "Delivers pending events, in-app notifications and e-mails from the outbox",
-    # I/O-bound (EventBridge, SES, HTTP), runs in the background: 256 MB leaves 200 MB over its RSS.
+    # I/O-bound (EventBridge, SES, HTTP), runs in the background: 256 MB is 5x its 45 MiB after import.
     256,
     Duration.minutes(1),
     # In a storm every commit kicks the outbox: without a cap each kick is an instance and a proxy

@@ -402,13 +402,14 @@ IMPORT_PROBE = (
     "t = time.perf_counter()\n"
     "import handler\n"
     "ms = (time.perf_counter() - t) * 1000\n"
-    "import resource\n"
-    "print(ms, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    # VmRSS, not ru_maxrss: the latter survives exec and would report the benchmark's own peak.
+    "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS:')][0].split()[1]\n"
+    "print(ms, int(rss) / 1024)\n"
 )
 
 
 def cold_imports(root: Path, reps: int) -> dict[str, tuple[float, float]]:
-    """Per handler folder: median import milliseconds and peak RSS (MiB) after the import."""
+    """Per handler folder: median import milliseconds and resident memory (MiB) after the import."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "_X_AMZN", "DATABASE_"))}
     env.update(
         PYTHONPATH=str(root / "layers" / "core" / "python"),
