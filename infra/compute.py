@@ -423,7 +423,11 @@ class LayerAndFunctions(Construct):
             vpc=self._data.vpc,
             vpc_subnets=self._data.app_subnets,
             security_groups=[security_group],
-            environment={**environment, **POWERTOOLS_ENV},
+            environment={
+                **environment,
+                **POWERTOOLS_ENV,
+                **({} if spec.xray_sdk else {"POWERTOOLS_TRACE_DISABLED": "true"}),
+            },
             on_failure=on_failure,
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,

@@ -64,25 +64,48 @@ class FunctionSpec:
     memory_mb: int
     timeout: Duration
     reserved_concurrency: int | None = None
+    # The X-Ray SDK (Powertools Tracer, created on the first invocation) on top of Lambda's active
+    # tracing. Off where the path makes no outbound call: the runtime's segment says it all.
+    xray_sdk: bool = True
 
 
 # API Gateway's REST integration timeout is 29 s: API-facing functions stay well below it.
+# Sizes from scripts/bench (docs/performance.md). Lambda gives CPU in proportion to memory (one vCPU
+# at 1,769 MB); every function's resident memory after import is 35-60 MiB, so memory buys CPU, not room.
+# Webhooks, 1,024 MB (~0.6 vCPU): a cold import costs ~0.35 s of a whole core and an alert ~3-4 ms
+# of CPU besides its round trips, so at 512 MB (~0.3 vCPU) every new instance in a storm would
+# start in over a second. Reserved concurrency 20: one instance ingests ~135 alerts/s, so 20 drain
+# a 5,000-alert storm in seconds while holding at most 20 proxy connections per provider.
 WEBHOOK_NINJAONE: Final = FunctionSpec(
     "webhook_ninjaone",
     "NinjaOne webhook: authenticate, store and process an alert",
-    512,
+    1024,
     Duration.seconds(20),
     reserved_concurrency=20,
+    xray_sdk=False,
 )
 WEBHOOK_TACTICAL: Final = FunctionSpec(
     "webhook_tactical",
     "TacticalRMM webhook: authenticate, store and process an alert",
-    512,
+    1024,
     Duration.seconds(20),
     reserved_concurrency=20,
+    xray_sdk=False,
 )
-RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 512, Duration.seconds(25))
-POLLER: Final = FunctionSpec("poller", "Polls one integration's RMM API on its schedule", 512, Duration.minutes(2))
+# 1,024 MB: its cold import (~0.5 s of a core: Powertools' request validation builds a pydantic
+# model per route) and the X-Ray SDK on the first request are what an admin waits for.
+RULES_API: Final = FunctionSpec("rules_api", "Admin API (/v1)", 1024, Duration.seconds(25))
+POLLER: Final = FunctionSpec(
+    "poller",
+    "Polls one integration's RMM API on its schedule",
+    # A 10k-alert cycle is Python work (parse, diff): ~1 s of a core here, so ~2 s at 1,024 MB.
+    1024,
+    Duration.minutes(2),
+    # Each cycle holds one proxy connection; a 10k-alert no-op cycle takes seconds (docs/performance.md),
+    # so 10 at once serve hundreds of integrations per 5-minute schedule. Throttled schedule
+    # invocations are retried by EventBridge Scheduler, not lost.
+    reserved_concurrency=10,
+)
 TICKET_CLOSED: Final = FunctionSpec(
     "ticket_closed", "Resets RMM alerts when their PSA ticket closes", 256, Duration.minutes(1)
 )
@@ -222,7 +245,16 @@ API_429_METRIC: Final = "Api429Responses"
 # Outbox delivery (events, in-app notifications, e-mails)
 # --------------------------------------------------------------------------------------------
 OUTBOX: Final = FunctionSpec(
-    "outbox", "Delivers pending events, in-app notifications and e-mails from the outbox", 256, Duration.minutes(1)
+    "outbox",
+    "Delivers pending events, in-app notifications and e-mails from the outbox",
+    # I/O-bound (EventBridge, SES, HTTP), runs in the background: 256 MB is 5x its 45 MiB after import.
+    256,
+    Duration.minutes(1),
+    # In a storm every commit kicks the outbox: without a cap each kick is an instance and a proxy
+    # connection, for work one instance drains in batches. Two may run side by side (entries are
+    # claimed FOR UPDATE SKIP LOCKED); throttled async kicks are retried by Lambda, and the
+    # 1-minute schedule is the safety net.
+    reserved_concurrency=2,
 )
 OUTBOX_SCHEDULE_RATE: Final = Duration.minutes(1)  # the safety net behind the after-commit kicks
 OUTBOX_SCHEDULE_RETRY_ATTEMPTS: Final = 2

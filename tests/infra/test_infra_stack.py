@@ -190,9 +190,13 @@ def test_each_function_has_its_own_role_log_group_tracing_and_sizes(s: Synth) ->
         assert props["MemorySize"] == spec.memory_mb
         assert props["Timeout"] == spec.timeout.to_seconds()
         assert props["VpcConfig"]["SubnetIds"], name
-        if name.startswith("webhook_"):
+        if name.startswith("webhook_") or name in ("poller", "outbox"):
             assert spec.reserved_concurrency is not None and spec.reserved_concurrency > 0
             assert props["ReservedConcurrentExecutions"] == spec.reserved_concurrency
+        # The X-Ray SDK only where it shows outbound calls; the runtime's active tracing everywhere.
+        trace_disabled = props["Environment"]["Variables"].get("POWERTOOLS_TRACE_DISABLED")
+        assert trace_disabled == (None if spec.xray_sdk else "true"), name
+        assert spec.xray_sdk == (not name.startswith("webhook_")), name
     assert len(roles) == 7 and len(log_groups) == 7
     # API-facing functions answer within API Gateway's 29 s integration timeout.
     for name in ("webhook_ninjaone", "webhook_tactical", "rules_api"):
@@ -231,7 +235,7 @@ def test_environment_is_exactly_what_the_settings_model_reads(s: Synth, name: st
     variables = s.props(all_functions(s)[name])["Environment"]["Variables"]
     env = set(variables)
     model = SETTINGS[name]
-    allowed = aliases(model) | set(POWERTOOLS_ENV)
+    allowed = aliases(model) | set(POWERTOOLS_ENV) | {"POWERTOOLS_TRACE_DISABLED"}
     assert env <= allowed, f"{name}: not read by {model.__name__}: {sorted(env - allowed)}"
     assert required_aliases(model, name) <= env, f"{name}: missing {sorted(required_aliases(model, name) - env)}"
     assert set(POWERTOOLS_ENV) <= env

@@ -1,57 +1,33 @@
 """The webhook path's round trips are few and fixed: they do not grow with rules or windows.
 
 Counted on the wire (libpq's protocol trace): one round trip is the client sending, then waiting
-for the server. The pool's checkout check, BEGIN and COMMIT are included.
+for the server. BEGIN and COMMIT are included; the pool's checkout check is not (it runs only for
+a connection that sat idle, db.check_if_idle), and a test below proves it still runs then.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from rmm_alerts import config, db, webhooks
 from rmm_alerts.pipeline import process_event, release_suppressed
 from tests.integration.conftest import fixture
 from tests.support.events import event, later
+from tests.support.wire import Wire
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
-
-
-class Wire:
-    """Counts request/response turns in a libpq trace file."""
-
-    def __init__(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="rmm-trace-")
-        self.fd, self.path = fd, Path(name)
-        self.mark = 0
-
-    def attach(self, conn: psycopg.Connection[Any]) -> None:
-        conn.pgconn.trace(self.fd)
-        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
-
-    def round_trips(self) -> int:
-        lines = self.path.read_text().splitlines()[self.mark :]
-        self.mark += len(lines)
-        directions = [line[0] for line in lines if line[:1] in {"F", "B"}]
-        return sum(1 for a, b in itertools.pairwise(directions) if a == "F" and b == "B")
 
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
     w = Wire()
     yield w
-    os.close(w.fd)
-    w.path.unlink()
+    w.close()
 
 
 @pytest.fixture
@@ -73,16 +49,16 @@ def _configure(world: Tenant, extra: int) -> None:
     world.add_rule("catch-all", actions={"autoResolveTicket": True})
 
 
-# (outcome, round trips): checkout check + the pipeline's own (see pipeline.py) + COMMIT.
+# (outcome, round trips): the pipeline's own (see pipeline.py) + COMMIT; no checkout check.
 PIPELINE_EXPECTED = [
-    ("ticket_created", 6),
+    ("ticket_created", 5),
+    ("skipped", 3),
+    ("occurrence_appended", 4),
+    ("acknowledged", 4),
+    ("resolved", 4),
     ("skipped", 4),
-    ("occurrence_appended", 5),
-    ("acknowledged", 5),
-    ("resolved", 5),
-    ("skipped", 5),
-    ("recorded_only", 5),
-    ("suppressed", 5),
+    ("recorded_only", 4),
+    ("suppressed", 4),
 ]
 
 
@@ -128,9 +104,9 @@ def test_webhook_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire
         )
         return str(response.body["outcome"]), wire.round_trips()
 
-    assert deliver("condition_triggered") == ("ticket_created", 7)
-    assert deliver("condition_triggered") == ("skipped", 5)
-    assert deliver("condition_reset") == ("resolved", 6)
+    assert deliver("condition_triggered") == ("ticket_created", 6)
+    assert deliver("condition_triggered") == ("skipped", 4)
+    assert deliver("condition_reset") == ("resolved", 5)
 
 
 def test_early_reset_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire) -> None:
@@ -140,9 +116,9 @@ def test_early_reset_round_trips(conn: Any, counting_pool: ConnectionPool[Any], 
     _configure(world, 0)
     wire.round_trips()
     reset = process_event(event(world, "reset", at=later(5)), db.UnitOfWork(counting_pool))
-    assert (reset.outcome, wire.round_trips()) == ("skipped", 5)
+    assert (reset.outcome, wire.round_trips()) == ("skipped", 4)
     trigger = process_event(event(world), db.UnitOfWork(counting_pool))
-    assert (trigger.outcome, trigger.reason, wire.round_trips()) == ("recorded_only", "already_reset", 5)
+    assert (trigger.outcome, trigger.reason, wire.round_trips()) == ("recorded_only", "already_reset", 4)
 
 
 def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire) -> None:
@@ -161,7 +137,7 @@ def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any],
         "skipped",
         "already_ingested_by_poll",
         polled.alert_id,
-        5,
+        4,
     )
     process_event(event(world, "reset", at=later(1)), db.UnitOfWork(counting_pool))
     wire.round_trips()
@@ -170,7 +146,7 @@ def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any],
         db.UnitOfWork(counting_pool),
         synthesized=True,
     )
-    assert (gone.outcome, gone.reason, wire.round_trips()) == ("skipped", "already_resolved", 4)
+    assert (gone.outcome, gone.reason, wire.round_trips()) == ("skipped", "already_resolved", 3)
 
     world.add_window("brief", starts_at=later(-60), ends_at=later(60))
     held = event(world, external_alert_id="held", device="7")
@@ -178,6 +154,17 @@ def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any],
     assert suppressed.outcome == "suppressed" and suppressed.alert_id is not None
     wire.round_trips()
     released = release_suppressed(held, suppressed.alert_id, db.UnitOfWork(counting_pool), now=later(120))
-    assert (released.outcome, released.alert_id, wire.round_trips()) == ("ticket_created", suppressed.alert_id, 6)
+    assert (released.outcome, released.alert_id, wire.round_trips()) == ("ticket_created", suppressed.alert_id, 5)
     again = release_suppressed(held, suppressed.alert_id, db.UnitOfWork(counting_pool), now=later(121))
-    assert (again.outcome, again.reason, wire.round_trips()) == ("skipped", "no_longer_suppressed", 4)
+    assert (again.outcome, again.reason, wire.round_trips()) == ("skipped", "no_longer_suppressed", 3)
+
+
+def test_a_connection_idle_for_check_idle_s_costs_one_more_trip_the_check(
+    conn: Any, counting_pool: ConnectionPool[Any], wire: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_tenant(conn)
+    _configure(world, 0)
+    monkeypatch.setattr(db, "CHECK_IDLE_S", 0.0)  # every connection counts as idle
+    wire.round_trips()
+    result = process_event(event(world, external_alert_id="1"), db.UnitOfWork(counting_pool))
+    assert (result.outcome, wire.round_trips()) == ("ticket_created", PIPELINE_EXPECTED[0][1] + 1)

@@ -89,6 +89,17 @@ def cmd_create_tenant(
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the repository's benchmark (scripts/bench.py) with this interpreter."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[4] / "scripts" / "bench.py"
+    if not script.is_file():
+        print("rmm-alerts bench: needs a checkout of the repository (scripts/bench.py)", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.bench_args])  # noqa: S603 (our own script)
+
+
 def cmd_poll(args: argparse.Namespace) -> int:
     """One reconciliation cycle now; prints its summary (exit 1 when it failed)."""
     import json
@@ -286,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_dev.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     p_dev.set_defaults(func=cmd_dev)
 
+    p_bench = sub.add_parser(
+        "bench",
+        help="measure ingest latency, round trips, throughput, a storm, poll cycles, cold imports, layer size",
+        description="Run scripts/bench (docs/performance.md) and print its Markdown table. Options after "
+        "'bench' go to the benchmark: 'rmm-alerts bench --help' lists them.",
+        add_help=False,
+    )
+    p_bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p_bench.set_defaults(func=cmd_bench)
+
     p_sample = sub.add_parser(
         "sample",
         help="print a sample webhook payload dated now",
@@ -364,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # everything after it is the benchmark's (argparse would eat "--x")
+        return cmd_bench(argparse.Namespace(bench_args=argv[1:]))
     args = build_parser().parse_args(argv)
     if getattr(args, "provider", None) == "tactical":
         args.provider = "tacticalrmm"

@@ -1,16 +1,26 @@
 """One Powertools setup for every function: Logger, Metrics, Tracer.
 
-Created at import (cheap: no network, no clients); the service name comes from
-``POWERTOOLS_SERVICE_NAME`` that each function sets. Secrets and full payloads are never logged.
+Logger and Metrics are created at import (cheap: no network, no clients); the service name comes
+from ``POWERTOOLS_SERVICE_NAME`` that each function sets. Secrets and full payloads are never logged.
+
+The X-Ray SDK is not imported at import time: ``aws_xray_sdk.core`` pulls in botocore and patches
+libraries, about 0.4 s of every cold start measured on the dev box (docs/performance.md). Every
+function runs with Lambda's active tracing, so the runtime records each invocation's segment
+without any SDK. :class:`LazyTracer` adds the Powertools Tracer (``## handler`` subsegment,
+ColdStart annotation, boto/httpx subsegments) on the first invocation, and only in Lambda with
+``POWERTOOLS_TRACE_DISABLED`` unset: the webhook functions set it (infra/constants.py), since
+their path makes no outbound call an SDK subsegment would show.
 """
 
 from __future__ import annotations
 
 import os
 import traceback
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
@@ -55,7 +65,48 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(provider=InvocationMetrics(namespace=NAMESPACE, service=SERVICE))
-tracer = Tracer(service=SERVICE)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def sdk_tracing_enabled() -> bool:
+    """Whether the X-Ray SDK should trace here: in Lambda, unless ``POWERTOOLS_TRACE_DISABLED``."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in {"1", "true", "yes", "on"}
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not disabled
+
+
+class LazyTracer:
+    """``capture_lambda_handler`` without importing the X-Ray SDK until the first invocation."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.real: Any = None  # the Powertools Tracer, once created
+
+    def capture_lambda_handler(self, *, capture_response: bool = False) -> Callable[[F], F]:
+        def decorate(fn: F) -> F:
+            traced: list[Callable[..., Any]] = []
+
+            @wraps(fn)
+            def handler(event: Any, context: Any) -> Any:
+                if not traced:
+                    traced.append(self._wrap(fn, capture_response))
+                return traced[0](event, context)
+
+            return handler  # type: ignore[return-value]
+
+        return decorate
+
+    def _wrap(self, fn: Callable[..., Any], capture_response: bool) -> Callable[..., Any]:
+        if not sdk_tracing_enabled():
+            return fn
+        if self.real is None:
+            from aws_lambda_powertools import Tracer
+
+            self.real = Tracer(service=self.service)
+        wrapped: Callable[..., Any] = self.real.capture_lambda_handler(fn, capture_response=capture_response)
+        return wrapped
+
+
+tracer = LazyTracer(SERVICE)
 
 
 def _database_error(exc: BaseException) -> Any:

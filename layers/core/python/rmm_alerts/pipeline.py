@@ -3,28 +3,28 @@
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
 depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. Every count
-includes the pool's checkout check, BEGIN (sent with the first statement) and COMMIT; a webhook
+includes BEGIN (sent with the first statement) and COMMIT, and not the pool's checkout check (+1
+only for a connection idle for db.CHECK_IDLE_S); a webhook
 adds one for its integration lookup, which shares the transaction. The statement and lock
 timeouts cost no trip: they are settings of the database role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         6       check, config, batch(lock, group), ticket defaults,
+ticket_created         5       config, batch(lock, group), ticket defaults,
                                batch(ticket, alert, note, asset, outbox), commit
-occurrence_appended    5       check, config, batch(lock, group), batch(alert, count+note,
-                               outbox), commit
-recorded_only          5       check, config, batch(lock, group), batch(alert, outbox), commit
-  (already_reset)      5       check, config, batch(lock, group), batch(alert, forget the early
+occurrence_appended    4       config, batch(lock, group), batch(alert, count+note, outbox), commit
+recorded_only          4       config, batch(lock, group), batch(alert, outbox), commit
+  (already_reset)      4       config, batch(lock, group), batch(alert, forget the early
                                reset, outbox), commit
-suppressed             5       check, config, batch(lock, group), batch(alert), commit
-triggered, skipped     4       check, config, batch(lock, group), commit
-  (already_ingested_   5       check, config, batch(lock, group), adopt the webhook's ids into
+suppressed             4       config, batch(lock, group), batch(alert), commit
+triggered, skipped     3       config, batch(lock, group), commit
+  (already_ingested_   4       config, batch(lock, group), adopt the webhook's ids into
    by_poll)                    the polled alert, commit
-resolved/acknowledged  5       check, lock, targets (+ticket state, group check, close status),
+resolved/acknowledged  4       lock, targets (+ticket state, group check, close status),
                                batch(updates, notes, closes, outbox), commit
-reset, skipped         5       check, lock, targets, remember the reset + was-seen check, commit
-  (poller's reset)     4       check, lock, targets, commit (nothing remembered)
+reset, skipped         4       lock, targets, remember the reset + was-seen check, commit
+  (poller's reset)     3       lock, targets, commit (nothing remembered)
 =====================  ======  ================================================================
 
 The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above

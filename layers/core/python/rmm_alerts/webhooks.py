@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
+
 from rmm_alerts import normalizers
 from rmm_alerts.db import UnitOfWork
 from rmm_alerts.pipeline import apply_event
@@ -132,8 +134,41 @@ def receive(
     except ValueError:
         return _error(404, "integration not found")
     # One transaction for the lookup and the pipeline: one pool checkout, one BEGIN, one COMMIT.
+    # The pool checks only connections that sat idle (db.check_if_idle): one that died since its
+    # last use fails the first statement, and then, and only then, the delivery runs once more on
+    # a fresh connection. Nothing can have committed: no statement had succeeded on it.
+    try:
+        return _receive_in(uow_factory, provider, iid, presented_secret, body, now, channel_secret, via_channel, True)
+    except DeadConnection:
+        return _receive_in(uow_factory, provider, iid, presented_secret, body, now, channel_secret, via_channel, False)
+
+
+class DeadConnection(Exception):
+    """The unit of work's first statement found its pooled connection dead (the pool discards it)."""
+
+
+def _first_lookup(uow: UnitOfWork, iid: UUID, *, may_retry: bool) -> Integration | None:
+    try:
+        return load_integration(uow, iid)
+    except psycopg.OperationalError as exc:
+        if may_retry and uow.conn.broken:
+            raise DeadConnection(str(exc)) from exc
+        raise
+
+
+def _receive_in(
+    uow_factory: Any,
+    provider: str,
+    iid: UUID,
+    presented_secret: str | None,
+    body: bytes,
+    now: datetime,
+    channel_secret: str | None,
+    via_channel: bool,
+    may_retry: bool,
+) -> WebhookResponse:
     with uow_factory() as uow:
-        integration = load_integration(uow, iid)
+        integration = _first_lookup(uow, iid, may_retry=may_retry)
         if integration is None or integration.provider != provider or not integration.is_active:
             return _error(404, "integration not found")
         if via_channel:

@@ -1,7 +1,12 @@
 """Database access: connection pool, unit of work, and the repositories (hand-written SQL).
 
 A process keeps one lazily opened pool (never at import). In Lambda that pool is reused across
-warm invocations; broken connections are checked and replaced on checkout.
+warm invocations. A connection that sat idle in the pool for ``CHECK_IDLE_S`` or longer (a thawed
+Lambda, a quiet tenant) is checked on checkout and replaced when dead; one used moments ago is not:
+that check was a round trip on every transaction, and in a storm every connection is seconds old.
+A connection that died in that short window fails its first statement; the webhook path retries
+its unit of work once then (``webhooks.receive``), everything else answers with an error that
+makes its caller retry, and no transaction can have committed on a dead connection.
 
 Proxy-safe (RDS Proxy, PgBouncer in transaction mode): no startup options, no session-level SET,
 no server-side prepared statements. The limits every transaction runs under (statement, lock and
@@ -32,6 +37,8 @@ _pool: ConnectionPool[Any] | None = None
 IAM_TOKEN_REUSE_S = 10 * 60
 # Powertools caches the secret this long, so a rotation is picked up without a cold start.
 SECRET_MAX_AGE_S = 300
+# Checkout check only for connections idle at least this long (far below any proxy/NAT idle timeout).
+CHECK_IDLE_S = 5.0
 
 
 def is_auth_failure(exc: BaseException) -> bool:
@@ -123,6 +130,9 @@ def connection_class(credentials: Credentials) -> type[psycopg.Connection[Any]]:
     cache expires)."""
 
     class _Connection(psycopg.Connection[Any]):
+        # When the pool last had this connection back (time.monotonic), see check_if_idle.
+        returned_at: float = float("-inf")
+
         @classmethod
         def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
             try:
@@ -135,6 +145,29 @@ def connection_class(credentials: Credentials) -> type[psycopg.Connection[Any]]:
     return _Connection
 
 
+def _returned(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``reset`` callback: the connection is back in the pool, idle and working."""
+    conn.returned_at = time.monotonic()  # type: ignore[attr-defined]
+
+
+# When a unit of work last found its connection dead: connections that were already idle in the
+# pool then are suspect (a failover or a proxy restart drops them all at once).
+_dead_seen_at = float("-inf")
+
+
+def saw_dead_connection() -> None:
+    global _dead_seen_at
+    _dead_seen_at = time.monotonic()
+
+
+def check_if_idle(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``check`` callback: one round trip, only for a connection idle ``CHECK_IDLE_S`` or more,
+    or one that was idle when another connection was found dead."""
+    returned_at = getattr(conn, "returned_at", float("-inf"))
+    if time.monotonic() - returned_at >= CHECK_IDLE_S or returned_at <= _dead_seen_at:
+        ConnectionPool.check_connection(conn)
+
+
 def create_pool(
     settings: DatabaseSettings,
     *,
@@ -145,6 +178,12 @@ def create_pool(
     """A pool for ``settings`` (not opened: the first checkout opens it)."""
     # Each new connection asks the credentials (cached token or secret), so rotation is picked up
     # without a cold start; nothing is fetched before the first checkout.
+
+    def configure_new(conn: psycopg.Connection[Any]) -> None:
+        if configure is not None:
+            configure(conn)
+        _returned(conn)  # just opened: no check needed on its first checkout
+
     return ConnectionPool(
         "",
         connection_class=connection_class(Credentials(settings)),
@@ -152,8 +191,9 @@ def create_pool(
         max_size=max_size,
         open=False,
         name=name,
-        check=ConnectionPool.check_connection,
-        configure=configure,
+        check=check_if_idle,
+        configure=configure_new,
+        reset=_returned,
         timeout=float(settings.db_connect_timeout_s) + 1,
         reconnect_timeout=30.0,
         kwargs={
@@ -226,6 +266,8 @@ class UnitOfWork:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         cm, self._cm = self._cm, None
+        if exc is not None and self.conn.broken:
+            saw_dead_connection()
         # The pool's context commits on success, rolls back on error, and discards broken connections.
         cm.__exit__(exc_type, exc, tb)
 

@@ -1,0 +1,40 @@
+"""Round trips counted on the wire: libpq's protocol trace of a connection.
+
+One round trip is the client sending, then waiting for the server. Used by the round-trip tests
+and by ``scripts/bench``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+
+class Wire:
+    """Counts request/response turns in a libpq trace file."""
+
+    def __init__(self) -> None:
+        fd, name = tempfile.mkstemp(prefix="rmm-trace-")
+        self.fd, self.path = fd, Path(name)
+        self.mark = 0
+
+    def attach(self, conn: psycopg.Connection[Any]) -> None:
+        conn.pgconn.trace(self.fd)
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+
+    def round_trips(self) -> int:
+        """Round trips since the previous call."""
+        lines = self.path.read_text().splitlines()[self.mark :]
+        self.mark += len(lines)
+        directions = [line[0] for line in lines if line[:1] in {"F", "B"}]
+        return sum(1 for a, b in itertools.pairwise(directions) if a == "F" and b == "B")
+
+    def close(self) -> None:
+        os.close(self.fd)
+        self.path.unlink(missing_ok=True)
