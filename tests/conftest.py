@@ -25,6 +25,7 @@ from rmm_alerts import config, db
 from rmm_alerts.localdb import LocalServer, with_database
 from rmm_alerts.localpooler import PgBouncer
 from rmm_alerts.migrations import APP_ROLE, apply_all, grant_app_login
+from tests.support.databases import cloned, drop, name_of
 
 TEMPLATE = f"rmm_test_template_{os.getpid()}"
 # The application role's password in the test server (the migrate function sets the real one).
@@ -59,45 +60,39 @@ def pooler(pg_admin_url: str) -> Iterator[PgBouncer]:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _drop(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="session")
 def template_db(pg_admin_url: str) -> Iterator[str]:
-    _drop(pg_admin_url, TEMPLATE)
+    drop(pg_admin_url, TEMPLATE)
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     apply_all(with_database(pg_admin_url, TEMPLATE))
     # What the migrate function does on deploy: the application role may now log in.
     grant_app_login(with_database(pg_admin_url, TEMPLATE), APP_ROLE, APP_PASSWORD)
     yield TEMPLATE
-    _drop(pg_admin_url, TEMPLATE)
+    drop(pg_admin_url, TEMPLATE)
 
 
 @pytest.fixture
 def admin_database_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
     """A migrated database of its own for this test: the owner's direct URL."""
-    name = f"rmm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
-    try:
-        yield with_database(pg_admin_url, name)
-    finally:
-        db.reset_pool()
-        _drop(pg_admin_url, name)
+    with cloned(pg_admin_url, template_db) as url:
+        try:
+            yield url
+        finally:
+            db.reset_pool()
+
+
+@pytest.fixture(scope="session")
+def app_url_for(pooler: PgBouncer) -> Callable[[str], str]:
+    """Maps a database's owner URL to the same database as the functions see it: the application
+    role, through the session's PgBouncer (for fixtures that make their own databases)."""
+    return lambda admin_url: pooler.url(name_of(admin_url), APP_ROLE, APP_PASSWORD)
 
 
 @pytest.fixture
-def database_url(admin_database_url: str, pooler: PgBouncer) -> str:
+def database_url(admin_database_url: str, app_url_for: Callable[[str], str]) -> str:
     """This test's database as the functions see it: the application role, through PgBouncer."""
-    name = str(psycopg.conninfo.conninfo_to_dict(admin_database_url)["dbname"])
-    return pooler.url(name, APP_ROLE, APP_PASSWORD)
+    return app_url_for(admin_database_url)
 
 
 @pytest.fixture

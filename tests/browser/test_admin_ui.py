@@ -16,7 +16,8 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from rmm_alerts import demo
-from tests.browser.conftest import REPO, Dev, axe_violations, sign_in
+from tests.browser.conftest import Dev, axe_violations, sign_in
+from tests.support.devproc import REPO
 
 NINJA = str(demo.NINJA_INTEGRATION)
 TACTICAL = str(demo.TACTICAL_INTEGRATION)

@@ -1,4 +1,9 @@
-"""End to end: `rmm-alerts dev` as a subprocess, driven by the README's own curl commands."""
+"""End to end: `rmm-alerts dev` as a subprocess, driven by the README's own curl commands.
+
+The walkthrough runs dev through the session's PgBouncer as the application role (a fresh database
+cloned from the migrated template; migrations and the seed go direct as the owner), as the
+functions reach RDS Proxy in AWS. The restart test runs the plain `scripts/dev` path: dev's own
+embedded PostgreSQL, whose data survives a restart."""
 
 from __future__ import annotations
 
@@ -7,8 +12,6 @@ import email.policy
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +21,7 @@ from typing import Any
 import psutil
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DEV = [sys.executable, "-m", "rmm_alerts.cli", "dev"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.devproc import DEV, REPO, free_port, pooled_env, start, stop
 
 
 def _readme_block(marker: str) -> str:
@@ -33,35 +29,6 @@ def _readme_block(marker: str) -> str:
     match = re.search(rf"<!-- {marker} -->\s*```bash\n(.*?)```", text, re.S)
     assert match, f"README block {marker} not found"
     return match.group(1)
-
-
-def _start(home: Path, port: int, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], list[str]]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "MIGRATION_DATABASE_URL"}}
-    env.update(extra_env or {})
-    env["RMM_ALERTS_HOME"] = str(home)
-    env["PYTHONUNBUFFERED"] = "1"
-    proc = subprocess.Popen(
-        [*DEV, "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: list[str] = []
-    deadline = time.monotonic() + 90
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.strip() == "ready":
-            return proc, lines
-    proc.kill()
-    raise AssertionError("dev server did not become ready:\n" + "\n".join(lines))
-
-
-def _stop(proc: subprocess.Popen[str]) -> list[str]:
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    return out.splitlines()
 
 
 def _postgres_for(pgdata: Path) -> list[psutil.Process]:
@@ -114,11 +81,14 @@ def _second_dev_on_a_taken_port(home: Path, port: int) -> None:
 
 
 @pytest.mark.slow
-def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> None:
+def test_dev_serves_the_readme_walkthrough_through_the_pooler_and_stops_clean(
+    tmp_path: Path, database_url: str, admin_database_url: str, conn: Any
+) -> None:
     home = tmp_path / "dev-home"
-    port = _free_port()
-    proc, banner = _start(home, port)
+    port = free_port()
+    proc, banner = start(home, port, pooled_env(database_url, admin_database_url))
     try:
+        assert not any("starting PostgreSQL" in line for line in banner)  # no embedded server
         assert any("demo tenant created" in line for line in banner)
         assert any(f"127.0.0.1:{port}/webhooks/ninjaone/" in line for line in banner)
         assert any("X-Webhook-Secret:" in line for line in banner)
@@ -171,7 +141,9 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         assert '"httpStatus": 200' in sim.stdout and '"cleared": true' in sim.stdout
         assert '"resolved": 1' in sim.stdout and '"status": "ok"' in sim.stdout
         # A technician closes the next alert's ticket: the local bus hands TICKET_CLOSED to
-        # ticket_closed, which resets the alert in the simulated NinjaOne.
+        # ticket_closed, which resets the alert in the simulated NinjaOne. After the walkthrough
+        # above (TIC000001 NinjaOne, TIC000002 Tactical, TIC000003 the simulator loop's, closed by
+        # the poll) the fired alert's ticket is TIC000004, the number the README's block closes.
         closing = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", _readme_block("e2e:ticket-close")],
             cwd=REPO,
@@ -181,6 +153,7 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
             timeout=120,
             check=True,
         )
+        assert "already closed" not in closing.stdout
         fired, _ = json.JSONDecoder().raw_decode(closing.stdout)
         # The README names the ticket the walkthrough's order gives this alert.
         assert fired["webhooks"][-1]["ticketNumber"] == "TIC000004", fired
@@ -189,7 +162,7 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
         assert fired["uid"] in state["resets"], closing.stdout
         assert all(a["uid"] != fired["uid"] for a in state["alerts"])
     finally:
-        output = _stop(proc) if proc.poll() is None else []
+        output = stop(proc) if proc.poll() is None else []
     assert any(
         line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000001" in line for line in output
     )
@@ -204,20 +177,43 @@ def test_dev_serves_the_readme_walkthrough_and_stops_clean(tmp_path: Path) -> No
     assert len(event_ids) == len(set(event_ids)), output
     assert any(line.startswith("bus     TICKET_CLOSED -> ticket") and "resolved=1" in line for line in output)
     assert any(line.startswith("e-mail  to=admin@demo-msp.test") for line in output)
+    # The simulator loop's alert (TIC000002 went to the Tactical walkthrough: one sequence per tenant).
     assert any(
         line.startswith("webhook ninjaone") and "ticket_created" in line and "TIC000003" in line for line in output
     )
     assert "stopped" in output
     assert any(line.split()[:3] == ["admin", "GET", "/v1/alerts"] and "200" in line for line in output)
     assert not [line for line in output if "Warning" in line or "Traceback" in line]
+    assert not (home / "pgdata").exists()
+    # Everything above reached PostgreSQL through PgBouncer as the application role: the demo
+    # tenant's rows were written by the seed (owner), its alerts and tickets by the functions.
+    assert conn.execute("SELECT count(*) AS n FROM rmm_alerts").fetchone()["n"] >= 4
+
+
+@pytest.mark.slow
+def test_dev_on_its_embedded_postgres_restarts_reusing_the_data(tmp_path: Path) -> None:
+    """The plain `scripts/dev` path: no DATABASE_URL, dev's own PostgreSQL under <home>/pgdata."""
+    home = tmp_path / "dev-home"
+    port = free_port()
+    proc, banner = start(home, port)
+    try:
+        assert any(f"starting PostgreSQL (data in {home / 'pgdata'})" in line for line in banner)
+        assert any("demo tenant created" in line for line in banner)
+        trigger = _readme_block("e2e:trigger")
+        created = _curl(trigger, home, port)
+        assert created["outcome"] == "ticket_created" and created["ticketNumber"] == "TIC000001"
+    finally:
+        output = stop(proc) if proc.poll() is None else []
+    assert "stopped" in output
     assert _postgres_for(home / "pgdata") == []
 
     # A second start reuses the data: same URLs and secrets, the ticket is still there.
-    proc, banner = _start(home, port)
+    resend = "\n".join(line for line in trigger.splitlines() if "sample" not in line)
+    proc, banner = start(home, port)
     try:
         assert any("reusing your data" in line for line in banner)
         again = _curl(resend, home, port)
         assert again["outcome"] == "skipped"  # the same delivery was already processed
     finally:
-        _stop(proc)
+        stop(proc)
     assert _postgres_for(home / "pgdata") == []

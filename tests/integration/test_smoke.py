@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_dev_e2e import REPO, _free_port, _start, _stop
+from tests.support.devproc import REPO, free_port, pooled_env, start, stop
 
 SMOKE = [sys.executable, str(REPO / "scripts" / "smoke")]
 
@@ -19,13 +19,12 @@ SMOKE = [sys.executable, str(REPO / "scripts" / "smoke")]
 @pytest.fixture
 def dev(tmp_path: Path, database_url: str, admin_database_url: str) -> Iterator[tuple[str, Path]]:
     home = tmp_path / "dev-home"
-    port = _free_port()
-    env = {"DATABASE_URL": database_url, "MIGRATION_DATABASE_URL": admin_database_url}
-    proc, _ = _start(home, port, env)
+    port = free_port()
+    proc, _ = start(home, port, pooled_env(database_url, admin_database_url))
     try:
         yield f"http://127.0.0.1:{port}", home
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _smoke(*args: str) -> subprocess.CompletedProcess[str]:
