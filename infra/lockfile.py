@@ -5,12 +5,15 @@ virtualenv exists (``python3 -m infra.lockfile check``).
 
 - ``requirements/dev.txt``: every dependency of ``.[dev]`` for any platform (``uv pip compile
   --universal --generate-hashes``); ``scripts/bootstrap`` installs it with ``--require-hashes``.
+- ``requirements/local.txt``: only ``.[local]`` (runtime + embedded PostgreSQL: what ``rmm-alerts
+  dev`` imports), any platform, constrained to the versions of ``dev.txt``; ``scripts/bootstrap
+  --local`` (run by ``scripts/dev``) installs it, so a first run skips the test and CDK tooling.
 - ``requirements/layer.txt``: ``[project].dependencies`` resolved for the Lambda runtime (Python
   3.13 on arm64, binary wheels only), constrained to the versions of ``dev.txt``; the layer is
   built from it, and its asset hash is taken from the pinned versions and hashes.
 
 Each lock starts with ``# inputs-sha256: <hash>`` of the dependency sections of
-``pyproject.toml``; a lock whose hash differs is stale (``scripts/lock`` regenerates both).
+``pyproject.toml``; a lock whose hash differs is stale (``scripts/lock`` regenerates them all).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ PYPROJECT = REPO_ROOT / "pyproject.toml"
 REQUIREMENTS_DIR = REPO_ROOT / "requirements"
 DEV_LOCK = REQUIREMENTS_DIR / "dev.txt"
 LAYER_LOCK = REQUIREMENTS_DIR / "layer.txt"
-LOCKS = (DEV_LOCK, LAYER_LOCK)
+LOCAL_LOCK = REQUIREMENTS_DIR / "local.txt"
+LOCKS = (DEV_LOCK, LOCAL_LOCK, LAYER_LOCK)
 INPUTS_PREFIX = "# inputs-sha256: "
 
 _PIN = re.compile(

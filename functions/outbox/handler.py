@@ -1,5 +1,5 @@
 """outbox: deliver every pending side effect (events, in-app notifications, e-mails) and return a
-summary (CONTRACT.md Lambda handlers). Input ``{}``; runs every minute and after commits (async
+summary (README.md). Input ``{}``; runs every minute and after commits (async
 invoke). The work lives in the layer (:mod:`rmm_alerts.outbox`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""EventBridge Scheduler -> one reconciliation cycle of one integration (CONTRACT.md Lambda handlers).
+"""EventBridge Scheduler -> one reconciliation cycle of one integration (docs/polling.md).
 
 Input ``{"tenantId": ..., "integrationId": ...}``; returns the cycle summary; raises when the
 cycle failed so the schedule's retry policy applies.

@@ -1,5 +1,5 @@
-"""EventBridge ``TICKET_CLOSED`` -> reset the ticket's alerts in their RMMs (CONTRACT.md Lambda
-handlers, Events).
+"""EventBridge ``TICKET_CLOSED`` -> reset the ticket's alerts in their RMMs (README.md, the
+ticket-closed subscriber).
 
 Returns a summary; raises only for transient failures (recorded first) so EventBridge retries
 and then dead-letters; malformed events and the service's own ``TICKET_CLOSED`` are dropped.

@@ -301,7 +301,17 @@ def test_weekly_window_in_another_timezone(page: Page, dev: Dev) -> None:
 
 
 def test_alert_from_the_webhook_its_trace_and_a_ticket_made_by_hand(page: Page, dev: Dev) -> None:
-    result = send_ninja(dev, 772001, device=4242, org=77)  # organization 77 is not mapped yet
+    # A one-off window far from the alert's own time: the trace must say why it did not match.
+    made = dev.api(
+        "POST",
+        "/v1/maintenance-windows",
+        {"name": "Far future", "startsAt": "2099-01-01T00:00:00Z", "endsAt": "2099-01-01T01:00:00Z"},
+    )
+    assert made.status_code == 201, made.text
+    try:
+        result = send_ninja(dev, 772001, device=4242, org=77)  # organization 77 is not mapped yet
+    finally:
+        dev.api("DELETE", f"/v1/maintenance-windows/{made.json()['windowId']}")
     assert (result["outcome"], result["reason"]) == ("recorded_only", "organization_not_mapped")
     sign_in(page, dev, route="#/alerts")
     page.get_by_label("Device id").fill("4242")
@@ -314,6 +324,11 @@ def test_alert_from_the_webhook_its_trace_and_a_ticket_made_by_hand(page: Page, 
 
     trace = page.get_by_role("region", name="Why it did what it did")
     expect(trace).to_contain_text("No maintenance window covered it.")
+    expect(trace).to_contain_text(
+        re.compile(
+            r"Window “Far future” did not match — time: \S+Z is outside 2099-01-01T00:00:00Z – 2099-01-01T01:00:00Z\."
+        )
+    )
     expect(trace).to_contain_text(re.compile(r"Rule “[^”]+”: (matched|did not match)"))
     expect(trace).to_contain_text("Outcome: recorded only (organization not mapped).")
 

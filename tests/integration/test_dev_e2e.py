@@ -113,6 +113,8 @@ def test_dev_serves_the_readme_walkthrough_through_the_pooler_and_stops_clean(
         detail: dict[str, Any] = json.loads(_shell(_readme_block("e2e:alert"), home, port).stdout)
         assert detail["status"] == "auto_resolved" and detail["ticketNumber"] == "TIC000001"
         assert detail["ticket"]["isClosed"] is True
+        # No window exists yet: the trace says so, with the time windows were checked at.
+        assert detail["decisionTrace"]["windows"]["checked"] == [] and detail["decisionTrace"]["windows"]["at"]
         notes = [n["text"] for n in detail["ticket"]["notes"]]
         assert notes[0].startswith("Ticket created automatically") and "closed automatically" in notes[-1]
         # TacticalRMM: trigger and resolve, paired by the sampled alert id.

@@ -88,7 +88,7 @@ def test_pipeline_events_reach_the_bus_once_with_event_id_and_client_id(
         assert by_type[kind]["clientId"] == str(world.client_id)
         assert by_type[kind]["alertId"] == str(trig.alert_id)
         assert by_type[kind]["ticketId"] == str(trig.ticket_id)
-    # CONTRACT.md Events: TICKET_CLOSED {tenantId, ticketId, closedByUserId?, closedAt}; the service
+    # The TICKET_CLOSED event: TICKET_CLOSED {tenantId, ticketId, closedByUserId?, closedAt}; the service
     # closed it, so no closedByUserId.
     closed = by_type["TICKET_CLOSED"]
     assert closed["tenantId"] == str(world.tenant) and closed["ticketId"] == str(trig.ticket_id)

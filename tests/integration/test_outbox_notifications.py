@@ -1,4 +1,4 @@
-"""Notifications (PRD FR-8) end to end on PostgreSQL: pipeline -> outbox -> dispatcher -> in-app
+"""Notifications (docs/rules.md, notifyUserIds) end to end on PostgreSQL: pipeline -> outbox -> dispatcher -> in-app
 rows and SES (moto) e-mails, per-user preferences, skipped users, header injection."""
 
 from __future__ import annotations

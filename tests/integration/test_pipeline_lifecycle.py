@@ -185,6 +185,21 @@ def test_window_suppresses_and_its_reset_is_quiet(world: Tenant, uow_factory: An
     # the same alert outside the window processes normally
     outside = run(uow_factory, event(world, at=datetime(2026, 6, 12, 15, 0, tzinfo=UTC)))
     assert outside.outcome == "ticket_created"
+    # ... and its trace says which window was considered and why it did not match (time, with the alert's time).
+    checks = world.alert(outside.alert_id)["decision_trace"]["windows"]
+    assert world.alert(outside.alert_id)["decision_trace"]["window"] is None
+    assert checks == {
+        "at": "2026-06-12T15:00:00Z",
+        "checked": [
+            {
+                "windowId": str(window),
+                "name": "Patch night",
+                "matched": False,
+                "reason": "time: 2026-06-12T15:00:00Z is outside 2026-06-12T13:00:00Z – 2026-06-12T15:00:00Z",
+            }
+        ],
+        "notListed": 0,
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Issue 10 item 14: ``cognito:groups`` in the documented formats only, with exact names
-(CONTRACT.md Admin API: a string such as ``rmm-admin`` or ``[rmm-admin, x]``, or a list)."""
+(docs/admin-api.md: a string such as ``rmm-admin`` or ``[rmm-admin, x]``, or a list)."""
 
 from __future__ import annotations
 

@@ -79,3 +79,38 @@ _OUTSIDE = re.compile(r"REFERENCE\.md|CONTRACT\.md|PRD\b|\bFR-\d+")
 def test_docs_cite_no_document_outside_the_repo(doc: Path) -> None:
     lines = doc.read_text().splitlines()
     assert [f"{doc.name}:{n}: {line}" for n, line in enumerate(lines, 1) if _OUTSIDE.search(line)] == []
+
+
+# Docstrings and comments too (Python files and the scripts): a reader of the code must be able to
+# look up what it cites. Migration SQL is not checked: shipped migrations are frozen by checksums.
+_CODE_DIRS = ("layers", "functions", "infra", "scripts", "tests")
+
+
+def _code_files() -> list[Path]:
+    found: list[Path] = []
+    for folder in _CODE_DIRS:
+        for path in sorted((REPO / folder).rglob("*")):
+            if not path.is_file() or "node_modules" in path.parts or "cdk.out" in path.parts:
+                continue
+            if path == Path(__file__).resolve():
+                continue
+            if path.suffix == ".py" or (path.parent.name == "scripts" and path.suffix == ""):
+                found.append(path)
+    return found
+
+
+def test_the_code_checker_sees_the_code() -> None:
+    files = {p.relative_to(REPO).as_posix() for p in _code_files()}
+    assert "layers/core/python/rmm_alerts/pipeline.py" in files
+    assert "functions/poller/handler.py" in files
+    assert "scripts/bootstrap" in files
+    assert _OUTSIDE.search('"""see REFERENCE.md §3"""') and _OUTSIDE.search("# PRD FR-11")
+
+
+def test_code_cites_no_document_outside_the_repo() -> None:
+    problems = []
+    for path in _code_files():
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if _OUTSIDE.search(line):
+                problems.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
+    assert problems == []

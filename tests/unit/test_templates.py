@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
-from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
+from rmm_alerts import normalizers
+from rmm_alerts.contracts import PROVIDER_LABELS, EventKind, NormalizedAlertEvent
 from rmm_alerts.templates import (
     MAX_DESCRIPTION_LENGTH,
     clip_title,
+    condition_name,
     default_description,
     default_title,
     pick_priority,
@@ -131,41 +135,109 @@ def test_placeholder_values(overrides: dict[str, Any], expected: dict[str, str |
 
 
 @pytest.mark.parametrize(
-    ("alert_class", "device", "message", "expected"),
+    ("condition", "device", "message", "expected"),
     [
         ("Disk Space", "SRV-01", "Disk low", "[NinjaOne Alert] Disk Space on SRV-01: Disk low"),
         (None, "SRV-01", None, "[NinjaOne Alert] Alert on SRV-01"),
         ("  ", "SRV-01", "  ", "[NinjaOne Alert] Alert on SRV-01"),
         ("CPU", "SRV-01", "  padded  ", "[NinjaOne Alert] CPU on SRV-01: padded"),
-        ("CPU", "SRV-01", "m" * 80, "[NinjaOne Alert] CPU on SRV-01: " + "m" * 80),
-        ("CPU", "SRV-01", "m" * 81, "[NinjaOne Alert] CPU on SRV-01"),
-        ("CPU", "SRV-01", "line one\nline two", "[NinjaOne Alert] CPU on SRV-01"),
+        ("CPU", "SRV-01", "m" * 81, "[NinjaOne Alert] CPU on SRV-01: " + "m" * 81),
+        ("CPU", "SRV-01", "line one\nline two", "[NinjaOne Alert] CPU on SRV-01: line one line two"),
         ("CPU", "SRV-01", "line one\r\n", "[NinjaOne Alert] CPU on SRV-01: line one"),
         ("CPU\nload", "SRV\t01", None, "[NinjaOne Alert] CPU load on SRV 01"),
         ("CPU", "", None, "[NinjaOne Alert] CPU on unknown device"),
+        ("Disk full", "SRV-01", "disk FULL", "[NinjaOne Alert] Disk full on SRV-01"),
     ],
     ids=[
-        "class-device-message",
-        "class-fallback-no-message",
-        "blank-class-blank-message",
+        "condition-device-message",
+        "condition-fallback-no-message",
+        "blank-condition-blank-message",
         "message-stripped",
-        "message-80-chars-kept",
-        "message-81-chars-dropped",
-        "multiline-message-dropped",
+        "long-message-kept",
+        "multiline-message-joined",
         "trailing-newline-stripped",
         "whitespace-collapsed",
         "blank-device",
+        "message-equal-to-condition-not-repeated",
     ],
 )
-def test_default_title(alert_class: str | None, device: str, message: str | None, expected: str) -> None:
-    assert default_title("NinjaOne", alert_class, device, message) == expected
+def test_default_title(condition: str | None, device: str, message: str | None, expected: str) -> None:
+    assert default_title("NinjaOne", condition, device, message) == expected
 
 
-def test_default_title_capped() -> None:
-    title = default_title("TacticalRMM", "C" * 300, "D" * 300, "short")
+def test_default_title_capped_keeps_device_and_message() -> None:
+    title = default_title("TacticalRMM", "C" * 300, "D" * 300, "short " + "m" * 400)
     assert len(title) == 255
-    assert title.startswith("[TacticalRMM Alert] CCC")
+    assert title.startswith("[TacticalRMM Alert] " + "C" * 99 + "… on " + "D" * 63 + "…: short mmm")
     assert title.endswith("…")
+
+
+_TACTICAL_DISK = (
+    "Disk space on C: is below 10% (4.2 GB free of 237 GB); "
+    "threshold 10%, checked by the TacticalRMM agent every 120 seconds"
+)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {
+                "raw": {"sourceName": "Disk Free Space", "data": {"message": {"code": "vmm_cond_disk_free_space_lt"}}},
+                "alert_class": "vmm_cond_disk_free_space_lt",
+            },
+            "Disk Free Space",
+        ),
+        ({"raw": {"subject": "Low disk on C:"}, "alert_class": "vmm_cond_disk_free_space_lt"}, "Low disk on C:"),
+        ({"raw": {}, "alert_class": "vmm_cond_disk_free_space_lt"}, "Disk free space below"),
+        ({"raw": {"sourceName": "TRIGGERED"}, "alert_class": "cpu_usage_gt"}, "Cpu usage above"),
+        ({"raw": {}, "alert_class": None, "condition_id": "abc-123"}, "abc-123"),
+        (
+            {
+                "provider": "tacticalrmm",
+                "alert_class": "check",
+                "source_type": "diskspace",
+                "raw": {"checkName": "Disk Space Drive C:"},
+            },
+            "Disk Space Drive C:",
+        ),
+        (
+            {"provider": "tacticalrmm", "alert_class": "check", "source_type": "diskspace", "raw": {}},
+            "Diskspace check",
+        ),
+        ({"provider": "tacticalrmm", "alert_class": "task", "raw": {"task_name": "Nightly backup"}}, "Nightly backup"),
+        ({"provider": "tacticalrmm", "alert_class": "availability", "raw": {}}, "Agent offline"),
+        ({"provider": "tacticalrmm", "alert_class": "custom", "raw": {}}, "Custom alert"),
+    ],
+    ids=[
+        "ninja-source-name-over-code",
+        "ninja-subject",
+        "ninja-code-in-words",
+        "ninja-lifecycle-word-ignored",
+        "ninja-condition-id-fallback",
+        "tactical-check-name",
+        "tactical-check-type",
+        "tactical-task-name-snake",
+        "tactical-availability",
+        "tactical-custom",
+    ],
+)
+def test_condition_name(overrides: dict[str, Any], expected: str) -> None:
+    assert condition_name(_event(**overrides)) == expected
+
+
+def test_tactical_disk_check_title_keeps_message() -> None:
+    event = _event(
+        provider="tacticalrmm",
+        alert_class="check",
+        source_type="diskspace",
+        device_name="ACME-WS-01",
+        message=_TACTICAL_DISK,
+        raw={"checkName": "Disk Space Drive C:"},
+    )
+    title = default_title("TacticalRMM", condition_name(event), "ACME-WS-01", event.message)
+    assert title == "[TacticalRMM Alert] Disk Space Drive C: on ACME-WS-01: " + _TACTICAL_DISK
+    assert "vmm_" not in title and len(title) <= 255
 
 
 @pytest.mark.parametrize(
@@ -287,3 +359,42 @@ def test_pick_priority(
     severity: str, priorities: list[tuple[str, str]], override: str | None, expected: str | None
 ) -> None:
     assert pick_priority(severity, priorities, override) == expected
+
+
+_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "ninjaone/condition_triggered.json",
+            "[NinjaOne Alert] Disk Space C: below 10% on ACME-WS-01: Disk C: free space is 7.8% (threshold 10%)",
+        ),
+        (
+            "tactical/check_trigger.json",
+            "[TacticalRMM Alert] Disk Space Drive Check: Drive C: - Warning Threshold: 25% Error Threshold: 10% "
+            "on ACME-WS-01: ACME-WS-01 has a diskspace check: Disk Space Drive Check: Drive C: - Warning "
+            "Threshold: 25% Error Threshold: 10% that failed.",
+        ),
+        (
+            "tactical/availability_trigger.json",
+            "[TacticalRMM Alert] Agent offline on ACME-WS-01: ACME-WS-01 in Acme Corp, Main Office is overdue.",
+        ),
+        (
+            "tactical/task_trigger.json",
+            "[TacticalRMM Alert] Nightly backup on ACME-WS-01: ACME-WS-01 has task: Nightly backup that failed.",
+        ),
+    ],
+    ids=["ninjaone-condition", "tactical-disk-check", "tactical-availability", "tactical-task"],
+)
+def test_default_title_of_the_sample_payloads(fixture: str, expected: str) -> None:
+    """From the real payload through the normalizer: what the ticket draft's default title is."""
+    body = json.loads((_FIXTURES / fixture).read_text())
+    normalize = normalizers.normalize_tactical if fixture.startswith("tactical") else normalizers.normalize_ninjaone
+    event = normalize(body, tenant_id=uuid4(), integration_id=uuid4())
+    title = default_title(
+        PROVIDER_LABELS[event.provider], condition_name(event), placeholder_values(event)["device"] or "", event.message
+    )
+    assert title == expected
+    assert "vmm_cond" not in title and " check on " not in title and len(title) <= 255

@@ -124,6 +124,7 @@ type Trace = {
   dedupKey?: string;
   client?: { clientId?: string | null; source?: string | null };
   window?: { windowId?: string; name?: string } | null;
+  windows?: { at?: string; checked?: { windowId: string; name: string; matched: boolean; reason: string }[]; notListed?: number };
   rules?: { ruleId: string; name: string; matched: boolean; reasons: string[]; error?: string | null }[];
   group?: { createdTicketId?: string; joinedTicketId?: string; primaryAlertId?: string } | null;
   warnings?: string[];
@@ -135,8 +136,12 @@ type Trace = {
 export function traceLines(t: Trace): string[] {
   const out: string[] = [];
   if (t.evaluatedAt) out.push(`Evaluated at ${when(t.evaluatedAt)}.`);
+  const checked = t.windows?.checked ?? [];
+  if (t.windows?.at) out.push(`Maintenance windows checked at the alert's time, ${when(t.windows.at)}.`);
+  for (const w of checked) if (!w.matched) out.push(`Window “${w.name}” did not match — ${w.reason}.`);
+  if (t.windows?.notListed) out.push(`${t.windows.notListed} more window(s) not listed.`);
   if (t.window) out.push(`Maintenance window “${t.window.name ?? t.window.windowId}” covered it: suppressed, no ticket.`);
-  else out.push("No maintenance window covered it.");
+  else out.push(t.windows && !checked.length ? "No maintenance windows to check. No maintenance window covered it." : "No maintenance window covered it.");
   if (t.rules?.length) {
     for (const r of t.rules) {
       out.push(`Rule “${r.name}”: ${r.matched ? "matched" : "did not match"} — ${r.reasons.join("; ")}${r.error ? ` (error: ${r.error})` : ""}.`);

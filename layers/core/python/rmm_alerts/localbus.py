@@ -1,4 +1,4 @@
-"""``rmm-alerts dev``'s local event bus (CONTRACT.md Commands): what EventBridge does in AWS.
+"""``rmm-alerts dev``'s local event bus (README.md, Commands): what EventBridge does in AWS.
 
 Publishers (``rmm-alerts ticket close``, a PSA running locally) drop an entry as a JSON file
 under ``<home>/bus/``; the dev server picks each up, wraps it as the event EventBridge would hand

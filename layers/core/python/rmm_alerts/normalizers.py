@@ -1,4 +1,4 @@
-"""Raw RMM webhook payloads -> :class:`NormalizedAlertEvent` (REFERENCE.md §1, §2, §4).
+"""Raw RMM webhook payloads -> :class:`NormalizedAlertEvent` (docs/payloads.md).
 
 Pure functions: no I/O, no clock. Whatever JSON value arrives (object, list, string, null, nested
 junk), the only exceptions that leave this module are :class:`NotAnAlert` (a valid payload that is
@@ -266,7 +266,7 @@ def _build(fields: dict[str, Any], sources: Mapping[str, str]) -> NormalizedAler
 
 
 # ---------------------------------------------------------------------------------------------
-# NinjaOne (REFERENCE.md §1)
+# NinjaOne (docs/payloads.md)
 
 _NINJA_LIFECYCLE: Final[dict[str, EventKind]] = {
     "TRIGGERED": EventKind.TRIGGERED,
@@ -311,7 +311,7 @@ def normalize_ninjaone(
 
     # Lifecycle: whichever of statusCode/status holds the word. statusCode first: in the documented
     # shape it is authoritative and `status` is a human string; in the alternative shape statusCode
-    # is the condition code and the word is in `status` (REFERENCE.md §4.1: never swap them blindly).
+    # is the condition code and the word is in `status` (never swap them blindly).
     status_code = _text(body.get("statusCode"))
     status = _text(body.get("status"))
     if _is_lifecycle_word(status_code):
@@ -339,7 +339,7 @@ def normalize_ninjaone(
     sources: dict[str, str] = {"external_alert_id": found_id[0], "raw": "body"}
 
     # Condition identity: what fired, stable across TRIGGERED/RESET, never the lifecycle word
-    # (REFERENCE.md §4.1: that would collapse every condition of a device into one dedup key).
+    # (that would collapse every condition of a device into one dedup key).
     message_code = _text(_get(body, "data", "message", "code"))
     source_name = _text(body.get("sourceName"))
     condition_candidates = [
@@ -421,7 +421,7 @@ def normalize_ninjaone(
 
 
 # ---------------------------------------------------------------------------------------------
-# TacticalRMM (REFERENCE.md §2). The body is our own template: rmm_alerts.tactical_template.
+# TacticalRMM (docs/payloads.md). The body is our own template: rmm_alerts.tactical_template.
 
 _TACTICAL_SEVERITY: Final[dict[str, Severity]] = {"error": "critical", "warning": "moderate", "info": "minor"}
 _TACTICAL_EVENTS: Final[dict[str, EventKind]] = {
@@ -438,7 +438,7 @@ _CUSTOM_ID_MAX: Final = 200
 
 def tactical_severity(value: object) -> Severity:
     """``error|warning|info`` -> ``critical|moderate|minor``; an already-normalized value passes
-    through; unknown -> ``none`` (REFERENCE.md §2, §4.9)."""
+    through; unknown -> ``none``."""
     text = _text(value)
     lowered = text.lower() if text else ""
     if lowered in _TACTICAL_SEVERITY:
@@ -458,7 +458,7 @@ def tactical_condition_id(
     task_name: str | None = None,
     message: str | None = None,
 ) -> str:
-    """What failed on the agent, never the agent itself (REFERENCE.md §4.9): ``check:<id>``,
+    """What failed on the agent, never the agent itself (one agent has many checks): ``check:<id>``,
     ``task:<id>``, ``availability``, ``custom:<message>``; a check/task without its id falls back to
     ``check:name:<name>`` / ``task:name:<name>``. Public so the poller derives the same identity from
     the REST API (``assigned_check``, ``assigned_task``). Raises MalformedPayload naming the field."""
@@ -613,7 +613,7 @@ def normalize_tactical(
 
     device = _pick(body, "agentId", _ident)
     if alert_id is None:
-        # A resolve without its alert id (REFERENCE.md §4.9): pair on agent + check/task instead.
+        # A resolve without its alert id (older Tactical templates): pair on agent + check/task instead.
         if device is None:
             raise MalformedPayload("alertId", "missing alert id, and no agentId to pair the resolve by")
         # Derived like the dedup key, so agent "a:b" + check "c" never meets agent "a" + "b:c".

@@ -1,5 +1,5 @@
-"""Ticket closed → reset the alert in the RMM (PRD acceptance criterion 4, REFERENCE.md §3,
-CONTRACT.md "Talking to the RMMs").
+"""Ticket closed → reset the alert in the RMM (README.md, the
+ticket-closed subscriber; docs/polling.md for the RMM APIs).
 
 For every alert linked to the closed ticket that is still ``active`` or ``acknowledged`` and whose
 matched rule's ``resetAlertOnTicketClose`` holds (no rule: it holds):

@@ -93,7 +93,7 @@ class ProcessResult:
         return self.outcome != "skipped"
 
     def as_response(self) -> dict[str, Any]:
-        """The webhook response body (CONTRACT.md Webhooks)."""
+        """The webhook response body (README.md and docs/errors.md)."""
         body: dict[str, Any] = {"processed": self.processed, "outcome": self.outcome}
         if self.alert_id:
             body["alertId"] = str(self.alert_id)
@@ -129,7 +129,7 @@ def release_suppressed(
     event: NormalizedAlertEvent, alert_id: UUID, uow: UnitOfWork, *, now: datetime | None = None
 ) -> ProcessResult:
     """Re-decide a suppressed alert whose window no longer covers *now* (poller window catch-up,
-    REFERENCE.md §4 flaw 8): windows and rules are evaluated at now, and the alert row is updated in
+    docs/polling.md): windows and rules are evaluated at now, and the alert row is updated in
     place (same alert id) with the outcome a fresh trigger would get. ``event`` is the alert's own
     trigger, rebuilt from the stored row. An alert that is no longer suppressed is left alone."""
     at = now or _now()
@@ -245,7 +245,7 @@ def _triggered(
     )
     client = tickets.choose_client(cfg)
     asset_id = tickets.as_uuid(cfg["asset_id"])
-    window = windows.suppressing_window(
+    window, window_checks = windows.check_windows(
         _parse(MaintenanceWindow, cfg["windows"], "window_id"),
         integration_id=integration,
         client_id=client.client_id,
@@ -301,6 +301,8 @@ def _triggered(
         "client": {"clientId": str(client.client_id) if client.client_id else None, "source": client.source},
         "assetId": str(asset_id) if asset_id else None,
         "window": _window_trace(window) if window else None,
+        # Every window considered and why it did not match (docs/rules.md, "The decision trace").
+        "windows": window_checks,
         "rules": [e.as_trace() for e in evaluations],
         "group": None,
     }

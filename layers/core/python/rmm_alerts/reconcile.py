@@ -1,5 +1,4 @@
-"""One reconciliation cycle of one integration (PRD FR-11, REFERENCE.md §3, CONTRACT.md
-"Talking to the RMMs").
+"""One reconciliation cycle of one integration (docs/polling.md).
 
 1. **Lock.** A transaction-scoped advisory lock on the integration, taken with
    ``pg_try_advisory_xact_lock`` on a connection of its own that stays open for the cycle: a

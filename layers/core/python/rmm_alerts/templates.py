@@ -1,4 +1,4 @@
-"""Ticket text (REFERENCE.md §3, PRD FR-4): placeholder rendering, default title and
+"""Ticket text (docs/rules.md, "Actions"): placeholder rendering, default title and
 description, and the severity -> tenant priority mapping. Pure functions, no I/O."""
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ def render_description(template: str, values: Mapping[str, str | None]) -> str:
     return render(template, values, value_limit=MAX_VALUE_LENGTH, total_limit=MAX_DESCRIPTION_LENGTH)
 
 
-# A message is "short" enough to go in the default title when, stripped, it is one line of at
-# most this many characters.
-SHORT_MESSAGE_LENGTH = 80
 UNKNOWN_DEVICE = "unknown device"
 _ELLIPSIS = "…"
 
@@ -37,7 +34,7 @@ _ELLIPSIS = "…"
 _PLACEHOLDER = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}", re.ASCII)
 _WHITESPACE = re.compile(r"\s+")
 
-# Severity -> candidate priority names, in order of preference (REFERENCE.md §3).
+# Severity -> candidate priority names, in order of preference (docs/rules.md, Actions).
 PRIORITY_NAMES: dict[str, tuple[str, ...]] = {
     "critical": ("urgent", "critical"),
     "major": ("high",),
@@ -119,16 +116,74 @@ def clip_title(title: str) -> str:
     return clip(_WHITESPACE.sub(" ", title).strip(), MAX_TITLE_LENGTH)
 
 
-def default_title(provider_label: str, alert_class: str | None, device: str, message: str | None) -> str:
-    """``[<Provider> Alert] <class> on <device>`` plus ``: <message>`` when the message is short.
+# The condition and the device never crowd the message out of a default title entirely.
+MAX_TITLE_CONDITION_LENGTH = 100
+MAX_TITLE_DEVICE_LENGTH = 64
 
-    Short means: after stripping, non-empty, a single line and at most 80 characters. The class
-    falls back to ``Alert``; the whole title is one line capped at 255 characters.
+# Machine-code prefixes dropped when a code has to be shown as words (NinjaOne condition codes).
+_CODE_PREFIXES = ("vmm_cond_", "cond_", "condition_")
+_CODE_WORDS = {"lt": "below", "gt": "above", "le": "at most", "ge": "at least", "eq": "equals"}
+_CODE = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)+", re.ASCII)
+# Not a name: lifecycle words, and the "None"/"null" an RMM template renders for a missing value.
+_NOT_A_NAME = frozenset({"triggered", "reset", "acknowledged", "trigger", "resolve", "resolved", "none", "null"})
+_TACTICAL_TYPE_NAMES = {"availability": "Agent offline", "custom": "Custom alert"}
+
+
+def readable_code(code: str) -> str:
+    """A snake_case machine code as words: ``vmm_cond_disk_free_space_lt`` -> ``Disk free space below``.
+    Anything that is not such a code is returned stripped, unchanged."""
+    text = code.strip()
+    if not _CODE.fullmatch(text):
+        return text
+    for prefix in _CODE_PREFIXES:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            text = text[len(prefix) :]
+            break
+    words = [_CODE_WORDS.get(word, word) for word in text.split("_")]
+    phrase = " ".join(words)
+    return phrase[:1].upper() + phrase[1:]
+
+
+def _raw_text(raw: Mapping[str, object], *names: str) -> str | None:
+    for name in names:
+        value = raw.get(name)
+        if isinstance(value, str) and value.strip() and value.strip().lower() not in _NOT_A_NAME:
+            return value.strip()
+    return None
+
+
+def condition_name(event: NormalizedAlertEvent) -> str:
+    """The condition's human name for a dispatcher: NinjaOne's ``sourceName``, else its ``subject``,
+    else a readable form of the condition code; TacticalRMM's check or task name, else the alert
+    type in words. Never an internal code when a human name exists."""
+    raw = event.raw if isinstance(event.raw, Mapping) else {}
+    if event.provider == "tacticalrmm":
+        kind = (event.alert_class or "").strip().lower()
+        if kind == "check":
+            name = _raw_text(raw, "checkName", "check_name")
+            return name or f"{(event.source_type or 'check').capitalize()} check"
+        if kind == "task":
+            return _raw_text(raw, "taskName", "task_name") or "Task"
+        return _TACTICAL_TYPE_NAMES.get(kind) or readable_code(event.alert_class or "") or "Alert"
+    name = _raw_text(raw, "sourceName", "subject")
+    if name and name != (event.message or "").strip():
+        return readable_code(name)
+    code = _present(event.alert_class) or _present(event.condition_id)
+    return readable_code(code) if code else "Alert"
+
+
+def default_title(provider_label: str, condition: str | None, device: str, message: str | None) -> str:
+    """``[<Provider> Alert] <condition> on <device>: <message>`` as one line of at most 255 characters.
+
+    The condition (falls back to ``Alert``) and the device are clipped first so the message always
+    gets room; the message is collapsed to one line and cut to what is left, never dropped for being
+    long. A message equal to the condition name is not repeated.
     """
-    alert_class = _present(alert_class) or "Alert"
-    title = f"[{provider_label} Alert] {alert_class} on {_present(device) or UNKNOWN_DEVICE}"
-    text = (message or "").strip()
-    if text and len(text) <= SHORT_MESSAGE_LENGTH and "\n" not in text and "\r" not in text:
+    name = clip(_WHITESPACE.sub(" ", _present(condition) or "Alert").strip(), MAX_TITLE_CONDITION_LENGTH)
+    where = clip(_WHITESPACE.sub(" ", _present(device) or UNKNOWN_DEVICE).strip(), MAX_TITLE_DEVICE_LENGTH)
+    title = f"[{provider_label} Alert] {name} on {where}"
+    text = _WHITESPACE.sub(" ", message or "").strip()
+    if text and text.casefold() != name.casefold():
         title += f": {text}"
     return clip_title(title)
 

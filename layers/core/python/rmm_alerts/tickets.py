@@ -1,5 +1,5 @@
 """Ticket decisions as pure functions: what a new alert ticket looks like, the notes the pipeline
-writes, and whether a reset may close a ticket (REFERENCE.md §3)."""
+writes, and whether a reset may close a ticket (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def draft_ticket(
     title_template: str | None = None,
     description_template: str | None = None,
 ) -> TicketDraft:
-    """The ticket REFERENCE.md §3 specifies, from the rule's actions and the tenant's defaults row
+    """The new alert ticket (docs/rules.md, Actions), from the rule's actions and the tenant's defaults row
     (see ``PsaRepository.ticket_defaults``)."""
     if client.client_id is None:
         raise CannotCreateTicket("no_client", "no client: map the device to an asset or the organization to a client")
@@ -120,12 +120,13 @@ def draft_ticket(
     desc_tpl = description_template or (tpl.description_template if tpl else None)
     device = values.get("device") or "unknown device"
     label = PROVIDER_LABELS[event.provider]
+    condition = templates.condition_name(event)
     if title_tpl:
         # A template that renders to nothing falls back to the default title without the message.
         rendered = templates.render_title(title_tpl, values)
-        title = rendered or templates.default_title(label, event.alert_class, device, None)
+        title = rendered or templates.default_title(label, condition, device, None)
     else:
-        title = templates.default_title(label, event.alert_class, device, event.message)
+        title = templates.default_title(label, condition, device, event.message)
     description = templates.render_description(desc_tpl, values) if desc_tpl else templates.default_description(event)
 
     return TicketDraft(

@@ -196,3 +196,96 @@ def occurrence_at_or_after(window: MaintenanceWindow, now: datetime) -> tuple[da
         if end > now:
             return start, end
     return None
+
+
+# The decision trace lists at most this many windows, then only how many more there were.
+MAX_TRACED_WINDOWS = 20
+_DAY_NAMES = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+
+
+def _scope_mismatch(
+    window: MaintenanceWindow, *, integration_id: UUID, client_id: UUID | None, asset_id: UUID | None
+) -> str | None:
+    """Why the window's scope does not match the alert, or ``None`` when it does."""
+    for what, wanted, actual in (
+        ("integration", window.integration_id, integration_id),
+        ("client", window.client_id, client_id),
+        ("asset", window.asset_id, asset_id),
+    ):
+        if wanted is not None and wanted != actual:
+            return f"scope: window is for {what} {wanted}, the alert's {what} is {actual or 'unknown'}"
+    return None
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _time_mismatch(schedule: _OneOff | _Weekly, at: datetime) -> str:
+    """Why ``at`` is outside the schedule (called only when it is)."""
+    if isinstance(schedule, _OneOff):
+        return f"time: {_iso(at)} is outside {_iso(schedule.starts_at)} – {_iso(schedule.ends_at)}"
+    local = at.astimezone(schedule.zone)
+    days = ",".join(_DAY_NAMES[d] for d in sorted(schedule.days))
+    return (
+        f"time: {_iso(at)} is {_DAY_NAMES[local.isoweekday() % 7]} {local:%H:%M} in {schedule.zone.key}, "
+        f"outside {days} {schedule.start:%H:%M}–{schedule.end:%H:%M}"
+    )
+
+
+def window_verdict(
+    window: MaintenanceWindow,
+    *,
+    integration_id: UUID,
+    client_id: UUID | None,
+    asset_id: UUID | None,
+    at: datetime,
+) -> str | None:
+    """Why ``window`` does not suppress an alert at ``at`` (``inactive``, ``scope: …``, ``time: …``,
+    ``unusable schedule``), or ``None`` when it does. Same decision as :func:`suppressing_window`."""
+    _require_aware(at, "at")
+    if not window.is_active:
+        return "inactive"
+    scope = _scope_mismatch(window, integration_id=integration_id, client_id=client_id, asset_id=asset_id)
+    if scope is not None:
+        return scope
+    schedule = _schedule(window)
+    if schedule is None:
+        return "unusable schedule (ignored)"
+    if covers(window, at):
+        return None
+    return _time_mismatch(schedule, at)
+
+
+def check_windows(
+    windows: Sequence[MaintenanceWindow],
+    *,
+    integration_id: UUID,
+    client_id: UUID | None,
+    asset_id: UUID | None,
+    at: datetime,
+    limit: int = MAX_TRACED_WINDOWS,
+) -> tuple[MaintenanceWindow | None, dict[str, object]]:
+    """The suppressing window (as :func:`suppressing_window`) and the trace of the check:
+    ``{"at", "checked": [{windowId, name, matched, reason}], "notListed"}``. Windows are listed in
+    order up to the match; beyond ``limit`` only their count is kept (``notListed``)."""
+    checked: list[dict[str, object]] = []
+    not_listed = 0
+    found: MaintenanceWindow | None = None
+    for window in windows:
+        reason = window_verdict(window, integration_id=integration_id, client_id=client_id, asset_id=asset_id, at=at)
+        if len(checked) < limit:
+            checked.append(
+                {
+                    "windowId": str(window.window_id),
+                    "name": window.name,
+                    "matched": reason is None,
+                    "reason": reason or "covers the alert's time",
+                }
+            )
+        else:
+            not_listed += 1
+        if reason is None:
+            found = window
+            break
+    return found, {"at": _iso(at), "checked": checked, "notListed": not_listed}

@@ -34,7 +34,7 @@ class Principal:
 
 
 def parse_groups(value: Any) -> frozenset[str]:
-    """The caller's groups, from the documented forms only (CONTRACT.md Admin API): a list of
+    """The caller's groups, from the documented forms only (docs/admin-api.md): a list of
     names, one name (``"rmm-admin"``), or API Gateway's flattening of a list (``"[a, b]"``, joined
     with ``", "``). Names are exact: nothing is trimmed, unquoted or split on anything else, so
     ``"x,rmm-admin"`` (a legal Cognito group name) is one group, and not the admin group."""

@@ -205,7 +205,7 @@ def _best_effort(what: str, action: Any, *args: Any) -> None:
 
 
 def check_instance_url(provider: str, url: str | None) -> str | None:
-    """CONTRACT.md Configuration: 422 at ``instanceUrl`` for anything the service must not call."""
+    """docs/admin-api.md: 422 at ``instanceUrl`` for anything the service must not call."""
     if url is None:
         return None
     try:

@@ -1,4 +1,4 @@
-"""NinjaOne REST API v2 client (REFERENCE.md §1).
+"""NinjaOne REST API v2 client (docs/polling.md).
 
 OAuth 2 client credentials at ``{instanceUrl}/ws/oauth/token``; the token is cached per
 integration (process-wide, so warm Lambdas reuse it) until shortly before it expires, and fetched

@@ -1,4 +1,4 @@
-"""TacticalRMM REST API client (REFERENCE.md §2; amidaware/tacticalrmm ``alerts/views.py``).
+"""TacticalRMM REST API client (docs/polling.md; amidaware/tacticalrmm ``alerts/views.py``).
 
 Auth is the ``X-API-KEY`` header. Active alerts: ``PATCH /alerts/`` with exactly
 ``{"resolvedFilter": false, "snoozedFilter": false}`` (any unknown key makes Tactical return every

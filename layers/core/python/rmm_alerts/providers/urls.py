@@ -1,4 +1,4 @@
-"""Which ``instanceUrl`` an integration may have (CONTRACT.md Configuration).
+"""Which ``instanceUrl`` an integration may have (docs/admin-api.md).
 
 The service sends credentials to this URL, so anything else is SSRF and a credential leak:
 ``https://`` only, no user info, no query or fragment, and for NinjaOne one of its regional hosts.

@@ -1,7 +1,7 @@
 """Loopback fakes of the NinjaOne and TacticalRMM APIs: the tests' RMMs and ``rmm-alerts dev``'s
 built-in simulator.
 
-Real HTTP servers on 127.0.0.1, stateful, shaped like REFERENCE.md §1–2, with fault injection
+Real HTTP servers on 127.0.0.1, stateful, shaped like the real APIs (docs/polling.md), with fault injection
 (:meth:`SimServer.fail`) and webhooks they send themselves. Drive them in-process
 (``sim.fire(...)``, ``sim.clear(...)``, ``sim.resets``, ``sim.resolves``) or, when another process
 runs them, over ``POST <sim url>/_sim/<fire|clear|state|webhooks>`` (``rmm-alerts sim ...``).

@@ -1,4 +1,4 @@
-"""A stateful loopback fake of NinjaOne's API v2 (REFERENCE.md §1), which also sends webhooks.
+"""A stateful loopback fake of NinjaOne's API v2 (docs/polling.md), which also sends webhooks.
 
 State: API clients (id -> secret), issued tokens, devices, organizations, active alerts (by uid),
 the registered webhook, and what it received (resets, registrations). ``fire`` raises an alert

@@ -1,4 +1,4 @@
-"""A stateful loopback fake of TacticalRMM's API (REFERENCE.md §2, amidaware/tacticalrmm
+"""A stateful loopback fake of TacticalRMM's API (docs/polling.md, amidaware/tacticalrmm
 ``alerts/views.py``), which also sends the alert-template webhooks our template describes.
 
 ``PATCH /alerts/`` behaves like Tactical's: with only the filter keys it filters; any other key
