@@ -26,7 +26,12 @@ BEGIN
     END IF;
     -- A tenant's first ticket: serialize only the creators of this one sequence.
     PERFORM pg_advisory_xact_lock(hashtextextended(seq_name, 0));
-    seq := to_regclass(seq_name);
+    -- Read pg_class with this statement's snapshot, not to_regclass: taking an advisory lock
+    -- processes no catalog invalidations, so the cache can still miss a sequence that the
+    -- previous holder created and committed (CREATE SEQUENCE would then fail with 42P07).
+    SELECT c.oid::regclass INTO seq
+      FROM pg_catalog.pg_class c
+     WHERE c.relname = seq_name AND c.relnamespace = 'public'::regnamespace;
     IF seq IS NOT NULL THEN
         RETURN seq;
     END IF;
