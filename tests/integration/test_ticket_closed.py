@@ -643,7 +643,7 @@ def test_dev_ticket_close_publishes_on_the_local_bus_which_resets_the_alert(
     local = ninja_alert(nworld, ninja, uow_factory, 101, "disk")
     number = nworld.ticket(local["ticket_id"])["ticket_number"]
 
-    assert cli.main(["ticket", "close", number, "--user-id", str(nworld.user_id)]) == 0
+    assert cli.main(["ticket", "close", number, "--user-id", str(nworld.user_id), "--no-wait"]) == 0
     ticket = nworld.ticket(local["ticket_id"])
     assert ticket["closed_at"] is not None and ticket["status_id"] == nworld.closed_status_id
     assert ninja.resets == []  # nothing happens until the bus delivers

@@ -213,6 +213,8 @@ def cmd_ticket_close(args: argparse.Namespace) -> int:
         detail["closedByUserId"] = str(user)
     entry = localbus.publish(home, detail_type="TICKET_CLOSED", source="psa.local", detail=detail)
     print(f"closed ticket {args.ticket_number} ({row['ticket_id']}); TICKET_CLOSED is on the local bus")
+    if args.no_wait:
+        return 0
     # The dev server removes the entry once ticket_closed has handled it (or parks it when it failed):
     # wait for that, so what follows (e.g. `sim state`) sees the reset.
     import time
@@ -380,6 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_close.add_argument("ticket_number", help="the ticket's number, as the PSA shows it")
     p_close.add_argument("--tenant", help="the tenant id (needed only when several tenants have that number)")
     p_close.add_argument("--user-id", help="the closing technician's user id (default: none, shown as system)")
+    p_close.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once TICKET_CLOSED is on the bus (default: wait up to 60 s until rmm-alerts dev delivered it)",
+    )
     p_close.set_defaults(func=cmd_ticket_close)
     return parser
 
