@@ -16,9 +16,7 @@ import time
 import uuid
 from typing import Any
 
-import httpx
-
-from rmm_alerts.simulator.server import Reply, Request, SimServer
+from rmm_alerts.simulator.server import Reply, Request, SimServer, post_webhook
 
 _UID_NAMESPACE = uuid.UUID("6b1f3c8e-0000-4000-8000-00000000a1e7")
 
@@ -46,8 +44,6 @@ class NinjaOneSim(SimServer):
         self.resets: list[str] = []
         self.webhook: dict[str, Any] | None = None
         self.webhook_deletes = 0
-        self.webhook_deliveries: list[dict[str, Any]] = []
-        self.send_webhooks = True
         self.bare_alerts = False
         self._activity_ids = itertools.count(900_000)
         self._alert_lock = threading.Lock()
@@ -191,12 +187,7 @@ class NinjaOneSim(SimServer):
             return
         body = self.activity(alert, status_code)
         headers = {h["name"]: h["value"] for h in hook.get("headers", []) if isinstance(h, dict)}
-        try:
-            response = httpx.post(hook["url"], json=body, headers=headers, timeout=10.0)
-            status: int | None = response.status_code
-            answer = _answer(response)
-        except httpx.HTTPError:
-            status, answer = None, {}
+        status, answer = post_webhook(hook["url"], body, headers, timeout=10.0)
         self.webhook_deliveries.append(
             {"statusCode": status_code, "httpStatus": status, "activityId": body["id"], **answer}
         )
@@ -299,18 +290,4 @@ class NinjaOneSim(SimServer):
                 "webhook": {"url": self.webhook["url"]} if self.webhook else None,
                 "sendWebhooks": self.send_webhooks,
             }
-        if action == "webhooks":
-            self.send_webhooks = bool(args.get("enabled", True))
-            return {"sendWebhooks": self.send_webhooks}
-        raise KeyError(f"unknown action {action!r}")
-
-
-def _answer(response: httpx.Response) -> dict[str, Any]:
-    """What the service answered (outcome, ticket number), for `rmm-alerts sim` to show."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    if not isinstance(body, dict):
-        return {}
-    return {k: body[k] for k in ("outcome", "ticketNumber") if isinstance(body.get(k), str)}
+        return super().control(action, body)

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+
 FaultKind = Literal["status", "hang", "malformed", "oversize"]
 
 
@@ -58,8 +60,30 @@ class Reply:
     raw: bytes | None = None
 
 
+def post_webhook(url: str, body: Any, headers: dict[str, str], timeout: float) -> tuple[int | None, dict[str, Any]]:
+    """Send one webhook the way an RMM does (once, no retry): the HTTP status (``None`` when the
+    service was unreachable) and what the service answered (outcome, ticket number), for
+    ``rmm-alerts sim`` to show."""
+    try:
+        response = httpx.post(url, json=body, headers=headers, timeout=timeout)
+    except httpx.HTTPError:
+        return None, {}
+    return response.status_code, _answer(response)
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {k: body[k] for k in ("outcome", "ticketNumber") if isinstance(body.get(k), str)}
+
+
 class SimServer:
-    """Subclasses implement :meth:`route` (the RMM API) and :meth:`control` (the ``/_sim/`` API)."""
+    """Subclasses implement :meth:`route` (the RMM API) and :meth:`control` (the ``/_sim/`` API,
+    ending with ``return super().control(action, body)`` for the actions every simulator has)."""
 
     name = "sim"
 
@@ -67,6 +91,8 @@ class SimServer:
         self._lock = threading.RLock()
         self.faults: list[Fault] = []
         self.requests: list[Request] = []
+        self.send_webhooks = True
+        self.webhook_deliveries: list[dict[str, Any]] = []
         self._host, self._port = host, port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -147,7 +173,11 @@ class SimServer:
         raise NotImplementedError
 
     def control(self, action: str, body: Any) -> Any:
-        raise NotImplementedError
+        args = body if isinstance(body, dict) else {}
+        if action == "webhooks":
+            self.send_webhooks = bool(args.get("enabled", True))
+            return {"sendWebhooks": self.send_webhooks}
+        raise KeyError(f"unknown action {action!r}")
 
     def _dispatch(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)

@@ -14,10 +14,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from rmm_alerts import tactical_template
-from rmm_alerts.simulator.server import Reply, Request, SimServer
+from rmm_alerts.simulator.server import Reply, Request, SimServer, post_webhook
 
 _FILTER_KEYS = {"timeFilter", "clientFilter", "severityFilter", "resolvedFilter", "snoozedFilter"}
 
@@ -34,8 +32,6 @@ class TacticalSim(SimServer):
         self.resolves: list[int] = []
         self.webhook_url: str | None = None
         self.webhook_headers: dict[str, str] = {}
-        self.webhook_deliveries: list[dict[str, Any]] = []
-        self.send_webhooks = True
         self._ids = itertools.count(1)
         self._agent_pks = itertools.count(1)
         self._alert_lock = threading.Lock()
@@ -178,12 +174,7 @@ class TacticalSim(SimServer):
             return
         template = tactical_template.TRIGGER_BODY if event == "trigger" else tactical_template.RESOLVE_BODY
         body = tactical_template.delivered_for_test(tactical_template.render_for_test(template, self.variables(alert)))
-        try:
-            response = httpx.post(self.webhook_url, json=body, headers=self.webhook_headers, timeout=8.0)
-            status: int | None = response.status_code
-            answer = _answer(response)
-        except httpx.HTTPError:
-            status, answer = None, {}  # Tactical sends once and never retries
+        status, answer = post_webhook(self.webhook_url, body, self.webhook_headers, timeout=8.0)
         self.webhook_deliveries.append({"event": event, "httpStatus": status, "alertId": alert["id"], **answer})
 
     # -- the API ---------------------------------------------------------------------------------
@@ -245,18 +236,4 @@ class TacticalSim(SimServer):
                 "resolves": self.resolves,
                 "sendWebhooks": self.send_webhooks,
             }
-        if action == "webhooks":
-            self.send_webhooks = bool(args.get("enabled", True))
-            return {"sendWebhooks": self.send_webhooks}
-        raise KeyError(f"unknown action {action!r}")
-
-
-def _answer(response: httpx.Response) -> dict[str, Any]:
-    """What the service answered (outcome, ticket number), for `rmm-alerts sim` to show."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    if not isinstance(body, dict):
-        return {}
-    return {k: body[k] for k in ("outcome", "ticketNumber") if isinstance(body.get(k), str)}
+        return super().control(action, body)
