@@ -236,7 +236,10 @@ def get_alert(deps: Deps, p: Principal, alert_id: UUID) -> s.AlertDetail:
     return s.AlertDetail(**fields, decision_trace=row["decision_trace"], metadata=row["metadata"], ticket=ticket)
 
 
-def _event(row: dict[str, Any]) -> NormalizedAlertEvent:
+def stored_event(row: dict[str, Any]) -> NormalizedAlertEvent:
+    """A stored ``rmm_alerts`` row as the trigger event the pipeline saw (the fields the matcher and
+    the ticket draft read are stored as-is). ``pairing_key`` and ``metadata`` are optional columns:
+    a row read without them (rule preview never reads raw payloads) gets no pairing id and no raw."""
     raw = (row.get("metadata") or {}).get("raw")
     return NormalizedAlertEvent(
         tenant_id=row["tenant"],
@@ -246,7 +249,7 @@ def _event(row: dict[str, Any]) -> NormalizedAlertEvent:
         external_alert_id=row["external_alert_id"],
         external_device_id=row["external_device_id"],
         condition_id=row["condition_id"] or row["dedup_key"],
-        pairing_id=row["pairing_key"],
+        pairing_id=row.get("pairing_key"),
         activity_type=row["activity_type"],
         alert_class=row["alert_class"],
         source_type=row["source_type"],
@@ -326,7 +329,7 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
             problems.add("assignToUserId", "no such active user in this tenant")
         problems.raise_if_any()
         try:
-            event = _event(row)
+            event = stored_event(row)
         except ValidationError:
             raise invalid("", "the stored alert is incomplete; no ticket can be made from it") from None
         client, asset_raw = _client(uow, row, event)

@@ -13,9 +13,9 @@ import psycopg
 
 from rmm_alerts import rules
 from rmm_alerts.admin import schemas as s
+from rmm_alerts.admin.alerts import stored_event
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps, integration_row
-from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 
 PREVIEW_LIMIT = 200
 MAX_EXAMPLES = 5
@@ -39,29 +39,6 @@ class PreviewRepository:
         ).fetchall()
 
 
-def _event(row: dict[str, Any]) -> NormalizedAlertEvent:
-    """The stored alert as the trigger event the matcher saw (the fields it reads are stored as-is)."""
-    return NormalizedAlertEvent(
-        tenant_id=row["tenant"],
-        integration_id=row["integration_id"],
-        provider=row["provider"],
-        kind=EventKind.TRIGGERED,
-        external_alert_id=row["external_alert_id"],
-        external_device_id=row["external_device_id"],
-        condition_id=row["condition_id"] or row["dedup_key"],
-        activity_type=row["activity_type"],
-        alert_class=row["alert_class"],
-        source_type=row["source_type"],
-        severity=row["severity"],
-        message=row["message"],
-        device_name=row["device_name"],
-        external_organization_id=row["external_organization_id"],
-        external_organization_name=row["external_organization_name"],
-        occurred_at=row["triggered_at"],
-        raw={},
-    )
-
-
 def preview(deps: Deps, p: Principal, integration_id: UUID, body: s.RulePreviewIn) -> s.RulePreview:
     with deps.uow_factory() as uow:
         integration_row(uow.conn, p.tenant, integration_id, for_write=False)
@@ -69,7 +46,7 @@ def preview(deps: Deps, p: Principal, integration_id: UUID, body: s.RulePreviewI
     matched = 0
     examples: list[s.PreviewExample] = []
     for row in rows:
-        ok, _ = rules.match_conditions(body.conditions, _event(row))
+        ok, _ = rules.match_conditions(body.conditions, stored_event(row))
         if not ok:
             continue
         matched += 1
