@@ -98,6 +98,46 @@ def _block(status: int, body_key: str, retry_after: bool = False) -> waf.CfnWebA
     )
 
 
+def _rate_rule(
+    prefix: str,
+    name: str,
+    priority: int,
+    limit: int,
+    status: int,
+    scope_down: waf.CfnWebACL.StatementProperty,
+    *,
+    per_path: bool = False,
+) -> waf.CfnWebACL.RuleProperty:
+    """A rate-based rule over the shared window, counting per source address (or per lower-cased
+    URL path), that blocks with ``status``, a ``Retry-After`` header and the rate-limited body."""
+    custom_keys = (
+        [
+            waf.CfnWebACL.RateBasedStatementCustomKeyProperty(
+                uri_path=waf.CfnWebACL.RateLimitUriPathProperty(
+                    text_transformations=[waf.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")]
+                )
+            )
+        ]
+        if per_path
+        else None
+    )
+    return waf.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        statement=waf.CfnWebACL.StatementProperty(
+            rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(
+                aggregate_key_type="CUSTOM_KEYS" if per_path else "IP",
+                custom_keys=custom_keys,
+                limit=limit,
+                evaluation_window_sec=c.WAF_RATE_WINDOW_SECONDS,
+                scope_down_statement=scope_down,
+            )
+        ),
+        action=_block(status, RETRY_AFTER_BODY_KEY, retry_after=True),
+        visibility_config=_visibility(f"{prefix}-{name}"),
+    )
+
+
 class ApiFirewall(Construct):
     """A regional web ACL associated with the REST API's stage."""
 
@@ -133,57 +173,18 @@ class ApiFirewall(Construct):
                 action=_block(413, TOO_LARGE_BODY_KEY),
                 visibility_config=_visibility(f"{prefix}-WebhookBodySize"),
             ),
-            waf.CfnWebACL.RuleProperty(
-                name="WebhookRatePerIp",
-                priority=1,
-                statement=waf.CfnWebACL.StatementProperty(
-                    rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=c.WAF_WEBHOOK_RATE_PER_IP,
-                        evaluation_window_sec=c.WAF_RATE_WINDOW_SECONDS,
-                        scope_down_statement=webhooks,
-                    )
-                ),
-                action=_block(c.WAF_WEBHOOK_RATE_STATUS, RETRY_AFTER_BODY_KEY, retry_after=True),
-                visibility_config=_visibility(f"{prefix}-WebhookRatePerIp"),
+            _rate_rule(prefix, "WebhookRatePerIp", 1, c.WAF_WEBHOOK_RATE_PER_IP, c.WAF_WEBHOOK_RATE_STATUS, webhooks),
+            # Each URL path (one integration) has its own counter.
+            _rate_rule(
+                prefix,
+                "WebhookRatePerIntegration",
+                2,
+                c.WAF_WEBHOOK_RATE_PER_PATH,
+                c.WAF_WEBHOOK_RATE_STATUS,
+                webhooks,
+                per_path=True,
             ),
-            waf.CfnWebACL.RuleProperty(
-                name="WebhookRatePerIntegration",
-                priority=2,
-                statement=waf.CfnWebACL.StatementProperty(
-                    rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="CUSTOM_KEYS",
-                        custom_keys=[
-                            waf.CfnWebACL.RateBasedStatementCustomKeyProperty(
-                                uri_path=waf.CfnWebACL.RateLimitUriPathProperty(
-                                    text_transformations=[
-                                        waf.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")
-                                    ]
-                                )
-                            )
-                        ],
-                        limit=c.WAF_WEBHOOK_RATE_PER_PATH,
-                        evaluation_window_sec=c.WAF_RATE_WINDOW_SECONDS,
-                        scope_down_statement=webhooks,
-                    )
-                ),
-                action=_block(c.WAF_WEBHOOK_RATE_STATUS, RETRY_AFTER_BODY_KEY, retry_after=True),
-                visibility_config=_visibility(f"{prefix}-WebhookRatePerIntegration"),
-            ),
-            waf.CfnWebACL.RuleProperty(
-                name="AdminRatePerIp",
-                priority=3,
-                statement=waf.CfnWebACL.StatementProperty(
-                    rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=c.WAF_ADMIN_RATE_PER_IP,
-                        evaluation_window_sec=c.WAF_RATE_WINDOW_SECONDS,
-                        scope_down_statement=_not(webhooks),
-                    )
-                ),
-                action=_block(c.WAF_ADMIN_RATE_STATUS, RETRY_AFTER_BODY_KEY, retry_after=True),
-                visibility_config=_visibility(f"{prefix}-AdminRatePerIp"),
-            ),
+            _rate_rule(prefix, "AdminRatePerIp", 3, c.WAF_ADMIN_RATE_PER_IP, c.WAF_ADMIN_RATE_STATUS, _not(webhooks)),
             self._managed(CORE_RULE_SET, 10, counted_core),
             self._managed(BAD_INPUTS_RULE_SET, 11, counted_bad),
             # What the two groups only counted is blocked everywhere but on the webhooks.
