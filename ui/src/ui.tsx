@@ -1,5 +1,6 @@
-// Small shared pieces: loading/error/empty states, labelled fields with inline errors, native
-// modal dialogs (focus stays inside, Escape closes), copy buttons, lookup pickers, read-only state.
+// Small shared pieces: loading/error/empty states, tables with row actions, page heads, labelled
+// fields with inline errors, native modal dialogs (focus stays inside, Escape closes) and their form
+// buttons, copy buttons, lookup pickers, read-only state.
 import { createContext, type ComponentChildren } from "preact";
 import { useContext, useEffect, useId, useRef, useState } from "preact/hooks";
 import { api, call, type ApiError, type S } from "./api/client";
@@ -14,8 +15,10 @@ export function useSession(): Session {
   return useContext(SessionContext);
 }
 
+export type EditGuard = { disabled: boolean; title?: string; "aria-describedby"?: string };
+
 /** Props that disable an edit control for a read-only user and point at the reason. */
-export function useEditGuard(): { disabled: boolean; title?: string; "aria-describedby"?: string } {
+export function useEditGuard(): EditGuard {
   const s = useSession();
   return s.canEdit ? { disabled: false } : { disabled: true, title: s.reason, "aria-describedby": READ_ONLY_REASON_ID };
 }
@@ -69,6 +72,51 @@ export function ErrorText({ error, prefix }: { error: ApiError | null | undefine
 
 export function Empty({ children }: { children: ComponentChildren }) {
   return <p class="empty">{children}</p>;
+}
+
+/** A list of items as a table (caption for screen readers, one header a column, `row` makes each
+ * `<tr>`), or `empty` when there are none. */
+export function DataTable<T>(p: { caption: string; columns: string[]; items: T[]; row: (item: T) => ComponentChildren; empty: ComponentChildren }) {
+  if (!p.items.length) return <Empty>{p.empty}</Empty>;
+  return (
+    <table>
+      <caption class="sr-only">{p.caption}</caption>
+      <thead>
+        <tr>
+          {p.columns.map((c) => (
+            <th scope="col">{c}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{p.items.map((item) => p.row(item))}</tbody>
+    </table>
+  );
+}
+
+/** A table row's Edit and Delete buttons; `what` names the row for screen readers ("Edit window Nightly"). */
+export function RowActions({ what, guard, onEdit, onDelete }: { what: string; guard: EditGuard; onEdit: () => void; onDelete: () => void }) {
+  return (
+    <td class="row-actions">
+      <button type="button" {...guard} onClick={onEdit} aria-label={`Edit ${what}`}>
+        Edit
+      </button>
+      <button type="button" class="danger" {...guard} onClick={onDelete} aria-label={`Delete ${what}`}>
+        Delete
+      </button>
+    </td>
+  );
+}
+
+/** A page's (h1) or section's (h2 with `id`) heading with its primary action button beside it. */
+export function PageHead(p: { title: string; id?: string; action: string; guard: EditGuard; onAction: () => void }) {
+  return (
+    <div class="page-head">
+      {p.id ? <h2 id={p.id}>{p.title}</h2> : <h1>{p.title}</h1>}
+      <button type="button" class="primary" {...p.guard} onClick={p.onAction}>
+        {p.action}
+      </button>
+    </div>
+  );
 }
 
 /** Renders loading/error for a Load, or its data. */
@@ -362,6 +410,28 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
       {children}
     </dialog>
   );
+}
+
+/** A dialog form's buttons: its primary submit button and Cancel. */
+export function FormActions({ submit, busy, onCancel }: { submit: string; busy?: boolean; onCancel: () => void }) {
+  return (
+    <div class="actions">
+      <button type="submit" class="primary" disabled={busy}>
+        {submit}
+      </button>
+      <button type="button" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
+/** A ConfirmDialog's onConfirm for one API call: the call's error, or null once `reload()` ran. */
+export async function thenReload(request: Promise<{ ok: true } | { ok: false; error: ApiError }>, reload: () => void): Promise<ApiError | null> {
+  const r = await request;
+  if (!r.ok) return r.error;
+  reload();
+  return null;
 }
 
 export function ConfirmDialog(p: { title: string; message: ComponentChildren; confirm: string; onConfirm: () => Promise<ApiError | null>; onClose: () => void }) {

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, call, type ApiError, type S } from "../api/client";
-import { Badge, Dialog, Empty, ErrorText, Loaded, Picker, SelectField, TextField, splitErrors, useEditGuard, useLoad, when } from "../ui";
+import { Badge, DataTable, Dialog, ErrorText, FormActions, Loaded, Picker, SelectField, TextField, splitErrors, useEditGuard, useLoad, when } from "../ui";
 import { providerName } from "./integrations";
 
 const STATUSES = ["active", "acknowledged", "resolved", "auto_resolved", "suppressed"] as const;
@@ -67,39 +67,25 @@ export function AlertsPage() {
       <Loaded load={load} what="alerts">
         {(page) => (
           <>
-            {page.items.length ? (
-              <table>
-                <caption class="sr-only">Alerts, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Triggered</th>
-                    <th scope="col">Severity</th>
-                    <th scope="col">Device</th>
-                    <th scope="col">Message</th>
-                    <th scope="col">Integration</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Ticket</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((a) => (
-                    <tr>
-                      <td>
-                        <a href={`#/alerts/${a.alertId}`}>{when(a.triggeredAt)}</a>
-                      </td>
-                      <td>{a.severity}</td>
-                      <td>{a.deviceName ?? a.externalDeviceId ?? "—"}</td>
-                      <td class="msg">{a.message ?? "—"}</td>
-                      <td>{names.get(a.integrationId) ?? providerName(a.provider)}</td>
-                      <td>{statusBadge(a.status)}</td>
-                      <td>{a.ticketId ? "Yes" : "No"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            ) : (
-              <Empty>No alerts match these filters.</Empty>
-            )}
+            <DataTable
+              caption="Alerts, newest first"
+              columns={["Triggered", "Severity", "Device", "Message", "Integration", "Status", "Ticket"]}
+              items={page.items}
+              empty="No alerts match these filters."
+              row={(a) => (
+                <tr>
+                  <td>
+                    <a href={`#/alerts/${a.alertId}`}>{when(a.triggeredAt)}</a>
+                  </td>
+                  <td>{a.severity}</td>
+                  <td>{a.deviceName ?? a.externalDeviceId ?? "—"}</td>
+                  <td class="msg">{a.message ?? "—"}</td>
+                  <td>{names.get(a.integrationId) ?? providerName(a.provider)}</td>
+                  <td>{statusBadge(a.status)}</td>
+                  <td>{a.ticketId ? "Yes" : "No"}</td>
+                </tr>
+              )}
+            />
             <nav class="pager" aria-label="Pages">
               <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
                 Previous page
@@ -280,14 +266,7 @@ function CreateTicketDialog(p: { alertId: string; onClose: () => void; onCreated
         <Picker kind="priorities" label="Priority" value={priorityId} onChange={setPriorityId} none="— from the severity —" error={fields.priorityId} />
         <Picker kind="users" label="Assignee" value={userId} onChange={setUserId} none="— unassigned —" error={fields.assignToUserId} />
         <TextField label="Title template" value={title} onInput={setTitle} placeholder="{{device}}: {{message}}" error={fields.titleTemplate} />
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            Create ticket
-          </button>
-          <button type="button" onClick={p.onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormActions submit="Create ticket" busy={busy} onCancel={p.onClose} />
       </form>
     </Dialog>
   );

@@ -5,14 +5,18 @@ import {
   CheckField,
   ConfirmDialog,
   CopyField,
+  DataTable,
   Dialog,
-  Empty,
   ErrorText,
+  FormActions,
   Loaded,
+  PageHead,
   Picker,
+  RowActions,
   SelectField,
   TextField,
   splitErrors,
+  thenReload,
   useEditGuard,
   useLoad,
   when,
@@ -46,44 +50,27 @@ export function IntegrationsPage() {
   const guard = useEditGuard();
   return (
     <>
-      <div class="page-head">
-        <h1>Integrations</h1>
-        <button type="button" class="primary" {...guard} onClick={() => setConnecting(true)}>
-          Connect integration
-        </button>
-      </div>
+      <PageHead title="Integrations" action="Connect integration" guard={guard} onAction={() => setConnecting(true)} />
       <Loaded load={load} what="integrations">
-        {(data) =>
-          data.items.length ? (
-            <table>
-              <caption class="sr-only">RMM integrations</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Provider</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Polling</th>
-                  <th scope="col">Last polled</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((i) => (
-                  <tr>
-                    <td>
-                      <a href={`#/integrations/${i.integrationId}`}>{i.name}</a>
-                    </td>
-                    <td>{providerName(i.provider)}</td>
-                    <td>{i.isActive ? <Badge kind="ok">Connected</Badge> : <Badge kind="bad">Disconnected</Badge>}</td>
-                    <td>{i.polling.enabled ? `Every ${i.polling.intervalMinutes} min` : "Off"}</td>
-                    <td>{when(i.polling.lastPolledAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : (
-            <Empty>No integrations yet. Connect NinjaOne or TacticalRMM to start receiving alerts.</Empty>
-          )
-        }
+        {(data) => (
+          <DataTable
+            caption="RMM integrations"
+            columns={["Name", "Provider", "Status", "Polling", "Last polled"]}
+            items={data.items}
+            empty="No integrations yet. Connect NinjaOne or TacticalRMM to start receiving alerts."
+            row={(i) => (
+              <tr>
+                <td>
+                  <a href={`#/integrations/${i.integrationId}`}>{i.name}</a>
+                </td>
+                <td>{providerName(i.provider)}</td>
+                <td>{i.isActive ? <Badge kind="ok">Connected</Badge> : <Badge kind="bad">Disconnected</Badge>}</td>
+                <td>{i.polling.enabled ? `Every ${i.polling.intervalMinutes} min` : "Off"}</td>
+                <td>{when(i.polling.lastPolledAt)}</td>
+              </tr>
+            )}
+          />
+        )}
       </Loaded>
       {connecting ? (
         <ConnectDialog
@@ -147,14 +134,7 @@ function ConnectDialog({ onClose, onConnected }: { onClose: () => void; onConnec
         ) : (
           <TextField label="API key" type="password" value={apiKey} onInput={setApiKey} error={fields["credentials"]} />
         )}
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            Connect
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormActions submit="Connect" busy={busy} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -465,12 +445,7 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
           message="Webhooks from this integration will be refused and polling stops. Alerts already received are kept."
           confirm="Disconnect"
           onClose={() => setDisconnecting(false)}
-          onConfirm={async () => {
-            const r = await call(api().DELETE("/v1/integrations/{integrationId}", { params: { path: { integrationId: i.integrationId } } }));
-            if (!r.ok) return r.error;
-            reload();
-            return null;
-          }}
+          onConfirm={() => thenReload(call(api().DELETE("/v1/integrations/{integrationId}", { params: { path: { integrationId: i.integrationId } } })), reload)}
         />
       ) : null}
     </div>
@@ -490,59 +465,29 @@ function OrgMappings({ integration: i }: { integration: Integration }) {
   const editable = { ...guard, disabled: guard.disabled || !i.isActive };
   return (
     <section aria-labelledby="orgs-h">
-      <div class="page-head">
-        <h2 id="orgs-h">Organization mappings</h2>
-        <button type="button" class="primary" {...editable} onClick={() => setEditing("new")}>
-          Add mapping
-        </button>
-      </div>
+      <PageHead title="Organization mappings" id="orgs-h" action="Add mapping" guard={editable} onAction={() => setEditing("new")} />
       <p class="muted">
         Alerts name the RMM's organization ({i.provider === "tacticalrmm" ? "Tactical client id" : "NinjaOne organization id"}); the
         mapping says which PSA client gets the ticket.
       </p>
       <Loaded load={load} what="organization mappings">
-        {(data) =>
-          data.items.length ? (
-            <table>
-              <caption class="sr-only">Organization mappings</caption>
-              <thead>
-                <tr>
-                  <th scope="col">External organization id</th>
-                  <th scope="col">External name</th>
-                  <th scope="col">Client</th>
-                  <th scope="col">Default contact</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((m) => (
-                  <tr>
-                    <td>{m.externalOrganizationId}</td>
-                    <td>{m.externalOrganizationName ?? "—"}</td>
-                    <td>{m.clientName ?? m.clientId}</td>
-                    <td>{m.defaultContactId ? "Set" : "Client's primary"}</td>
-                    <td class="row-actions">
-                      <button type="button" {...editable} onClick={() => setEditing(m)} aria-label={`Edit mapping ${m.externalOrganizationId}`}>
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        class="danger"
-                        {...editable}
-                        onClick={() => setDeleting(m)}
-                        aria-label={`Delete mapping ${m.externalOrganizationId}`}
-                      >
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : (
-            <Empty>No organizations mapped yet: alerts are recorded but make no tickets until their organization is mapped.</Empty>
-          )
-        }
+        {(data) => (
+          <DataTable
+            caption="Organization mappings"
+            columns={["External organization id", "External name", "Client", "Default contact", "Actions"]}
+            items={data.items}
+            empty="No organizations mapped yet: alerts are recorded but make no tickets until their organization is mapped."
+            row={(m) => (
+              <tr>
+                <td>{m.externalOrganizationId}</td>
+                <td>{m.externalOrganizationName ?? "—"}</td>
+                <td>{m.clientName ?? m.clientId}</td>
+                <td>{m.defaultContactId ? "Set" : "Client's primary"}</td>
+                <RowActions what={`mapping ${m.externalOrganizationId}`} guard={editable} onEdit={() => setEditing(m)} onDelete={() => setDeleting(m)} />
+              </tr>
+            )}
+          />
+        )}
       </Loaded>
       {editing ? (
         <OrgMappingDialog
@@ -561,16 +506,16 @@ function OrgMappings({ integration: i }: { integration: Integration }) {
           message={`Alerts from organization ${deleting.externalOrganizationId} will no longer make tickets.`}
           confirm="Delete"
           onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            const r = await call(
-              api().DELETE("/v1/integrations/{integrationId}/organization-mappings/{mappingId}", {
-                params: { path: { integrationId: i.integrationId, mappingId: deleting.mappingId } },
-              }),
-            );
-            if (!r.ok) return r.error;
-            reload();
-            return null;
-          }}
+          onConfirm={() =>
+            thenReload(
+              call(
+                api().DELETE("/v1/integrations/{integrationId}/organization-mappings/{mappingId}", {
+                  params: { path: { integrationId: i.integrationId, mappingId: deleting.mappingId } },
+                }),
+              ),
+              reload,
+            )
+          }
         />
       ) : null}
     </section>
@@ -627,14 +572,7 @@ function OrgMappingDialog(p: { integrationId: string; mapping: S["OrgMappingOut"
           none="— the client's primary contact —"
           error={fields.defaultContactId}
         />
-        <div class="actions">
-          <button type="submit" class="primary">
-            Save mapping
-          </button>
-          <button type="button" onClick={p.onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormActions submit="Save mapping" onCancel={p.onClose} />
       </form>
     </Dialog>
   );
@@ -653,48 +591,25 @@ function DeviceMappings({ integration: i }: { integration: Integration }) {
   const editable = { ...guard, disabled: guard.disabled || !i.isActive };
   return (
     <section aria-labelledby="devices-h">
-      <div class="page-head">
-        <h2 id="devices-h">Device mappings</h2>
-        <button type="button" class="primary" {...editable} onClick={() => setEditing("new")}>
-          Add device mapping
-        </button>
-      </div>
+      <PageHead title="Device mappings" id="devices-h" action="Add device mapping" guard={editable} onAction={() => setEditing("new")} />
       <p class="muted">A mapped device's tickets are linked to its asset (and the asset's client).</p>
       <Loaded load={load} what="device mappings">
-        {(data) =>
-          data.items.length ? (
-            <table>
-              <caption class="sr-only">Device mappings</caption>
-              <thead>
-                <tr>
-                  <th scope="col">External device id</th>
-                  <th scope="col">Asset</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((d) => (
-                  <tr>
-                    <td>{d.externalDeviceId}</td>
-                    <td>{d.assetName ?? d.assetId}</td>
-                    <td>{when(d.updatedAt)}</td>
-                    <td class="row-actions">
-                      <button type="button" {...editable} onClick={() => setEditing(d)} aria-label={`Edit device ${d.externalDeviceId}`}>
-                        Edit
-                      </button>
-                      <button type="button" class="danger" {...editable} onClick={() => setDeleting(d)} aria-label={`Delete device ${d.externalDeviceId}`}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : (
-            <Empty>No devices mapped yet.</Empty>
-          )
-        }
+        {(data) => (
+          <DataTable
+            caption="Device mappings"
+            columns={["External device id", "Asset", "Updated", "Actions"]}
+            items={data.items}
+            empty="No devices mapped yet."
+            row={(d) => (
+              <tr>
+                <td>{d.externalDeviceId}</td>
+                <td>{d.assetName ?? d.assetId}</td>
+                <td>{when(d.updatedAt)}</td>
+                <RowActions what={`device ${d.externalDeviceId}`} guard={editable} onEdit={() => setEditing(d)} onDelete={() => setDeleting(d)} />
+              </tr>
+            )}
+          />
+        )}
       </Loaded>
       {editing ? (
         <DeviceDialog
@@ -713,16 +628,16 @@ function DeviceMappings({ integration: i }: { integration: Integration }) {
           message={`Device ${deleting.externalDeviceId} will no longer be linked to ${deleting.assetName ?? "its asset"}.`}
           confirm="Delete"
           onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            const r = await call(
-              api().DELETE("/v1/integrations/{integrationId}/device-mappings/{externalDeviceId}", {
-                params: { path: { integrationId: i.integrationId, externalDeviceId: deleting.externalDeviceId } },
-              }),
-            );
-            if (!r.ok) return r.error;
-            reload();
-            return null;
-          }}
+          onConfirm={() =>
+            thenReload(
+              call(
+                api().DELETE("/v1/integrations/{integrationId}/device-mappings/{externalDeviceId}", {
+                  params: { path: { integrationId: i.integrationId, externalDeviceId: deleting.externalDeviceId } },
+                }),
+              ),
+              reload,
+            )
+          }
         />
       ) : null}
     </section>
@@ -767,14 +682,7 @@ function DeviceDialog(p: { integrationId: string; mapping: S["DeviceMappingOut"]
           none="— choose an asset —"
           error={fields.assetId}
         />
-        <div class="actions">
-          <button type="submit" class="primary">
-            Save device mapping
-          </button>
-          <button type="button" onClick={p.onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormActions submit="Save device mapping" onCancel={p.onClose} />
       </form>
     </Dialog>
   );

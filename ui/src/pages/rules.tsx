@@ -7,11 +7,14 @@ import {
   Dialog,
   Empty,
   ErrorText,
+  FormActions,
   Loaded,
+  PageHead,
   Picker,
   TextField,
   lookupPage,
   splitErrors,
+  thenReload,
   useEditGuard,
   useLoad,
   type FieldErrors,
@@ -76,12 +79,7 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
 
   return (
     <section aria-labelledby="rules-h">
-      <div class="page-head">
-        <h2 id="rules-h">Alert rules</h2>
-        <button type="button" class="primary" {...editable} onClick={() => setEditing("new")}>
-          Add rule
-        </button>
-      </div>
+      <PageHead title="Alert rules" id="rules-h" action="Add rule" guard={editable} onAction={() => setEditing("new")} />
       <p class="muted">
         Rules are tried in this order; the first active rule whose conditions all match decides what happens. Reorder with the arrow
         buttons, by dragging a row, or with Alt+↑ / Alt+↓ on a row's handle.
@@ -184,14 +182,9 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
           message="Alerts it would have matched fall through to the next rule."
           confirm="Delete"
           onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            const r = await call(
-              api().DELETE("/v1/integrations/{integrationId}/rules/{ruleId}", { params: { path: { integrationId: iid, ruleId: deleting.ruleId } } }),
-            );
-            if (!r.ok) return r.error;
-            reload();
-            return null;
-          }}
+          onConfirm={() =>
+            thenReload(call(api().DELETE("/v1/integrations/{integrationId}/rules/{ruleId}", { params: { path: { integrationId: iid, ruleId: deleting.ruleId } } })), reload)
+          }
         />
       ) : null}
     </section>
@@ -436,14 +429,7 @@ function RuleEditor(p: { integrationId: string; rule: Rule | null; onClose: () =
             </fieldset>
           </fieldset>
         </div>
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            Save rule
-          </button>
-          <button type="button" onClick={p.onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormActions submit="Save rule" busy={busy} onCancel={p.onClose} />
       </form>
     </Dialog>
   );

@@ -1,6 +1,25 @@
 import { useState } from "preact/hooks";
 import { api, call, type ApiError, type S } from "../api/client";
-import { Badge, CheckField, ConfirmDialog, Dialog, Empty, ErrorText, Loaded, Picker, SelectField, TextField, splitErrors, useEditGuard, useLoad, when } from "../ui";
+import {
+  Badge,
+  CheckField,
+  ConfirmDialog,
+  DataTable,
+  Dialog,
+  ErrorText,
+  FormActions,
+  Loaded,
+  PageHead,
+  Picker,
+  RowActions,
+  SelectField,
+  TextField,
+  splitErrors,
+  thenReload,
+  useEditGuard,
+  useLoad,
+  when,
+} from "../ui";
 
 type Win = S["WindowOut"];
 type Weekly = S["WeeklyRecurrence"];
@@ -31,56 +50,30 @@ export function WindowsPage() {
       .join(", ") || "Everything";
   return (
     <>
-      <div class="page-head">
-        <h1>Maintenance windows</h1>
-        <button type="button" class="primary" {...guard} onClick={() => setEditing("new")}>
-          Add window
-        </button>
-      </div>
+      <PageHead title="Maintenance windows" action="Add window" guard={guard} onAction={() => setEditing("new")} />
       <p class="muted">During a window, matching alerts are recorded as suppressed and make no tickets.</p>
       <Loaded load={load} what="maintenance windows">
-        {(data) =>
-          data.items.length ? (
-            <table>
-              <caption class="sr-only">Maintenance windows</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Scope</th>
-                  <th scope="col">Schedule</th>
-                  <th scope="col">Now</th>
-                  <th scope="col">Next start</th>
-                  <th scope="col">Next end</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.items.map((w) => (
-                  <tr>
-                    <td>{w.name}</td>
-                    <td>{scope(w)}</td>
-                    <td>{schedule(w)}</td>
-                    <td>
-                      {!w.isActive ? <Badge kind="info">Off</Badge> : w.activeNow ? <Badge kind="warn">Active now</Badge> : <Badge kind="ok">Not active</Badge>}
-                    </td>
-                    <td>{when(w.nextStartsAt)}</td>
-                    <td>{when(w.nextEndsAt)}</td>
-                    <td class="row-actions">
-                      <button type="button" {...guard} onClick={() => setEditing(w)} aria-label={`Edit window ${w.name}`}>
-                        Edit
-                      </button>
-                      <button type="button" class="danger" {...guard} onClick={() => setDeleting(w)} aria-label={`Delete window ${w.name}`}>
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : (
-            <Empty>No maintenance windows.</Empty>
-          )
-        }
+        {(data) => (
+          <DataTable
+            caption="Maintenance windows"
+            columns={["Name", "Scope", "Schedule", "Now", "Next start", "Next end", "Actions"]}
+            items={data.items}
+            empty="No maintenance windows."
+            row={(w) => (
+              <tr>
+                <td>{w.name}</td>
+                <td>{scope(w)}</td>
+                <td>{schedule(w)}</td>
+                <td>
+                  {!w.isActive ? <Badge kind="info">Off</Badge> : w.activeNow ? <Badge kind="warn">Active now</Badge> : <Badge kind="ok">Not active</Badge>}
+                </td>
+                <td>{when(w.nextStartsAt)}</td>
+                <td>{when(w.nextEndsAt)}</td>
+                <RowActions what={`window ${w.name}`} guard={guard} onEdit={() => setEditing(w)} onDelete={() => setDeleting(w)} />
+              </tr>
+            )}
+          />
+        )}
       </Loaded>
       {editing ? (
         <WindowDialog
@@ -99,12 +92,7 @@ export function WindowsPage() {
           message="Alerts it covers will make tickets again."
           confirm="Delete"
           onClose={() => setDeleting(null)}
-          onConfirm={async () => {
-            const r = await call(api().DELETE("/v1/maintenance-windows/{windowId}", { params: { path: { windowId: deleting.windowId } } }));
-            if (!r.ok) return r.error;
-            reload();
-            return null;
-          }}
+          onConfirm={() => thenReload(call(api().DELETE("/v1/maintenance-windows/{windowId}", { params: { path: { windowId: deleting.windowId } } })), reload)}
         />
       ) : null}
     </>
@@ -221,14 +209,7 @@ function WindowDialog(p: { window: Win | null; integrations: S["IntegrationOut"]
             </>
           )}
         </fieldset>
-        <div class="actions">
-          <button type="submit" class="primary">
-            Save window
-          </button>
-          <button type="button" onClick={p.onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormActions submit="Save window" onCancel={p.onClose} />
       </form>
     </Dialog>
   );
