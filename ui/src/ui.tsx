@@ -426,6 +426,25 @@ export function FormActions({ submit, busy, onCancel }: { submit: string; busy?:
   );
 }
 
+/** A list's editor and delete-confirmation state: the item being edited ("new" for a new one) or
+ * deleted, closing either, and what a save does (close the editor, reload the list). */
+export function useEditing<T>(reload: () => void) {
+  const [editing, setEditing] = useState<T | "new" | null>(null);
+  const [deleting, setDeleting] = useState<T | null>(null);
+  return {
+    editing,
+    setEditing,
+    deleting,
+    setDeleting,
+    closeEditor: () => setEditing(null),
+    closeDelete: () => setDeleting(null),
+    saved: () => {
+      setEditing(null);
+      reload();
+    },
+  };
+}
+
 /** A ConfirmDialog's onConfirm for one API call: the call's error, or null once `reload()` ran. */
 export async function thenReload(request: Promise<{ ok: true } | { ok: false; error: ApiError }>, reload: () => void): Promise<ApiError | null> {
   const r = await request;

@@ -18,6 +18,7 @@ import {
   splitErrors,
   thenReload,
   useEditGuard,
+  useEditing,
   useLoad,
   when,
 } from "../ui";
@@ -459,8 +460,7 @@ function OrgMappings({ integration: i }: { integration: Integration }) {
     () => call(api().GET("/v1/integrations/{integrationId}/organization-mappings", { params: { path: { integrationId: i.integrationId } } })),
     [i.integrationId],
   );
-  const [editing, setEditing] = useState<S["OrgMappingOut"] | "new" | null>(null);
-  const [deleting, setDeleting] = useState<S["OrgMappingOut"] | null>(null);
+  const { editing, setEditing, deleting, setDeleting, closeEditor, closeDelete, saved } = useEditing<S["OrgMappingOut"]>(reload);
   const guard = useEditGuard();
   const editable = { ...guard, disabled: guard.disabled || !i.isActive };
   return (
@@ -493,11 +493,8 @@ function OrgMappings({ integration: i }: { integration: Integration }) {
         <OrgMappingDialog
           integrationId={i.integrationId}
           mapping={editing === "new" ? null : editing}
-          onClose={() => setEditing(null)}
-          onSaved={() => {
-            setEditing(null);
-            reload();
-          }}
+          onClose={closeEditor}
+          onSaved={saved}
         />
       ) : null}
       {deleting ? (
@@ -505,7 +502,7 @@ function OrgMappings({ integration: i }: { integration: Integration }) {
           title="Delete this mapping?"
           message={`Alerts from organization ${deleting.externalOrganizationId} will no longer make tickets.`}
           confirm="Delete"
-          onClose={() => setDeleting(null)}
+          onClose={closeDelete}
           onConfirm={() =>
             thenReload(
               call(
@@ -585,8 +582,7 @@ function DeviceMappings({ integration: i }: { integration: Integration }) {
     () => call(api().GET("/v1/integrations/{integrationId}/device-mappings", { params: { path: { integrationId: i.integrationId } } })),
     [i.integrationId],
   );
-  const [editing, setEditing] = useState<S["DeviceMappingOut"] | "new" | null>(null);
-  const [deleting, setDeleting] = useState<S["DeviceMappingOut"] | null>(null);
+  const { editing, setEditing, deleting, setDeleting, closeEditor, closeDelete, saved } = useEditing<S["DeviceMappingOut"]>(reload);
   const guard = useEditGuard();
   const editable = { ...guard, disabled: guard.disabled || !i.isActive };
   return (
@@ -615,11 +611,8 @@ function DeviceMappings({ integration: i }: { integration: Integration }) {
         <DeviceDialog
           integrationId={i.integrationId}
           mapping={editing === "new" ? null : editing}
-          onClose={() => setEditing(null)}
-          onSaved={() => {
-            setEditing(null);
-            reload();
-          }}
+          onClose={closeEditor}
+          onSaved={saved}
         />
       ) : null}
       {deleting ? (
@@ -627,7 +620,7 @@ function DeviceMappings({ integration: i }: { integration: Integration }) {
           title="Delete this device mapping?"
           message={`Device ${deleting.externalDeviceId} will no longer be linked to ${deleting.assetName ?? "its asset"}.`}
           confirm="Delete"
-          onClose={() => setDeleting(null)}
+          onClose={closeDelete}
           onConfirm={() =>
             thenReload(
               call(

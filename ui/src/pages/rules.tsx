@@ -16,6 +16,7 @@ import {
   splitErrors,
   thenReload,
   useEditGuard,
+  useEditing,
   useLoad,
   type FieldErrors,
 } from "../ui";
@@ -32,8 +33,7 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
   const [order, setOrder] = useState<Rule[] | null>(null);
   const [announce, setAnnounce] = useState("");
   const [error, setError] = useState<ApiError | null>(null);
-  const [editing, setEditing] = useState<Rule | "new" | null>(null);
-  const [deleting, setDeleting] = useState<Rule | null>(null);
+  const { editing, setEditing, deleting, setDeleting, closeEditor, closeDelete, saved } = useEditing<Rule>(reload);
   const [dragging, setDragging] = useState<number | null>(null);
   const guard = useEditGuard();
   const editable = { ...guard, disabled: guard.disabled || !integration.isActive };
@@ -169,11 +169,8 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
         <RuleEditor
           integrationId={iid}
           rule={editing === "new" ? null : editing}
-          onClose={() => setEditing(null)}
-          onSaved={() => {
-            setEditing(null);
-            reload();
-          }}
+          onClose={closeEditor}
+          onSaved={saved}
         />
       ) : null}
       {deleting ? (
@@ -181,7 +178,7 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
           title={`Delete rule “${deleting.name}”?`}
           message="Alerts it would have matched fall through to the next rule."
           confirm="Delete"
-          onClose={() => setDeleting(null)}
+          onClose={closeDelete}
           onConfirm={() =>
             thenReload(call(api().DELETE("/v1/integrations/{integrationId}/rules/{ruleId}", { params: { path: { integrationId: iid, ruleId: deleting.ruleId } } })), reload)
           }

@@ -17,6 +17,7 @@ import {
   splitErrors,
   thenReload,
   useEditGuard,
+  useEditing,
   useLoad,
   when,
 } from "../ui";
@@ -40,8 +41,7 @@ function schedule(w: Win): string {
 export function WindowsPage() {
   const [load, reload] = useLoad(() => call(api().GET("/v1/maintenance-windows")), []);
   const [integrations] = useLoad(() => call(api().GET("/v1/integrations")), []);
-  const [editing, setEditing] = useState<Win | "new" | null>(null);
-  const [deleting, setDeleting] = useState<Win | null>(null);
+  const { editing, setEditing, deleting, setDeleting, closeEditor, closeDelete, saved } = useEditing<Win>(reload);
   const guard = useEditGuard();
   const names = new Map(integrations.state === "ok" ? integrations.data.items.map((i) => [i.integrationId, i.name]) : []);
   const scope = (w: Win) =>
@@ -79,11 +79,8 @@ export function WindowsPage() {
         <WindowDialog
           window={editing === "new" ? null : editing}
           integrations={integrations.state === "ok" ? integrations.data.items : []}
-          onClose={() => setEditing(null)}
-          onSaved={() => {
-            setEditing(null);
-            reload();
-          }}
+          onClose={closeEditor}
+          onSaved={saved}
         />
       ) : null}
       {deleting ? (
@@ -91,7 +88,7 @@ export function WindowsPage() {
           title={`Delete window “${deleting.name}”?`}
           message="Alerts it covers will make tickets again."
           confirm="Delete"
-          onClose={() => setDeleting(null)}
+          onClose={closeDelete}
           onConfirm={() => thenReload(call(api().DELETE("/v1/maintenance-windows/{windowId}", { params: { path: { windowId: deleting.windowId } } })), reload)}
         />
       ) : null}
