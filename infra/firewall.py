@@ -71,6 +71,12 @@ def _not(statement: waf.CfnWebACL.StatementProperty) -> waf.CfnWebACL.StatementP
     return waf.CfnWebACL.StatementProperty(not_statement=waf.CfnWebACL.NotStatementProperty(statement=statement))
 
 
+def _and(*statements: waf.CfnWebACL.StatementProperty) -> waf.CfnWebACL.StatementProperty:
+    return waf.CfnWebACL.StatementProperty(
+        and_statement=waf.CfnWebACL.AndStatementProperty(statements=list(statements))
+    )
+
+
 def _labels(names: list[str]) -> waf.CfnWebACL.StatementProperty:
     matches = [
         waf.CfnWebACL.StatementProperty(
@@ -98,6 +104,23 @@ def _block(status: int, body_key: str, retry_after: bool = False) -> waf.CfnWebA
     )
 
 
+def _rule(
+    prefix: str,
+    name: str,
+    priority: int,
+    statement: waf.CfnWebACL.StatementProperty,
+    action: waf.CfnWebACL.RuleActionProperty,
+) -> waf.CfnWebACL.RuleProperty:
+    """A rule of ours (not a managed group), its metric named after it."""
+    return waf.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        statement=statement,
+        action=action,
+        visibility_config=_visibility(f"{prefix}-{name}"),
+    )
+
+
 def _rate_rule(
     prefix: str,
     name: str,
@@ -121,21 +144,16 @@ def _rate_rule(
         if per_path
         else None
     )
-    return waf.CfnWebACL.RuleProperty(
-        name=name,
-        priority=priority,
-        statement=waf.CfnWebACL.StatementProperty(
-            rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(
-                aggregate_key_type="CUSTOM_KEYS" if per_path else "IP",
-                custom_keys=custom_keys,
-                limit=limit,
-                evaluation_window_sec=c.WAF_RATE_WINDOW_SECONDS,
-                scope_down_statement=scope_down,
-            )
-        ),
-        action=_block(status, RETRY_AFTER_BODY_KEY, retry_after=True),
-        visibility_config=_visibility(f"{prefix}-{name}"),
+    statement = waf.CfnWebACL.StatementProperty(
+        rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(
+            aggregate_key_type="CUSTOM_KEYS" if per_path else "IP",
+            custom_keys=custom_keys,
+            limit=limit,
+            evaluation_window_sec=c.WAF_RATE_WINDOW_SECONDS,
+            scope_down_statement=scope_down,
+        )
     )
+    return _rule(prefix, name, priority, statement, _block(status, RETRY_AFTER_BODY_KEY, retry_after=True))
 
 
 class ApiFirewall(Construct):
@@ -147,32 +165,20 @@ class ApiFirewall(Construct):
         webhooks = _webhook_paths()
         counted_core = list(c.WAF_CORE_RULES_COUNTED_ON_WEBHOOKS)
         counted_bad = list(c.WAF_BAD_INPUT_RULES_COUNTED_ON_WEBHOOKS)
+        counted_labels = _labels(
+            [label_name(r, CORE_LABEL_NAMESPACE) for r in counted_core]
+            + [label_name(r, BAD_INPUTS_LABEL_NAMESPACE) for r in counted_bad]
+        )
+        oversize = waf.CfnWebACL.StatementProperty(
+            regex_match_statement=waf.CfnWebACL.RegexMatchStatementProperty(
+                field_to_match=waf.CfnWebACL.FieldToMatchProperty(single_header={"Name": "content-length"}),
+                regex_string=OVERSIZE_CONTENT_LENGTH_REGEX,
+                text_transformations=[waf.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+            )
+        )
 
         rules = [
-            waf.CfnWebACL.RuleProperty(
-                name="WebhookBodySize",
-                priority=0,
-                statement=waf.CfnWebACL.StatementProperty(
-                    and_statement=waf.CfnWebACL.AndStatementProperty(
-                        statements=[
-                            webhooks,
-                            waf.CfnWebACL.StatementProperty(
-                                regex_match_statement=waf.CfnWebACL.RegexMatchStatementProperty(
-                                    field_to_match=waf.CfnWebACL.FieldToMatchProperty(
-                                        single_header={"Name": "content-length"}
-                                    ),
-                                    regex_string=OVERSIZE_CONTENT_LENGTH_REGEX,
-                                    text_transformations=[
-                                        waf.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-                                    ],
-                                )
-                            ),
-                        ]
-                    )
-                ),
-                action=_block(413, TOO_LARGE_BODY_KEY),
-                visibility_config=_visibility(f"{prefix}-WebhookBodySize"),
-            ),
+            _rule(prefix, "WebhookBodySize", 0, _and(webhooks, oversize), _block(413, TOO_LARGE_BODY_KEY)),
             _rate_rule(prefix, "WebhookRatePerIp", 1, c.WAF_WEBHOOK_RATE_PER_IP, c.WAF_WEBHOOK_RATE_STATUS, webhooks),
             # Each URL path (one integration) has its own counter.
             _rate_rule(
@@ -188,22 +194,12 @@ class ApiFirewall(Construct):
             self._managed(CORE_RULE_SET, 10, counted_core),
             self._managed(BAD_INPUTS_RULE_SET, 11, counted_bad),
             # What the two groups only counted is blocked everywhere but on the webhooks.
-            waf.CfnWebACL.RuleProperty(
-                name="BlockCountedFindingsOutsideWebhooks",
-                priority=20,
-                statement=waf.CfnWebACL.StatementProperty(
-                    and_statement=waf.CfnWebACL.AndStatementProperty(
-                        statements=[
-                            _not(webhooks),
-                            _labels(
-                                [label_name(r, CORE_LABEL_NAMESPACE) for r in counted_core]
-                                + [label_name(r, BAD_INPUTS_LABEL_NAMESPACE) for r in counted_bad]
-                            ),
-                        ]
-                    )
-                ),
-                action=waf.CfnWebACL.RuleActionProperty(block={}),
-                visibility_config=_visibility(f"{prefix}-BlockCountedFindingsOutsideWebhooks"),
+            _rule(
+                prefix,
+                "BlockCountedFindingsOutsideWebhooks",
+                20,
+                _and(_not(webhooks), counted_labels),
+                waf.CfnWebACL.RuleActionProperty(block={}),
             ),
         ]
         self.web_acl = waf.CfnWebACL(
