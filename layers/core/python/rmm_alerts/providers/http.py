@@ -206,25 +206,13 @@ class Transport:
             ) as response:
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > cap:
-                    raise ProviderResponseError(
-                        self.provider,
-                        endpoint,
-                        response.status_code,
-                        f"response larger than {cap} bytes",
-                        transient=False,
-                    )
+                    raise _too_large(self.provider, endpoint, response.status_code, cap)
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in response.iter_bytes():
                     size += len(chunk)
                     if size > cap:
-                        raise ProviderResponseError(
-                            self.provider,
-                            endpoint,
-                            response.status_code,
-                            f"response larger than {cap} bytes",
-                            transient=False,
-                        )
+                        raise _too_large(self.provider, endpoint, response.status_code, cap)
                     chunks.append(chunk)
                 return Response(response.status_code, response.headers, b"".join(chunks), endpoint, self.provider)
         except httpx.TimeoutException as exc:
@@ -236,6 +224,10 @@ class Transport:
             raise ProviderUnavailable(
                 self.provider, endpoint, None, f"connection failed ({type(exc).__name__})", transient=True
             ) from None
+
+
+def _too_large(provider: str, endpoint: str, status: int, cap: int) -> ProviderResponseError:
+    return ProviderResponseError(provider, endpoint, status, f"response larger than {cap} bytes", transient=False)
 
 
 def _client_error(provider: str, endpoint: str, status: int) -> ProviderError:
