@@ -17,13 +17,11 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -32,6 +30,9 @@ from rmm_alerts.admin.auth import authorize
 from rmm_alerts.admin.errors import ApiError, FieldError, error
 from rmm_alerts.admin.schemas import MAX_BODY_BYTES
 from rmm_alerts.observability import log_failure, logger, metrics
+
+if TYPE_CHECKING:
+    import psycopg
 
 API_TITLE = "rmm-alerts admin API"
 API_VERSION = "1.0.0"
@@ -254,27 +255,29 @@ _templates: list[tuple[int, re.Pattern[str], list[str]]] | None = None
 
 
 def allowed_methods(resolver: APIGatewayRestResolver, path: str) -> list[str]:
-    """The methods the API serves on ``path`` (from its own OpenAPI paths; the most literal
-    template wins, as in routing), for 405 answers."""
+    """The methods the API serves on ``path`` (the documented routes, as in its OpenAPI paths; the
+    most literal template wins, as in routing), for 405 answers."""
     global _templates
     if _templates is None:
-        schema = resolver.get_openapi_schema(title=API_TITLE, version=API_VERSION)
+        # From the route table, not get_openapi_schema(): that builds every model's JSON schema
+        # (~0.9 s) on the first 404 or 422 of each process, for the same paths and methods.
+        by_path: dict[str, set[str]] = {}
+        for route in resolver._dynamic_routes + resolver._static_routes:
+            if route.include_in_schema:
+                by_path.setdefault(route.openapi_path, set()).add(route.method.upper())
         _templates = [
             (
                 template.count("{"),
                 re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
-                sorted(m.upper() for m in item.model_dump(exclude_none=True) if m in _HTTP_METHODS),
+                sorted(found),
             )
-            for template, item in (schema.paths or {}).items()
+            for template, found in by_path.items()
         ]
     matches = [(params, methods) for params, pattern, methods in _templates if pattern.match(path)]
     if not matches:
         return []
     fewest = min(params for params, _ in matches)
     return sorted({m for params, methods in matches if params == fewest for m in methods})
-
-
-_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
 def build_app(origins: list[str] | None = None) -> AdminResolver:
@@ -308,7 +311,8 @@ def build_app(origins: list[str] | None = None) -> AdminResolver:
     def unsupported(exc: RequestUnsupportedContentType) -> Response[str]:
         return _json(415, {"errors": [{"path": "body", "message": "send the body as application/json"}]})
 
-    @app.exception_handler(psycopg.errors.IntegrityError)  # type: ignore[untyped-decorator]
+    # psycopg loads with the first request's service (cold start), so its errors are told apart in
+    # the catch-all handler below rather than registered here.
     def integrity(exc: psycopg.errors.IntegrityError) -> Response[str]:
         # A race lost to a concurrent writer (unique or foreign key); never echo the database's detail.
         logger.warning("integrity error", extra={"error_type": type(exc).__name__})
@@ -323,7 +327,6 @@ def build_app(origins: list[str] | None = None) -> AdminResolver:
             return response
         return _json(404, {"errors": [{"path": "", "message": "not found"}]})
 
-    @app.exception_handler(psycopg.DataError)  # type: ignore[untyped-decorator]
     def unstorable(exc: psycopg.DataError) -> Response[str]:
         # Valid JSON that PostgreSQL cannot hold, e.g. U+0000 inside a string.
         logger.info("unstorable value", extra={"error_type": type(exc).__name__})
@@ -332,6 +335,12 @@ def build_app(origins: list[str] | None = None) -> AdminResolver:
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[str]:
+        import psycopg  # loaded already when the error is one of its
+
+        if isinstance(exc, psycopg.errors.IntegrityError):
+            return integrity(exc)
+        if isinstance(exc, psycopg.DataError):
+            return unstorable(exc)
         log_failure("admin request failed", exc)
         metrics.add_metric(name="AdminApiErrors", unit=MetricUnit.Count, value=1)
         return _json(500, {"errors": [{"path": "", "message": "internal error"}]})
@@ -344,6 +353,9 @@ app = build_app()
 
 def openapi_json() -> str:
     """The OpenAPI document committed as ``docs/openapi.json`` (stable: sorted keys, 2-space indent)."""
+    # Powertools' OpenAPI models take ~60 ms to build: only the document needs them, never a request.
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+
     schema = app.get_openapi_json_schema(
         title=API_TITLE,
         version=API_VERSION,
