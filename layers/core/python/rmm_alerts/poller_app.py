@@ -2,29 +2,26 @@
 log and emit metrics, and raise when the cycle failed (so the schedule's retry policy applies).
 
 ``functions/poller/handler.py`` only wires the observability decorators around :func:`handle`.
-The cycle's machinery (database driver, RMM clients, httpx) loads on the first invocation, not at
-import (cold start, docs/performance.md); later invocations find it in Python's module cache.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rmm_alerts import config, db, outbox, reconcile
 from rmm_alerts.observability import logger, metrics
-
-if TYPE_CHECKING:
-    from rmm_alerts import reconcile
+from rmm_alerts.providers import client_for_integration
 
 
 class PollInput(BaseModel):
     """EventBridge Scheduler's target input (rmm_alerts.ports.PollSchedule.input)."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
     tenant_id: UUID = Field(alias="tenantId")
     integration_id: UUID = Field(alias="integrationId")
 
@@ -45,9 +42,6 @@ def handle(
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
         logger.error("poller input is not {tenantId, integrationId}", extra={"fields": fields})
         raise ValueError(f"poller input needs tenantId and integrationId (UUIDs): {fields}") from None
-    from rmm_alerts import config, db, outbox, reconcile
-    from rmm_alerts.providers import client_for_integration
-
     settings = config.cached(config.PollerSettings)
     if pool is None:
         pool = db.get_pool(settings)

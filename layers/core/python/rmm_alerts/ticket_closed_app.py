@@ -7,8 +7,6 @@ Dropped without touching the database: the service's own ``TICKET_CLOSED`` (sour
 failure raises after it is recorded, so EventBridge's retry policy and the DLQ apply.
 
 ``functions/ticket_closed/handler.py`` only wires the observability decorators around :func:`handle`.
-The reset machinery (database driver, RMM clients, httpx) loads on the first event that needs it,
-not at import (cold start, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -21,8 +19,9 @@ from uuid import UUID
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from rmm_alerts import events
+from rmm_alerts import config, db, events, outbound, outbox
 from rmm_alerts.observability import logger, metrics
+from rmm_alerts.providers import client_for_integration
 
 DETAIL_TYPE = "TICKET_CLOSED"
 
@@ -31,7 +30,7 @@ class TicketClosedDetail(BaseModel):
     """``detail {tenantId, ticketId, closedByUserId?, closedAt}``; the optional fields are read
     leniently (a PSA user id that is not a UUID does not lose the event)."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
     tenant_id: UUID = Field(alias="tenantId")
     ticket_id: UUID = Field(alias="ticketId")
     closed_by_user_id: UUID | None = Field(default=None, alias="closedByUserId")
@@ -83,9 +82,6 @@ def handle(
         return _ignored("malformed", fields=fields)
     if detail.closed_by == events.EVENT_SOURCE:
         return _ignored("own_event")
-
-    from rmm_alerts import config, db, outbound, outbox
-    from rmm_alerts.providers import client_for_integration
 
     settings = config.cached(config.TicketClosedSettings)
     if pool is None:
