@@ -1,5 +1,5 @@
-"""The admin API's answers to database errors a route lets through: psycopg is no longer imported
-when the resolver is built (cold start), so these are told apart in its catch-all handler."""
+"""The admin API's answers to database errors a route lets through: a lost race is a 409, a value
+PostgreSQL cannot store a 422, anything else a 500; none repeats the database's detail."""
 
 from __future__ import annotations
 

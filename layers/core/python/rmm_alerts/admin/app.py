@@ -17,8 +17,9 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import psycopg
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
@@ -30,9 +31,6 @@ from rmm_alerts.admin.auth import authorize
 from rmm_alerts.admin.errors import ApiError, FieldError, error
 from rmm_alerts.admin.schemas import MAX_BODY_BYTES
 from rmm_alerts.observability import log_failure, logger, metrics
-
-if TYPE_CHECKING:
-    import psycopg
 
 API_TITLE = "rmm-alerts admin API"
 API_VERSION = "1.0.0"
@@ -311,8 +309,7 @@ def build_app(origins: list[str] | None = None) -> AdminResolver:
     def unsupported(exc: RequestUnsupportedContentType) -> Response[str]:
         return _json(415, {"errors": [{"path": "body", "message": "send the body as application/json"}]})
 
-    # psycopg loads with the first request's service (cold start), so its errors are told apart in
-    # the catch-all handler below rather than registered here.
+    @app.exception_handler(psycopg.errors.IntegrityError)  # type: ignore[untyped-decorator]
     def integrity(exc: psycopg.errors.IntegrityError) -> Response[str]:
         # A race lost to a concurrent writer (unique or foreign key); never echo the database's detail.
         logger.warning("integrity error", extra={"error_type": type(exc).__name__})
@@ -327,6 +324,7 @@ def build_app(origins: list[str] | None = None) -> AdminResolver:
             return response
         return _json(404, {"errors": [{"path": "", "message": "not found"}]})
 
+    @app.exception_handler(psycopg.DataError)  # type: ignore[untyped-decorator]
     def unstorable(exc: psycopg.DataError) -> Response[str]:
         # Valid JSON that PostgreSQL cannot hold, e.g. U+0000 inside a string.
         logger.info("unstorable value", extra={"error_type": type(exc).__name__})
@@ -335,12 +333,6 @@ def build_app(origins: list[str] | None = None) -> AdminResolver:
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def unexpected(exc: Exception) -> Response[str]:
-        import psycopg  # loaded already when the error is one of its
-
-        if isinstance(exc, psycopg.errors.IntegrityError):
-            return integrity(exc)
-        if isinstance(exc, psycopg.DataError):
-            return unstorable(exc)
         log_failure("admin request failed", exc)
         metrics.add_metric(name="AdminApiErrors", unit=MetricUnit.Count, value=1)
         return _json(500, {"errors": [{"path": "", "message": "internal error"}]})

@@ -7,15 +7,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
-from rmm_alerts import config
+from rmm_alerts import config, db
 from rmm_alerts.admin.errors import conflict, not_found
 from rmm_alerts.ports import AdminSettings, Scheduler, SecretStore, scheduler_for, secret_store_for
-
-if TYPE_CHECKING:
-    from rmm_alerts import db
 
 
 def _utcnow() -> datetime:
@@ -38,8 +35,6 @@ _current: tuple[AdminSettings, Deps] | None = None
 def current() -> Deps:
     """The process's dependencies, rebuilt when the cached settings change (tests)."""
     global _current
-    from rmm_alerts import db  # the driver loads with the first request, not at import (cold start)
-
     settings = config.cached(AdminSettings)
     with _lock:
         if _current is None or _current[0] is not settings:

@@ -1,8 +1,9 @@
 """Admin service modules imported on first use, so the ``rules_api`` cold import stays small.
 
-The services bring in the database driver (psycopg), the RMM clients (httpx) and the AWS SDK;
-the routes that call them are registered at import, but each service module is imported by its
-first call, once per process (docs/performance.md, cold imports).
+Some services bring in much more than a request needs (the integrations the RMM clients and
+httpx, the alerts the outbox); the routes that call them are registered when the resolver is built,
+but each service module is imported by its first call, once per process (docs/performance.md,
+cold imports).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from rmm_alerts.contracts import MaintenanceWindowIn
 
 if TYPE_CHECKING:
     from rmm_alerts.admin import alerts, integrations, lookups, mappings, preferences, preview, rules, windows
-else:  # the services (psycopg, httpx, boto3) load on their first call, not at import: cold start
+else:  # each service (RMM clients and httpx, the outbox, ...) loads on its first call: cold start
     from rmm_alerts.admin.lazy import LazyModule
 
     alerts, integrations, lookups, mappings, preferences, preview, rules, windows = (
