@@ -5,14 +5,6 @@ service functions are updated; a failure fails the deploy. The work itself lives
 ``core`` layer (``rmm_alerts.migrations``).
 """
 
-from __future__ import annotations
+from rmm_alerts.migrations import lambda_handler as handler
 
-from typing import Any
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Imported here, with the database driver, so that importing the handler stays cheap (as for
-    # every function: docs/performance.md, cold imports).
-    from rmm_alerts.migrations import lambda_handler
-
-    return lambda_handler(event, context)
+__all__ = ["handler"]
