@@ -1,6 +1,7 @@
 """outbox: deliver every pending side effect (events, in-app notifications, e-mails) and return a
 summary (README.md). Input ``{}``; runs every minute and after commits (async
-invoke). The work lives in the layer (:mod:`rmm_alerts.outbox`)."""
+invoke). The work lives in the layer (:mod:`rmm_alerts.outbox`), imported on the first invocation
+(with the database driver and the AWS SDK), not at import: the cold import stays small."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rmm_alerts import outbox
 from rmm_alerts.observability import logger, metrics, tracer
 
 # Stop starting new batches with this much of the invocation left (a batch takes well under it).
@@ -20,6 +20,8 @@ RESERVE_MS = 10_000
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from rmm_alerts import outbox
+
     summary = outbox.deliver(outbox.current(), should_stop=lambda: context.get_remaining_time_in_millis() < RESERVE_MS)
     metrics.add_metric(name="OutboxSent", unit=MetricUnit.Count, value=summary.sent)
     metrics.add_metric(name="OutboxSkipped", unit=MetricUnit.Count, value=summary.skipped)

@@ -2,6 +2,10 @@
 
 Input ``{"tenantId": ..., "integrationId": ...}``; returns the cycle summary; raises when the
 cycle failed so the schedule's retry policy applies.
+
+The body (:mod:`rmm_alerts.poller_app`: the database driver, the RMM clients, httpx) is imported on
+the first invocation, not at import: the cold import stays small (docs/performance.md); later
+invocations find it in Python's module cache.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rmm_alerts.observability import logger, metrics, tracer
-from rmm_alerts.poller_app import handle
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from rmm_alerts.poller_app import handle
+
     return handle(event)

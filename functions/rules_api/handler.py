@@ -1,5 +1,10 @@
 """/v1/*: the admin REST API (docs/admin-api.md). Routes and services live in the layer
-(:mod:`rmm_alerts.admin`); this module only wires the observability decorators."""
+(:mod:`rmm_alerts.admin`); this module only wires the observability decorators.
+
+The resolver (its routes, request models and validation machinery, then each service with the
+database driver on its first call) is imported on the first invocation, not at import: the cold
+import stays small (docs/performance.md); later invocations find it in Python's module cache.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,6 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rmm_alerts.admin.app import app
 from rmm_alerts.observability import logger, metrics, tracer
 
 
@@ -17,4 +21,6 @@ from rmm_alerts.observability import logger, metrics, tracer
 # Responses can hold a freshly issued webhook secret: never record them in traces.
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from rmm_alerts.admin.app import app
+
     return app.resolve(event, context)

@@ -3,6 +3,10 @@ ticket-closed subscriber).
 
 Returns a summary; raises only for transient failures (recorded first) so EventBridge retries
 and then dead-letters; malformed events and the service's own ``TICKET_CLOSED`` are dropped.
+
+The body (:mod:`rmm_alerts.ticket_closed_app`: the database driver, the RMM clients, httpx) is imported on
+the first invocation, not at import: the cold import stays small (docs/performance.md); later
+invocations find it in Python's module cache.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rmm_alerts.observability import logger, metrics, tracer
-from rmm_alerts.ticket_closed_app import handle
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from rmm_alerts.ticket_closed_app import handle
+
     return handle(event)

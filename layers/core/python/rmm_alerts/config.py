@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _EnvModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    # defer_build: a function parses one of these models, once (``cached``); building the validators
+    # of all of them at import cost every cold start ~20 ms (docs/performance.md).
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class DatabaseSettings(_EnvModel):

@@ -77,8 +77,10 @@ Id = Annotated[UUID, Strict(False)]
 Timestamp = Annotated[AwareDatetime, Strict(False)]
 
 
+# defer_build: each model's validator is built on its first use, not at import (cold start; a
+# function uses a few of these models). pydantic >= 2.14 makes that first build thread-safe.
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
 
 class _CamelStrict(BaseModel):
@@ -90,6 +92,7 @@ class _CamelStrict(BaseModel):
         frozen=True,
         alias_generator=to_camel,
         populate_by_name=True,
+        defer_build=True,
     )
 
 

@@ -2,6 +2,10 @@
 
 Kept in the layer so both webhook functions share it; each ``functions/webhook_*/handler.py`` only
 builds its app and wires the observability decorators.
+
+The domain (database driver, pipeline, models) loads on the first request, not at import: the
+import stays within the cold-start budget (docs/performance.md), and Python's module cache makes
+the later requests' ``import`` a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ import base64
 import binascii
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rmm_alerts import config, db, outbox, webhooks
 from rmm_alerts.observability import log_failure, logger, metrics
+
+if TYPE_CHECKING:
+    from rmm_alerts import db, webhooks
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
@@ -24,7 +30,17 @@ def _json(status: int, body: dict[str, Any]) -> Response[str]:
 
 
 def _uow_factory() -> db.UnitOfWork:
+    from rmm_alerts import config, db
+
     return db.UnitOfWork(db.get_pool(config.cached(config.WebhookSettings)))
+
+
+def _kick_if_wrote(opened: list[db.UnitOfWork]) -> None:
+    """Committed (receive raises otherwise): deliver the new outbox rows now, not next minute."""
+    from rmm_alerts import config, outbox
+
+    if any(outbox.wrote(uow) for uow in opened):
+        outbox.kick(config.cached(config.WebhookSettings))
 
 
 def raw_body(event: Any) -> bytes:
@@ -65,6 +81,8 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
 
     @app.post(f"{path}/<integrationId>")
     def webhook(integrationId: str) -> Response[str]:
+        from rmm_alerts import webhooks
+
         started = time.perf_counter()
         event = app.current_event
         opened: list[db.UnitOfWork] = []
@@ -81,9 +99,7 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
             raw_body(event),
             tracked,
         )
-        # Committed (receive raises otherwise): deliver the new outbox rows now, not next minute.
-        if any(outbox.wrote(uow) for uow in opened):
-            outbox.kick(config.cached(config.WebhookSettings))
+        _kick_if_wrote(opened)
         return _finish(provider, response, started)
 
     if provider == "ninjaone":
@@ -92,6 +108,8 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
         def channel_webhook(integrationId: str, channelSecret: str) -> Response[str]:
             # A NinjaOne notification channel set up in its UI: no custom header, the secret is the
             # last path segment. It is never logged (only the route template is).
+            from rmm_alerts import webhooks
+
             started = time.perf_counter()
             opened: list[db.UnitOfWork] = []
 
@@ -109,8 +127,7 @@ def build_app(provider: str, path: str, uow_factory: Any = None) -> APIGatewayRe
                 channel_secret=channelSecret,
                 via_channel=True,
             )
-            if any(outbox.wrote(uow) for uow in opened):
-                outbox.kick(config.cached(config.WebhookSettings))
+            _kick_if_wrote(opened)
             return _finish(provider, response, started, channel=True)
 
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]

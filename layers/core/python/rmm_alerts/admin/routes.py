@@ -3,18 +3,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from rmm_alerts.admin import alerts, integrations, lookups, mappings, preferences, preview, rules, windows
 from rmm_alerts.admin import schemas as s
 from rmm_alerts.admin.auth import Principal
 from rmm_alerts.admin.deps import Deps, current
 from rmm_alerts.contracts import MaintenanceWindowIn
+
+if TYPE_CHECKING:
+    from rmm_alerts.admin import alerts, integrations, lookups, mappings, preferences, preview, rules, windows
+else:  # each service (RMM clients and httpx, the outbox, ...) loads on its first call: cold start
+    from rmm_alerts.admin.lazy import LazyModule
+
+    alerts, integrations, lookups, mappings, preferences, preview, rules, windows = (
+        LazyModule(f"rmm_alerts.admin.{name}")
+        for name in ("alerts", "integrations", "lookups", "mappings", "preferences", "preview", "rules", "windows")
+    )
 
 _ERRORS: dict[int, str] = {
     401: "Missing or invalid caller identity",

@@ -15,12 +15,16 @@ from rmm_alerts.contracts import AlertStatus, Id, Provider, RuleActions, RuleCon
 MAX_BODY_BYTES = 64 * 1024
 
 
+# defer_build: a model's validator and serializer are built on its first use, not at import (cold
+# start; one request touches a few of these). pydantic >= 2.14 makes that first build thread-safe.
 class _In(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        strict=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
 
 def _http_url(value: str) -> str:
