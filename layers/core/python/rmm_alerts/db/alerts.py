@@ -13,35 +13,62 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 # What a trigger decision needs that does not change under the group lock: client and asset, the
-# integration's rules and the windows. Read before the lock, so rules (regexes) are evaluated
-# without holding it.
+# integration's rules and the windows, and whether the alert is already stored (a replay, answered
+# without taking the lock or opening a transaction). Read before the lock, so rules (regexes) are
+# evaluated without holding it. Rules and windows come as JSON text: the pipeline caches what it
+# parsed per text (pipeline._parsed), so an unchanged configuration is not parsed again.
+# %(t)s may be NULL: a webhook reads this before it has authenticated the delivery, in the round
+# trip of its integration lookup, scoped to the path's integration and that integration's tenant
+# (results are used only once the delivery is authenticated). No row: no such integration.
 _TRIGGER_CONFIG = """
+WITH ctx AS (
+    SELECT i.tenant FROM rmm_integrations i
+     WHERE i.integration_id = %(i)s AND i.tenant = coalesce(%(t)s::uuid, i.tenant)
+)
 SELECT
+    ctx.tenant            AS tenant,
     om.client_id          AS mapping_client_id,
     om.default_contact_id AS mapping_contact_id,
     mc.properties ->> 'primary_contact_id' AS mapping_client_primary_contact,
     dm.asset_id           AS asset_id,
     a.client_id           AS asset_client_id,
     ac.properties ->> 'primary_contact_id' AS asset_client_primary_contact,
-    (SELECT coalesce(json_agg(r ORDER BY r.priority_order, r.created_at), '[]'::json)
+    (SELECT al.alert_id FROM rmm_alerts al
+      WHERE al.tenant = ctx.tenant AND al.integration_id = %(i)s AND al.external_alert_id = %(x)s)
+        AS existing_alert_id,
+    (SELECT coalesce(json_agg(r ORDER BY r.priority_order, r.created_at), '[]'::json)::text
        FROM (SELECT rule_id, integration_id, name, priority_order, is_active, conditions, actions, created_at
                FROM rmm_alert_rules
-              WHERE tenant = %(t)s AND integration_id = %(i)s AND is_active) r) AS rules,
-    (SELECT coalesce(json_agg(w ORDER BY w.created_at, w.window_id), '[]'::json)
+              WHERE tenant = ctx.tenant AND integration_id = %(i)s AND is_active) r) AS rules,
+    (SELECT coalesce(json_agg(w ORDER BY w.created_at, w.window_id), '[]'::json)::text
        FROM (SELECT window_id, name, is_active, integration_id, client_id, asset_id,
                     starts_at, ends_at, recurrence, created_at
                FROM rmm_maintenance_windows
-              WHERE tenant = %(t)s AND is_active
+              WHERE tenant = ctx.tenant AND is_active
                 AND (integration_id IS NULL OR integration_id = %(i)s)) w) AS windows
-FROM (SELECT 1) AS one
+FROM ctx
 LEFT JOIN rmm_organization_mappings om
-       ON om.tenant = %(t)s AND om.integration_id = %(i)s AND om.external_organization_id = %(o)s
+       ON om.tenant = ctx.tenant AND om.integration_id = %(i)s AND om.external_organization_id = %(o)s
 LEFT JOIN clients mc ON mc.tenant = om.tenant AND mc.client_id = om.client_id
 LEFT JOIN rmm_device_mappings dm
-       ON dm.tenant = %(t)s AND dm.integration_id = %(i)s AND dm.external_device_id = %(dev)s
+       ON dm.tenant = ctx.tenant AND dm.integration_id = %(i)s AND dm.external_device_id = %(dev)s
 LEFT JOIN assets a ON a.tenant = dm.tenant AND a.asset_id = dm.asset_id
 LEFT JOIN clients ac ON ac.tenant = a.tenant AND ac.client_id = a.client_id
 """
+
+# What the config read gives when the integration is gone (nothing mapped, no rules, no windows).
+EMPTY_CONFIG: dict[str, Any] = {
+    "tenant": None,
+    "mapping_client_id": None,
+    "mapping_contact_id": None,
+    "mapping_client_primary_contact": None,
+    "asset_id": None,
+    "asset_client_id": None,
+    "asset_client_primary_contact": None,
+    "existing_alert_id": None,
+    "rules": "[]",
+    "windows": "[]",
+}
 
 # The dedup group's state, read under its lock: a replay, the open ticket to join, a reset that
 # arrived before this trigger (same device, and same condition or pairing id, no earlier than it),
@@ -187,6 +214,28 @@ class AlertRepository:
         """Serialize every writer of one (tenant, integration, dedup key) until commit."""
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
 
+    def query_trigger_config(
+        self,
+        tenant: UUID | None,
+        integration_id: UUID,
+        *,
+        external_alert_id: str | None = None,
+        external_device_id: str | None,
+        external_organization_id: str | None,
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Send the config read (see _TRIGGER_CONFIG; ``tenant`` None: the integration's own);
+        read it with :func:`config_row` (inside a batch, after the batch)."""
+        return self.conn.execute(
+            _TRIGGER_CONFIG,
+            {
+                "t": tenant,
+                "i": integration_id,
+                "x": external_alert_id,
+                "o": external_organization_id,
+                "dev": external_device_id,
+            },
+        )
+
     def trigger_config(
         self,
         tenant: UUID,
@@ -194,14 +243,49 @@ class AlertRepository:
         *,
         external_device_id: str | None,
         external_organization_id: str | None,
+        external_alert_id: str | None = None,
     ) -> dict[str, Any]:
         """Client, asset, rules and windows for a trigger, in one round trip (no lock needed)."""
-        row = self.conn.execute(
-            _TRIGGER_CONFIG,
-            {"t": tenant, "i": integration_id, "o": external_organization_id, "dev": external_device_id},
-        ).fetchone()
-        assert row is not None
-        return row
+        return config_row(
+            self.query_trigger_config(
+                tenant,
+                integration_id,
+                external_alert_id=external_alert_id,
+                external_device_id=external_device_id,
+                external_organization_id=external_organization_id,
+            )
+        )
+
+    def query_group_state(
+        self,
+        tenant: UUID,
+        integration_id: UUID,
+        *,
+        external_alert_id: str,
+        external_device_id: str | None,
+        dedup_key: str,
+        pairing_key: str | None,
+        occurred_at: datetime,
+        now: datetime,
+        released_alert_id: UUID | None = None,
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Send the group-state read. After :meth:`lock_group` in one batch, it is still its own
+        statement: its snapshot is taken once the lock is held, so it sees what the previous holder
+        committed (READ COMMITTED)."""
+        return self.conn.execute(
+            _GROUP_STATE,
+            {
+                "t": tenant,
+                "i": integration_id,
+                "x": external_alert_id,
+                "dev": external_device_id,
+                "d": dedup_key,
+                "p": pairing_key,
+                "at": occurred_at,
+                "now": now,
+                "rel": released_alert_id,
+            },
+        )
 
     def group_state(
         self,
@@ -214,30 +298,18 @@ class AlertRepository:
         pairing_key: str | None,
         occurred_at: datetime,
         now: datetime,
-        lock_key: int | None = None,
-        released_alert_id: UUID | None = None,
     ) -> dict[str, Any]:
-        """The dedup group's state. With ``lock_key``, the group lock is taken first, in the same
-        round trip (one libpq pipeline) but as its own statement: the state query's snapshot is
-        taken after the lock is held, so it sees what the previous holder committed."""
-        params = {
-            "t": tenant,
-            "i": integration_id,
-            "x": external_alert_id,
-            "dev": external_device_id,
-            "d": dedup_key,
-            "p": pairing_key,
-            "at": occurred_at,
-            "now": now,
-            "rel": released_alert_id,
-        }
-        if lock_key is None:
-            row = self.conn.execute(_GROUP_STATE, params).fetchone()
-        else:
-            with self.conn.pipeline():
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
-                cur = self.conn.execute(_GROUP_STATE, params)
-            row = cur.fetchone()
+        """The dedup group's state (the caller holds the group lock when it matters)."""
+        row = self.query_group_state(
+            tenant,
+            integration_id,
+            external_alert_id=external_alert_id,
+            external_device_id=external_device_id,
+            dedup_key=dedup_key,
+            pairing_key=pairing_key,
+            occurred_at=occurred_at,
+            now=now,
+        ).fetchone()
         assert row is not None
         return row
 
@@ -317,7 +389,8 @@ class AlertRepository:
         pairing_key: str | None,
         dedup_key: str,
         statuses: list[str],
-    ) -> list[dict[str, Any]]:
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Send the targets read (``fetchall()`` it after its batch)."""
         return self.conn.execute(
             _LIFECYCLE_TARGETS,
             {
@@ -328,7 +401,7 @@ class AlertRepository:
                 "d": dedup_key,
                 "statuses": statuses,
             },
-        ).fetchall()
+        )
 
     def remember_reset(
         self,
@@ -343,9 +416,10 @@ class AlertRepository:
         now: datetime,
         expires_at: datetime,
         payload: dict[str, Any],
-    ) -> bool:
-        """Keep a reset that matched no alert until ``expires_at``; whether its alert was ever seen."""
-        row = self.conn.execute(
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Keep a reset that matched no alert until ``expires_at``. The cursor's one row says
+        (``seen``) whether its alert was ever seen; read it after its batch."""
+        return self.conn.execute(
             _REMEMBER_RESET,
             {
                 "t": tenant,
@@ -359,8 +433,7 @@ class AlertRepository:
                 "expires": expires_at,
                 "payload": Jsonb(payload),
             },
-        ).fetchone()
-        return bool(row and row["seen"])
+        )
 
     def resolve(
         self,
@@ -390,3 +463,9 @@ class AlertRepository:
                 WHERE tenant = %s AND alert_id = %s""",
             (at, by, Jsonb(metadata_patch), tenant, alert_id),
         )
+
+
+def config_row(cur: psycopg.Cursor[dict[str, Any]]) -> dict[str, Any]:
+    """The config read's row (``EMPTY_CONFIG`` when the integration is gone)."""
+    row = cur.fetchone()
+    return row if row is not None else dict(EMPTY_CONFIG)
