@@ -12,49 +12,18 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+# The alert path's big reads are PL/pgSQL functions (migration 0008, where their SQL and comments
+# are): their plans are cached per server connection, where a plain statement is planned on every
+# execution (no prepared statements behind a transaction pooler) at several times its run time.
+
 # What a trigger decision needs that does not change under the group lock: client and asset, the
 # integration's rules and the windows, and whether the alert is already stored (a replay, answered
-# without taking the lock or opening a transaction). Read before the lock, so rules (regexes) are
-# evaluated without holding it. Rules and windows come as JSON text: the pipeline caches what it
-# parsed per text (pipeline._parsed), so an unchanged configuration is not parsed again.
+# without the lock or a transaction). Read before the lock, so rules (regexes) are evaluated without
+# holding it. Rules and windows come as JSON text: the pipeline parses each distinct text once.
 # %(t)s may be NULL: a webhook reads this before it has authenticated the delivery, in the round
 # trip of its integration lookup, scoped to the path's integration and that integration's tenant
-# (results are used only once the delivery is authenticated). No row: no such integration.
-_TRIGGER_CONFIG = """
-WITH ctx AS (
-    SELECT i.tenant FROM rmm_integrations i
-     WHERE i.integration_id = %(i)s AND i.tenant = coalesce(%(t)s::uuid, i.tenant)
-)
-SELECT
-    ctx.tenant            AS tenant,
-    om.client_id          AS mapping_client_id,
-    om.default_contact_id AS mapping_contact_id,
-    mc.properties ->> 'primary_contact_id' AS mapping_client_primary_contact,
-    dm.asset_id           AS asset_id,
-    a.client_id           AS asset_client_id,
-    ac.properties ->> 'primary_contact_id' AS asset_client_primary_contact,
-    (SELECT al.alert_id FROM rmm_alerts al
-      WHERE al.tenant = ctx.tenant AND al.integration_id = %(i)s AND al.external_alert_id = %(x)s)
-        AS existing_alert_id,
-    (SELECT coalesce(json_agg(r ORDER BY r.priority_order, r.created_at), '[]'::json)::text
-       FROM (SELECT rule_id, integration_id, name, priority_order, is_active, conditions, actions, created_at
-               FROM rmm_alert_rules
-              WHERE tenant = ctx.tenant AND integration_id = %(i)s AND is_active) r) AS rules,
-    (SELECT coalesce(json_agg(w ORDER BY w.created_at, w.window_id), '[]'::json)::text
-       FROM (SELECT window_id, name, is_active, integration_id, client_id, asset_id,
-                    starts_at, ends_at, recurrence, created_at
-               FROM rmm_maintenance_windows
-              WHERE tenant = ctx.tenant AND is_active
-                AND (integration_id IS NULL OR integration_id = %(i)s)) w) AS windows
-FROM ctx
-LEFT JOIN rmm_organization_mappings om
-       ON om.tenant = ctx.tenant AND om.integration_id = %(i)s AND om.external_organization_id = %(o)s
-LEFT JOIN clients mc ON mc.tenant = om.tenant AND mc.client_id = om.client_id
-LEFT JOIN rmm_device_mappings dm
-       ON dm.tenant = ctx.tenant AND dm.integration_id = %(i)s AND dm.external_device_id = %(dev)s
-LEFT JOIN assets a ON a.tenant = dm.tenant AND a.asset_id = dm.asset_id
-LEFT JOIN clients ac ON ac.tenant = a.tenant AND ac.client_id = a.client_id
-"""
+# (used only once the delivery is authenticated). No row: no such integration.
+_TRIGGER_CONFIG = "SELECT * FROM rmm_trigger_config(%(t)s, %(i)s, %(x)s, %(o)s, %(dev)s)"
 
 # What the config read gives when the integration is gone (nothing mapped, no rules, no windows).
 EMPTY_CONFIG: dict[str, Any] = {
@@ -71,92 +40,14 @@ EMPTY_CONFIG: dict[str, Any] = {
 }
 
 # The dedup group's state, read under its lock: a replay, the open ticket to join, a reset that
-# arrived before this trigger (same device, and same condition or pairing id, no earlier than it),
-# and an open alert of the group that the poller ingested.
-_GROUP_STATE = """
-SELECT
-    (SELECT alert_id FROM rmm_alerts
-      WHERE tenant = %(t)s AND integration_id = %(i)s AND external_alert_id = %(x)s) AS existing_alert_id,
-    (SELECT row_to_json(g) FROM (
-        SELECT t.ticket_id, t.ticket_number, al.alert_id AS primary_alert_id
-          FROM rmm_alerts al
-          JOIN tickets t ON t.tenant = al.tenant AND t.ticket_id = al.ticket_id
-          LEFT JOIN statuses s ON s.tenant = t.tenant AND s.status_id = t.status_id
-         WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
-           AND al.ticket_id IS NOT NULL
-           AND t.closed_at IS NULL AND NOT coalesce(s.is_closed, false)
-         ORDER BY al.auto_ticket_created DESC, al.created_at
-         LIMIT 1) g) AS open_group,
-    (SELECT row_to_json(er) FROM (
-        SELECT reset_id, external_alert_id, occurred_at, received_at, payload
-          FROM rmm_early_resets
-         WHERE tenant = %(t)s AND integration_id = %(i)s
-           AND expires_at > %(now)s AND occurred_at >= %(at)s
-           AND external_device_id IS NOT DISTINCT FROM %(dev)s
-           AND (dedup_key = %(d)s OR (%(p)s::text IS NOT NULL AND pairing_key = %(p)s))
-         ORDER BY occurred_at, reset_id
-         LIMIT 1) er) AS early_reset,
-    -- An open alert of this group that the poller ingested from the RMM's REST API: a webhook
-    -- TRIGGERED for the group is its (late) delivery, not a new occurrence.
-    (SELECT al.alert_id FROM rmm_alerts al
-      WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
-        AND al.status IN ('active', 'acknowledged', 'suppressed')
-        AND al.metadata -> 'raw' ->> 'source' = 'poll'
-      ORDER BY al.created_at LIMIT 1) AS poll_twin_id,
-    -- The poller's release of a suppressed alert: that alert's status now (NULL otherwise).
-    (SELECT status FROM rmm_alerts WHERE tenant = %(t)s AND alert_id = %(rel)s::uuid) AS released_status
-"""
-
-# Alerts a reset/ack applies to, always within the event's device: those with its pairing id, else
-# (none, or no pairing id) those of its device + condition (the dedup key). NinjaOne keeps one
-# active alert per device and condition, so the fallback is safe even when the ids disagree.
-# With the rule's actions and the linked ticket's state; the close status is a closed status of the
-# ticket's own board (or a board-less one), the rule's autoResolveStatusId first when it is one.
-_LIFECYCLE_TARGETS = """
-WITH candidates AS (
-    SELECT al.alert_id, coalesce(%(p)s::text IS NOT NULL AND al.pairing_key = %(p)s, false) AS by_pairing
-      FROM rmm_alerts al
-     WHERE al.tenant = %(t)s AND al.integration_id = %(i)s
-       AND al.status = ANY(%(statuses)s)
-       AND al.external_device_id IS NOT DISTINCT FROM %(dev)s
-       AND ((%(p)s::text IS NOT NULL AND al.pairing_key = %(p)s) OR al.dedup_key = %(d)s)
-), chosen AS (
-    SELECT alert_id FROM candidates
-     WHERE by_pairing OR NOT EXISTS (SELECT 1 FROM candidates WHERE by_pairing)
+# arrived before this trigger, an open alert of the group the poller ingested, a released alert's
+# status.
+_GROUP_STATE = (
+    "SELECT * FROM rmm_group_state(%(t)s, %(i)s, %(x)s, %(dev)s, %(d)s, %(p)s, %(at)s, %(now)s, %(rel)s::uuid)"
 )
-SELECT al.alert_id, al.status, al.ticket_id, al.dedup_key, al.pairing_key, al.matched_rule_id,
-       al.external_alert_id, al.external_device_id, al.severity, al.message, al.source_type,
-       al.alert_class, al.asset_id, al.client_id, al.triggered_at,
-       r.actions AS rule_actions,
-       t.ticket_number, t.board_id, t.status_id AS ticket_status_id,
-       (t.closed_at IS NOT NULL OR coalesce(s.is_closed, false)) AS ticket_closed,
-       t.attributes -> 'rmm_alert' ->> 'initial_status_id' AS initial_status_id,
-       EXISTS (SELECT 1 FROM comments c
-                WHERE c.tenant = t.tenant AND c.ticket_id = t.ticket_id AND NOT c.is_system_generated)
-           AS has_human_comment,
-       EXISTS (SELECT 1 FROM time_entries te
-                WHERE te.tenant = t.tenant AND te.work_item_type = 'ticket' AND te.work_item_id = t.ticket_id)
-           AS has_time_entry,
-       (SELECT cs.status_id FROM statuses cs
-         WHERE cs.tenant = al.tenant AND cs.is_closed AND cs.status_type = 'ticket'
-           AND (cs.board_id = t.board_id OR cs.board_id IS NULL)
-         ORDER BY (cs.status_id::text = r.actions ->> 'autoResolveStatusId') DESC NULLS LAST,
-                  (cs.board_id = t.board_id) DESC NULLS LAST, cs.order_number, cs.name
-         LIMIT 1) AS close_status_id,
-       -- Alerts on the same ticket that this event does not resolve and that are still active.
-       (SELECT count(*) FROM rmm_alerts o
-         WHERE o.tenant = al.tenant AND o.ticket_id = al.ticket_id
-           AND o.status IN ('active', 'acknowledged')
-           AND o.alert_id NOT IN (SELECT alert_id FROM chosen)) AS others_active
-  FROM rmm_alerts al
-  JOIN chosen ch ON ch.alert_id = al.alert_id
-  LEFT JOIN rmm_alert_rules r ON r.tenant = al.tenant AND r.rule_id = al.matched_rule_id
-  LEFT JOIN tickets t ON t.tenant = al.tenant AND t.ticket_id = al.ticket_id
-  LEFT JOIN statuses s ON s.tenant = t.tenant AND s.status_id = t.status_id
- WHERE al.tenant = %(t)s
- ORDER BY al.created_at
- FOR UPDATE OF al
-"""
+
+# Alerts a reset/ack applies to (locked), with the rule's actions and the linked ticket's state.
+_LIFECYCLE_TARGETS = "SELECT * FROM rmm_lifecycle_targets(%(t)s, %(i)s, %(dev)s, %(p)s, %(d)s, %(statuses)s)"
 
 # A reset that found nothing: remember it (bounded by expires_at; expired ones of the integration
 # are dropped here), and say whether its alert was ever seen.
