@@ -23,13 +23,27 @@ class Wire:
         fd, name = tempfile.mkstemp(prefix="rmm-trace-")
         self.fd, self.path = fd, Path(name)
         self.mark = 0
+        self.conns: list[psycopg.Connection[Any]] = []
 
     def attach(self, conn: psycopg.Connection[Any]) -> None:
+        self.conns.append(conn)
+        self._trace(conn)
+
+    def _trace(self, conn: psycopg.Connection[Any]) -> None:
         conn.pgconn.trace(self.fd)
         conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
 
+    def flush(self) -> None:
+        """libpq writes the trace through a buffered stream; PQuntrace flushes it. Without this a
+        count read mid-stream misses what is still buffered and the turn across the cut."""
+        self.conns = [c for c in self.conns if not c.closed]
+        for conn in self.conns:
+            conn.pgconn.untrace()
+            self._trace(conn)
+
     def round_trips(self) -> int:
         """Round trips since the previous call."""
+        self.flush()
         lines = self.path.read_text().splitlines()[self.mark :]
         self.mark += len(lines)
         directions = [line[0] for line in lines if line[:1] in {"F", "B"}]

@@ -44,6 +44,8 @@ replays no-ops.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -121,8 +123,9 @@ def process_event(
     event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None, synthesized: bool = False
 ) -> ProcessResult:
     """Apply one event in its own transaction; commit on success, roll back (and raise) on any error."""
+    uow.begin_lazily()
     with uow:
-        return apply_event(event, uow, now=now, synthesized=synthesized)
+        return apply_event(event, uow, now=now, synthesized=synthesized, commit=True)
 
 
 def release_suppressed(
@@ -133,22 +136,32 @@ def release_suppressed(
     place (same alert id) with the outcome a fresh trigger would get. ``event`` is the alert's own
     trigger, rebuilt from the stored row. An alert that is no longer suppressed is left alone."""
     at = now or _now()
+    uow.begin_lazily()
     with uow:
         # The alert's status is read with the group state, under the group lock (plan_trigger).
-        return _triggered(event, uow, at, release=alert_id)
+        return _triggered(event, uow, at, release=alert_id, commit=True)
 
 
 def apply_event(
-    event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None, synthesized: bool = False
+    event: NormalizedAlertEvent,
+    uow: UnitOfWork,
+    *,
+    now: datetime | None = None,
+    synthesized: bool = False,
+    config: dict[str, Any] | None = None,
+    commit: bool = False,
 ) -> ProcessResult:
-    """Apply one event inside the caller's open unit of work (the webhook shares its transaction
+    """Apply one event inside the caller's open unit of work (the webhook shares its connection
     with the integration lookup). ``synthesized``: the poller's reset for an alert it had (not a
-    delivery from the RMM), never remembered as an early reset when that alert is gone meanwhile."""
+    delivery from the RMM), never remembered as an early reset when that alert is gone meanwhile.
+    ``config``: a trigger's config read, already done by the caller (the webhook reads it in its
+    lookup's round trip). ``commit``: the last writes carry the COMMIT (a lazily begun unit of
+    work, see db.UnitOfWork); nothing may follow in the transaction."""
     if event.kind is EventKind.TRIGGERED:
-        return _triggered(event, uow, now or _now())
+        return _triggered(event, uow, now or _now(), config=config, commit=commit)
     if event.kind is EventKind.RESET:
-        return _reset(event, uow, now or _now(), remember=not synthesized)
-    return _acknowledged(event, uow, now or _now())
+        return _reset(event, uow, now or _now(), remember=not synthesized, commit=commit)
+    return _acknowledged(event, uow, now or _now(), commit=commit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,8 +171,12 @@ def apply_event(
 M = TypeVar("M", Rule, MaintenanceWindow)
 
 
-def _parse(model: type[M], rows: list[dict[str, Any]], id_key: str) -> list[M]:
-    """Stored rules/windows as models; an unreadable row is logged and skipped, never fatal."""
+def _parse(model: type[M], rows: list[dict[str, Any]] | str, id_key: str) -> list[M]:
+    """Stored rules/windows as models; an unreadable row is logged and skipped, never fatal. The
+    config read gives them as JSON text: parsed once per distinct text (rules and windows are
+    frozen models, shared by every alert until the configuration changes)."""
+    if isinstance(rows, str):
+        return list(_parsed(model, rows, id_key))
     parsed: list[M] = []
     for row in rows:
         try:
@@ -167,6 +184,13 @@ def _parse(model: type[M], rows: list[dict[str, Any]], id_key: str) -> list[M]:
         except ValidationError:
             logger.warning("skipping unreadable %s %s", model.__name__, row.get(id_key))
     return parsed
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(model: type[M], text: str, id_key: str) -> tuple[M, ...]:
+    # Keyed by the text itself, so a change to any rule or window is a new key: nothing to invalidate.
+    rows = json.loads(text)
+    return tuple(_parse(model, rows if isinstance(rows, list) else [], id_key))
 
 
 def _window_trace(window: MaintenanceWindow) -> dict[str, Any]:
@@ -231,18 +255,33 @@ def plan_trigger(
 
 
 def _triggered(
-    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, release: UUID | None = None
+    event: NormalizedAlertEvent,
+    uow: UnitOfWork,
+    now: datetime,
+    *,
+    release: UUID | None = None,
+    config: dict[str, Any] | None = None,
+    commit: bool = False,
 ) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
-    # Configuration first, without the group lock: windows and rules (tenant regexes) are evaluated
-    # before the lock is taken, so no regex ever runs while other deliveries of the group wait.
-    cfg = uow.alerts.trigger_config(
-        tenant,
-        integration,
-        external_device_id=event.external_device_id,
-        external_organization_id=event.external_organization_id,
-    )
+    # Configuration first, without the group lock and outside any transaction: windows and rules
+    # (tenant regexes) are evaluated before the lock is taken, so no regex ever runs while other
+    # deliveries of the group wait.
+    cfg = config
+    if cfg is None:
+        cfg = uow.alerts.trigger_config(
+            tenant,
+            integration,
+            # A release re-decides its own stored alert: not a replay.
+            external_alert_id=event.external_alert_id if release is None else None,
+            external_device_id=event.external_device_id,
+            external_organization_id=event.external_organization_id,
+        )
+    if release is None and cfg["existing_alert_id"] is not None:
+        # A replay, seen by the config read: answered without the lock or a transaction. A replay
+        # racing its first delivery is caught under the lock instead (plan_trigger).
+        return ProcessResult("skipped", alert_id=cfg["existing_alert_id"], reason="duplicate_delivery")
     client = tickets.choose_client(cfg)
     asset_id = tickets.as_uuid(cfg["asset_id"])
     window, window_checks = windows.check_windows(
@@ -259,19 +298,36 @@ def _triggered(
     if window is None:
         rule, actions, evaluations = rules.first_match(_parse(Rule, cfg["rules"], "rule_id"), event)
 
-    # Then the group, under its lock (taken in the same round trip, as its own statement).
-    state = uow.alerts.group_state(
-        tenant,
-        integration,
-        external_alert_id=event.external_alert_id,
-        external_device_id=event.external_device_id,
-        dedup_key=key,
-        pairing_key=event.pairing_id,
-        occurred_at=event.occurred_at,
-        now=now,
-        lock_key=dedup.lock_key(tenant, integration, key),
-        released_alert_id=release,
-    )
+    # Then the transaction: the group under its lock (one round trip: BEGIN, the lock as its own
+    # statement, the group state) and, when this trigger may make a ticket, the ticket defaults
+    # (configuration, but they need the matched rule's board).
+    may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
+    with uow.batch():
+        uow.begin()
+        uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
+        state_cur = uow.alerts.query_group_state(
+            tenant,
+            integration,
+            external_alert_id=event.external_alert_id,
+            external_device_id=event.external_device_id,
+            dedup_key=key,
+            pairing_key=event.pairing_id,
+            occurred_at=event.occurred_at,
+            now=now,
+            released_alert_id=release,
+        )
+        defaults_cur = None
+        if may_create:
+            assert actions is not None
+            defaults_cur = uow.psa.query_ticket_defaults(
+                tenant,
+                board_id=actions.board_id,
+                assignee=actions.assign_to_user_id,
+                contact=client.contact_id,
+                client=client.client_id,
+            )
+    state = state_cur.fetchone()
+    assert state is not None
     plan = plan_trigger(
         existing_alert_id=state["existing_alert_id"],
         early_reset=state["early_reset"],
@@ -289,7 +345,8 @@ def _triggered(
         return ProcessResult("skipped", alert_id=release or state["existing_alert_id"], reason=plan.reason)
     if plan.action == "adopt":
         twin = state["poll_twin_id"]
-        uow.alerts.adopt_webhook(tenant, twin, pairing_key=event.pairing_id, activity_id=event.external_alert_id)
+        with uow.batch(commit=commit):
+            uow.alerts.adopt_webhook(tenant, twin, pairing_key=event.pairing_id, activity_id=event.external_alert_id)
         return ProcessResult("skipped", alert_id=twin, reason=plan.reason)
 
     alert_id = release or uuid.uuid4()
@@ -383,7 +440,7 @@ def _triggered(
             "externalAlertId": early["external_alert_id"],
             "receivedAt": early["received_at"],
         }
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
             uow.alerts.consume_early_reset(tenant, UUID(early["reset_id"]))
             if not quiet:
@@ -403,7 +460,7 @@ def _triggered(
         trace["outcome"] = "suppressed"
         row["status"] = "suppressed"
         row["suppressed_by_window_id"] = window.window_id
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
         return ProcessResult("suppressed", alert_id=alert_id, window_id=window.window_id, reason=plan.reason)
 
@@ -414,7 +471,7 @@ def _triggered(
         trace["outcome"] = "recorded_only"
         trace["reason"] = reason
         trace["warnings"] = warnings
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
             uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None))
         return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=reason, warnings=warnings)
@@ -433,7 +490,7 @@ def _triggered(
         trace["outcome"] = "occurrence_appended"
         row["ticket_id"] = ticket_id
         suffix = f": {templates.clip(event.message, templates.MAX_VALUE_LENGTH)}" if event.message else ""
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
             uow.alerts.append_occurrence(
                 tenant,
@@ -455,14 +512,9 @@ def _triggered(
             rule_id=rule_id,
         )
 
-    # Create the ticket.
-    defaults = uow.psa.ticket_defaults(
-        tenant,
-        board_id=actions.board_id,
-        assignee=actions.assign_to_user_id,
-        contact=client.contact_id,
-        client=client.client_id,
-    )
+    # Create the ticket (plan "create" implies may_create: the defaults were read with the group).
+    assert defaults_cur is not None
+    defaults = defaults_cur.fetchone()
     ticket_id = uuid.uuid4()
     try:
         draft = tickets.draft_ticket(
@@ -475,7 +527,9 @@ def _triggered(
     trace["outcome"] = "ticket_created"
     trace["warnings"] = warnings
     device = event.device_name or event.external_device_id or "unknown device"
-    return _create(uow, event, row, draft, actions, alert_triggered(ticket_id), device, now, warnings, rule_id)
+    return _create(
+        uow, event, row, draft, actions, alert_triggered(ticket_id), device, now, warnings, rule_id, commit=commit
+    )
 
 
 def _create(
@@ -489,9 +543,11 @@ def _create(
     now: datetime,
     warnings: list[str],
     rule_id: UUID | None,
+    *,
+    commit: bool,
 ) -> ProcessResult:
     tenant, alert_id, ticket_id = event.tenant_id, row["alert_id"], draft.ticket_id
-    with uow.batch():
+    with uow.batch(commit=commit):
         cur = uow.psa.insert_ticket(tenant, draft, now)
         row["ticket_id"] = ticket_id
         row["auto_ticket_created"] = True
@@ -537,36 +593,33 @@ def _unmapped_warning(event: NormalizedAlertEvent) -> str:
 # Reset and acknowledged
 
 
-def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remember: bool = True) -> ProcessResult:
+def _reset(
+    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remember: bool = True, commit: bool = False
+) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
-    uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
-    targets = uow.alerts.lifecycle_targets(
-        tenant,
-        integration,
-        external_device_id=event.external_device_id,
-        pairing_key=event.pairing_id,
-        dedup_key=key,
-        statuses=["active", "acknowledged", "suppressed"],
-    )
+    targets = _locked_targets(uow, event, key, ["active", "acknowledged", "suppressed"])
     if not targets and not remember:
         # The poller's reset for an alert it had: resolved meanwhile (e.g. by a webhook). Not early.
         return ProcessResult("skipped", reason="already_resolved")
     if not targets:
         # Perhaps it overtook its trigger (only the trigger was retried after a 5xx): remember it for
         # a while, so that trigger is recorded already resolved instead of opening a ticket forever.
-        seen = uow.alerts.remember_reset(
-            tenant,
-            integration,
-            external_alert_id=event.external_alert_id,
-            external_device_id=event.external_device_id,
-            pairing_key=event.pairing_id,
-            dedup_key=key,
-            occurred_at=event.occurred_at,
-            now=now,
-            expires_at=now + EARLY_RESET_TTL,
-            payload=event.raw,
-        )
+        with uow.batch(commit=commit):
+            seen_cur = uow.alerts.remember_reset(
+                tenant,
+                integration,
+                external_alert_id=event.external_alert_id,
+                external_device_id=event.external_device_id,
+                pairing_key=event.pairing_id,
+                dedup_key=key,
+                occurred_at=event.occurred_at,
+                now=now,
+                expires_at=now + EARLY_RESET_TTL,
+                payload=event.raw,
+            )
+        seen_row = seen_cur.fetchone()
+        seen = bool(seen_row and seen_row["seen"])
         return ProcessResult("skipped", reason="already_resolved" if seen else "no_matching_alert")
 
     label = PROVIDER_LABELS[event.provider]
@@ -576,7 +629,7 @@ def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remem
     }
     result = ProcessResult("resolved")
     handled_tickets: dict[UUID, bool] = {}
-    with uow.batch():
+    with uow.batch(commit=commit):
         for target in targets:
             alert_id: UUID = target["alert_id"]
             result.alert_id = result.alert_id or alert_id
@@ -673,22 +726,35 @@ def _auto_resolve(target: dict[str, Any]) -> bool:
         return False
 
 
-def _acknowledged(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
-    tenant, integration = event.tenant_id, event.integration_id
+def _locked_targets(
+    uow: UnitOfWork, event: NormalizedAlertEvent, key: str, statuses: list[str]
+) -> list[dict[str, Any]]:
+    """The alerts a reset/ack applies to, under the group lock: BEGIN, the lock and the read in one
+    round trip (the read's snapshot is taken once the lock is held)."""
+    with uow.batch():
+        uow.begin()
+        uow.alerts.lock_group(dedup.lock_key(event.tenant_id, event.integration_id, key))
+        cur = uow.alerts.lifecycle_targets(
+            event.tenant_id,
+            event.integration_id,
+            external_device_id=event.external_device_id,
+            pairing_key=event.pairing_id,
+            dedup_key=key,
+            statuses=statuses,
+        )
+    return cur.fetchall()
+
+
+def _acknowledged(
+    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, commit: bool = False
+) -> ProcessResult:
     key = dedup.dedup_key_for(event)
-    uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
-    targets = uow.alerts.lifecycle_targets(
-        tenant,
-        integration,
-        external_device_id=event.external_device_id,
-        pairing_key=event.pairing_id,
-        dedup_key=key,
-        statuses=["active"],
-    )
+    tenant = event.tenant_id
+    targets = _locked_targets(uow, event, key, ["active"])
     if not targets:
         return ProcessResult("skipped", reason="no_active_alert")
     by = _acknowledged_by(event.raw)
-    with uow.batch():
+    with uow.batch(commit=commit):
         for target in targets:
             uow.alerts.acknowledge(
                 tenant,

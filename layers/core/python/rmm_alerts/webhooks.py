@@ -24,7 +24,9 @@ from uuid import UUID
 import psycopg
 
 from rmm_alerts import normalizers
+from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.db import UnitOfWork
+from rmm_alerts.db.alerts import config_row
 from rmm_alerts.pipeline import apply_event
 
 MAX_BODY_BYTES = 256 * 1024
@@ -98,16 +100,16 @@ def _error(status: int, message: str, **extra: Any) -> WebhookResponse:
     return WebhookResponse(status, {"error": message, **extra})
 
 
+_LOOKUP = """SELECT tenant, integration_id, provider, is_active, webhook_secret_hash,
+                    previous_webhook_secret_hash, previous_secret_expires_at,
+                    channel_secret_hash, previous_channel_secret_hash
+               FROM rmm_integrations WHERE integration_id = %s"""
+
+
 def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | None:
     """The one lookup not scoped by a known tenant: the path's integration id decides the tenant.
     Runs in the caller's open unit of work."""
-    row = uow.conn.execute(
-        """SELECT tenant, integration_id, provider, is_active, webhook_secret_hash,
-                  previous_webhook_secret_hash, previous_secret_expires_at,
-                  channel_secret_hash, previous_channel_secret_hash
-             FROM rmm_integrations WHERE integration_id = %s""",
-        (integration_id,),
-    ).fetchone()
+    row = uow.conn.execute(_LOOKUP, (integration_id,)).fetchone()
     return Integration(**row) if row else None
 
 
@@ -147,13 +149,53 @@ class DeadConnection(Exception):
     """The unit of work's first statement found its pooled connection dead (the pool discards it)."""
 
 
-def _first_lookup(uow: UnitOfWork, iid: UUID, *, may_retry: bool) -> Integration | None:
+@dataclass
+class _Parsed:
+    """The body, parsed before the lookup so a trigger's config read can share its round trip;
+    what it says is acted on only after authentication (401 before 400)."""
+
+    event: NormalizedAlertEvent | None = None
+    error: WebhookResponse | None = None
+
+
+# Parsed with this stand-in tenant; the integration's own replaces it once authenticated.
+_NO_TENANT = UUID(int=0)
+
+
+def _parse(provider: str, iid: UUID, body: bytes, now: datetime) -> _Parsed:
     try:
-        return load_integration(uow, iid)
+        payload = normalizers.parse_json(body)
+        event = normalizers.normalize(provider, payload, tenant_id=_NO_TENANT, integration_id=iid, received_at=now)
+    except normalizers.NotAnAlert as exc:
+        return _Parsed(error=WebhookResponse(200, {"processed": False, "outcome": "skipped", "reason": exc.reason}))
+    except normalizers.MalformedPayload as exc:
+        return _Parsed(error=_error(400, str(exc), field=exc.field))
+    return _Parsed(event)
+
+
+def _first_trip(
+    uow: UnitOfWork, iid: UUID, event: NormalizedAlertEvent | None, *, may_retry: bool
+) -> tuple[Integration | None, dict[str, Any] | None]:
+    """The delivery's first round trip: the integration lookup and, for a trigger, its config read
+    (scoped to the path's integration, so to that integration's tenant; a replay is seen there)."""
+    try:
+        with uow.batch():
+            lookup = uow.conn.execute(_LOOKUP, (iid,))
+            config = None
+            if event is not None and event.kind is EventKind.TRIGGERED:
+                config = uow.alerts.query_trigger_config(
+                    None,
+                    iid,
+                    external_alert_id=event.external_alert_id,
+                    external_device_id=event.external_device_id,
+                    external_organization_id=event.external_organization_id,
+                )
     except psycopg.OperationalError as exc:
         if may_retry and uow.conn.broken:
             raise DeadConnection(str(exc)) from exc
         raise
+    row = lookup.fetchone()
+    return (Integration(**row) if row else None), (config_row(config) if config is not None else None)
 
 
 def _receive_in(
@@ -167,8 +209,11 @@ def _receive_in(
     via_channel: bool,
     may_retry: bool,
 ) -> WebhookResponse:
-    with uow_factory() as uow:
-        integration = _first_lookup(uow, iid, may_retry=may_retry)
+    parsed = _parse(provider, iid, body, now)
+    uow = uow_factory()
+    uow.begin_lazily()
+    with uow:
+        integration, config = _first_trip(uow, iid, parsed.event, may_retry=may_retry)
         if integration is None or integration.provider != provider or not integration.is_active:
             return _error(404, "integration not found")
         if via_channel:
@@ -176,23 +221,13 @@ def _receive_in(
                 return _error(401, "invalid channel URL")
         elif not secret_matches(integration, presented_secret, now):
             return _error(401, f"missing or invalid {SECRET_HEADER} header")
-        response = _process(provider, integration, body, uow, now)
-    response.tenant = integration.tenant
-    response.integration_id = iid
-    return response
-
-
-def _process(provider: str, integration: Integration, body: bytes, uow: UnitOfWork, now: datetime) -> WebhookResponse:
-    try:
-        payload = normalizers.parse_json(body)
-        event = normalizers.normalize(
-            provider, payload, tenant_id=integration.tenant, integration_id=integration.integration_id, received_at=now
-        )
-    except normalizers.NotAnAlert as exc:
-        return WebhookResponse(200, {"processed": False, "outcome": "skipped", "reason": exc.reason})
-    except normalizers.MalformedPayload as exc:
-        return _error(400, str(exc), field=exc.field)
-    result = apply_event(event, uow, now=now)
+        if parsed.error is not None:
+            return parsed.error
+        assert parsed.event is not None
+        event = parsed.event.model_copy(update={"tenant_id": integration.tenant})
+        result = apply_event(event, uow, now=now, config=config, commit=True)
     response = WebhookResponse(200, result.as_response())
     response.log = {"kind": event.kind.value, "externalAlertId": event.external_alert_id}
+    response.tenant = integration.tenant
+    response.integration_id = iid
     return response

@@ -146,7 +146,10 @@ def connection_class(credentials: Credentials) -> type[psycopg.Connection[Any]]:
 
 
 def _returned(conn: psycopg.Connection[Any]) -> None:
-    """Pool ``reset`` callback: the connection is back in the pool, idle and working."""
+    """Pool ``reset`` callback: the connection is back in the pool, idle and working. A lazy-begin
+    unit of work left it in autocommit only if its own restore failed; never hand that on."""
+    if conn.autocommit:
+        conn.autocommit = False
     conn.returned_at = time.monotonic()  # type: ignore[attr-defined]
 
 
@@ -243,12 +246,28 @@ class UnitOfWork:
     """One transaction on one pooled connection, with the repositories bound to it.
 
     ``with uow:`` commits when the block succeeds and rolls back on any exception.
+
+    The alert path runs with ``lazy_begin`` (:meth:`begin_lazily`): psycopg would send ``BEGIN``
+    as a round trip of its own before the first statement; instead the connection is in autocommit
+    while the unit of work only reads (its reads are one implicit transaction per round trip), and
+    :meth:`begin` queues ``BEGIN`` in front of the first statement that must be transactional (the
+    group lock), in the same round trip. ``batch(commit=True)`` queues ``COMMIT`` behind the last
+    writes, in their round trip. A unit of work that never calls :meth:`begin` never opens a
+    transaction (a replayed webhook: one round trip in all).
     """
+
+    lazy_begin = False
+    _begun = False
 
     def __init__(self, pool: ConnectionPool[Any]) -> None:
         self._pool = pool
         self._cm: Any = None
         self.conn: psycopg.Connection[dict[str, Any]]
+
+    def begin_lazily(self) -> None:
+        """Before ``with uow:``: open the transaction only at :meth:`begin` (see the class docstring)."""
+        if self._cm is None:
+            self.lazy_begin = True
 
     def __enter__(self) -> UnitOfWork:
         from rmm_alerts.db.alerts import AlertRepository
@@ -258,6 +277,9 @@ class UnitOfWork:
         self._cm = self._pool.connection()
         conn = self._cm.__enter__()
         conn.row_factory = dict_row
+        if self.lazy_begin:
+            conn.autocommit = True  # a client-side flag: no round trip
+            self._begun = False
         self.conn = conn
         self.alerts = AlertRepository(conn)
         self.psa = PsaRepository(conn)
@@ -268,11 +290,27 @@ class UnitOfWork:
         cm, self._cm = self._cm, None
         if exc is not None and self.conn.broken:
             saw_dead_connection()
-        # The pool's context commits on success, rolls back on error, and discards broken connections.
+        # The pool's context commits on success, rolls back on error (psycopg sends COMMIT or
+        # ROLLBACK whenever the server reports a transaction, autocommit or not, so a lazily begun
+        # one is ended too) and discards broken connections; its reset callback (_returned) takes
+        # the connection out of autocommit.
         cm.__exit__(exc_type, exc, tb)
 
+    def begin(self) -> None:
+        """Make what follows transactional. With ``lazy_begin``, queue ``BEGIN`` (call it inside a
+        :meth:`batch` so it rides with that batch's statements); otherwise psycopg has begun already."""
+        if self.lazy_begin and not self._begun:
+            self.conn.execute("BEGIN")
+            self._begun = True
+
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Send the enclosed statements in one round trip (libpq pipeline mode)."""
+    def batch(self, *, commit: bool = False) -> Iterator[None]:
+        """Send the enclosed statements in one round trip (libpq pipeline mode). ``commit``: with
+        ``lazy_begin``, ``COMMIT`` goes in the same round trip, and the unit of work is done (the
+        statements' results are read after the block). Without it, the commit stays with ``with uow:``,
+        whose caller may still have more to do in the transaction (the poller's chunks)."""
         with self.conn.pipeline():
             yield
+            if commit and self.lazy_begin and self._begun:
+                self.conn.execute("COMMIT")
+                self._begun = False

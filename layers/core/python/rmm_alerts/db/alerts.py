@@ -12,124 +12,42 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
+# The alert path's big reads are PL/pgSQL functions (migration 0008, where their SQL and comments
+# are): their plans are cached per server connection, where a plain statement is planned on every
+# execution (no prepared statements behind a transaction pooler) at several times its run time.
+
 # What a trigger decision needs that does not change under the group lock: client and asset, the
-# integration's rules and the windows. Read before the lock, so rules (regexes) are evaluated
-# without holding it.
-_TRIGGER_CONFIG = """
-SELECT
-    om.client_id          AS mapping_client_id,
-    om.default_contact_id AS mapping_contact_id,
-    mc.properties ->> 'primary_contact_id' AS mapping_client_primary_contact,
-    dm.asset_id           AS asset_id,
-    a.client_id           AS asset_client_id,
-    ac.properties ->> 'primary_contact_id' AS asset_client_primary_contact,
-    (SELECT coalesce(json_agg(r ORDER BY r.priority_order, r.created_at), '[]'::json)
-       FROM (SELECT rule_id, integration_id, name, priority_order, is_active, conditions, actions, created_at
-               FROM rmm_alert_rules
-              WHERE tenant = %(t)s AND integration_id = %(i)s AND is_active) r) AS rules,
-    (SELECT coalesce(json_agg(w ORDER BY w.created_at, w.window_id), '[]'::json)
-       FROM (SELECT window_id, name, is_active, integration_id, client_id, asset_id,
-                    starts_at, ends_at, recurrence, created_at
-               FROM rmm_maintenance_windows
-              WHERE tenant = %(t)s AND is_active
-                AND (integration_id IS NULL OR integration_id = %(i)s)) w) AS windows
-FROM (SELECT 1) AS one
-LEFT JOIN rmm_organization_mappings om
-       ON om.tenant = %(t)s AND om.integration_id = %(i)s AND om.external_organization_id = %(o)s
-LEFT JOIN clients mc ON mc.tenant = om.tenant AND mc.client_id = om.client_id
-LEFT JOIN rmm_device_mappings dm
-       ON dm.tenant = %(t)s AND dm.integration_id = %(i)s AND dm.external_device_id = %(dev)s
-LEFT JOIN assets a ON a.tenant = dm.tenant AND a.asset_id = dm.asset_id
-LEFT JOIN clients ac ON ac.tenant = a.tenant AND ac.client_id = a.client_id
-"""
+# integration's rules and the windows, and whether the alert is already stored (a replay, answered
+# without the lock or a transaction). Read before the lock, so rules (regexes) are evaluated without
+# holding it. Rules and windows come as JSON text: the pipeline parses each distinct text once.
+# %(t)s may be NULL: a webhook reads this before it has authenticated the delivery, in the round
+# trip of its integration lookup, scoped to the path's integration and that integration's tenant
+# (used only once the delivery is authenticated). No row: no such integration.
+_TRIGGER_CONFIG = "SELECT * FROM rmm_trigger_config(%(t)s, %(i)s, %(x)s, %(o)s, %(dev)s)"
+
+# What the config read gives when the integration is gone (nothing mapped, no rules, no windows).
+EMPTY_CONFIG: dict[str, Any] = {
+    "tenant": None,
+    "mapping_client_id": None,
+    "mapping_contact_id": None,
+    "mapping_client_primary_contact": None,
+    "asset_id": None,
+    "asset_client_id": None,
+    "asset_client_primary_contact": None,
+    "existing_alert_id": None,
+    "rules": "[]",
+    "windows": "[]",
+}
 
 # The dedup group's state, read under its lock: a replay, the open ticket to join, a reset that
-# arrived before this trigger (same device, and same condition or pairing id, no earlier than it),
-# and an open alert of the group that the poller ingested.
-_GROUP_STATE = """
-SELECT
-    (SELECT alert_id FROM rmm_alerts
-      WHERE tenant = %(t)s AND integration_id = %(i)s AND external_alert_id = %(x)s) AS existing_alert_id,
-    (SELECT row_to_json(g) FROM (
-        SELECT t.ticket_id, t.ticket_number, al.alert_id AS primary_alert_id
-          FROM rmm_alerts al
-          JOIN tickets t ON t.tenant = al.tenant AND t.ticket_id = al.ticket_id
-          LEFT JOIN statuses s ON s.tenant = t.tenant AND s.status_id = t.status_id
-         WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
-           AND al.ticket_id IS NOT NULL
-           AND t.closed_at IS NULL AND NOT coalesce(s.is_closed, false)
-         ORDER BY al.auto_ticket_created DESC, al.created_at
-         LIMIT 1) g) AS open_group,
-    (SELECT row_to_json(er) FROM (
-        SELECT reset_id, external_alert_id, occurred_at, received_at, payload
-          FROM rmm_early_resets
-         WHERE tenant = %(t)s AND integration_id = %(i)s
-           AND expires_at > %(now)s AND occurred_at >= %(at)s
-           AND external_device_id IS NOT DISTINCT FROM %(dev)s
-           AND (dedup_key = %(d)s OR (%(p)s::text IS NOT NULL AND pairing_key = %(p)s))
-         ORDER BY occurred_at, reset_id
-         LIMIT 1) er) AS early_reset,
-    -- An open alert of this group that the poller ingested from the RMM's REST API: a webhook
-    -- TRIGGERED for the group is its (late) delivery, not a new occurrence.
-    (SELECT al.alert_id FROM rmm_alerts al
-      WHERE al.tenant = %(t)s AND al.integration_id = %(i)s AND al.dedup_key = %(d)s
-        AND al.status IN ('active', 'acknowledged', 'suppressed')
-        AND al.metadata -> 'raw' ->> 'source' = 'poll'
-      ORDER BY al.created_at LIMIT 1) AS poll_twin_id,
-    -- The poller's release of a suppressed alert: that alert's status now (NULL otherwise).
-    (SELECT status FROM rmm_alerts WHERE tenant = %(t)s AND alert_id = %(rel)s::uuid) AS released_status
-"""
-
-# Alerts a reset/ack applies to, always within the event's device: those with its pairing id, else
-# (none, or no pairing id) those of its device + condition (the dedup key). NinjaOne keeps one
-# active alert per device and condition, so the fallback is safe even when the ids disagree.
-# With the rule's actions and the linked ticket's state; the close status is a closed status of the
-# ticket's own board (or a board-less one), the rule's autoResolveStatusId first when it is one.
-_LIFECYCLE_TARGETS = """
-WITH candidates AS (
-    SELECT al.alert_id, coalesce(%(p)s::text IS NOT NULL AND al.pairing_key = %(p)s, false) AS by_pairing
-      FROM rmm_alerts al
-     WHERE al.tenant = %(t)s AND al.integration_id = %(i)s
-       AND al.status = ANY(%(statuses)s)
-       AND al.external_device_id IS NOT DISTINCT FROM %(dev)s
-       AND ((%(p)s::text IS NOT NULL AND al.pairing_key = %(p)s) OR al.dedup_key = %(d)s)
-), chosen AS (
-    SELECT alert_id FROM candidates
-     WHERE by_pairing OR NOT EXISTS (SELECT 1 FROM candidates WHERE by_pairing)
+# arrived before this trigger, an open alert of the group the poller ingested, a released alert's
+# status.
+_GROUP_STATE = (
+    "SELECT * FROM rmm_group_state(%(t)s, %(i)s, %(x)s, %(dev)s, %(d)s, %(p)s, %(at)s, %(now)s, %(rel)s::uuid)"
 )
-SELECT al.alert_id, al.status, al.ticket_id, al.dedup_key, al.pairing_key, al.matched_rule_id,
-       al.external_alert_id, al.external_device_id, al.severity, al.message, al.source_type,
-       al.alert_class, al.asset_id, al.client_id, al.triggered_at,
-       r.actions AS rule_actions,
-       t.ticket_number, t.board_id, t.status_id AS ticket_status_id,
-       (t.closed_at IS NOT NULL OR coalesce(s.is_closed, false)) AS ticket_closed,
-       t.attributes -> 'rmm_alert' ->> 'initial_status_id' AS initial_status_id,
-       EXISTS (SELECT 1 FROM comments c
-                WHERE c.tenant = t.tenant AND c.ticket_id = t.ticket_id AND NOT c.is_system_generated)
-           AS has_human_comment,
-       EXISTS (SELECT 1 FROM time_entries te
-                WHERE te.tenant = t.tenant AND te.work_item_type = 'ticket' AND te.work_item_id = t.ticket_id)
-           AS has_time_entry,
-       (SELECT cs.status_id FROM statuses cs
-         WHERE cs.tenant = al.tenant AND cs.is_closed AND cs.status_type = 'ticket'
-           AND (cs.board_id = t.board_id OR cs.board_id IS NULL)
-         ORDER BY (cs.status_id::text = r.actions ->> 'autoResolveStatusId') DESC NULLS LAST,
-                  (cs.board_id = t.board_id) DESC NULLS LAST, cs.order_number, cs.name
-         LIMIT 1) AS close_status_id,
-       -- Alerts on the same ticket that this event does not resolve and that are still active.
-       (SELECT count(*) FROM rmm_alerts o
-         WHERE o.tenant = al.tenant AND o.ticket_id = al.ticket_id
-           AND o.status IN ('active', 'acknowledged')
-           AND o.alert_id NOT IN (SELECT alert_id FROM chosen)) AS others_active
-  FROM rmm_alerts al
-  JOIN chosen ch ON ch.alert_id = al.alert_id
-  LEFT JOIN rmm_alert_rules r ON r.tenant = al.tenant AND r.rule_id = al.matched_rule_id
-  LEFT JOIN tickets t ON t.tenant = al.tenant AND t.ticket_id = al.ticket_id
-  LEFT JOIN statuses s ON s.tenant = t.tenant AND s.status_id = t.status_id
- WHERE al.tenant = %(t)s
- ORDER BY al.created_at
- FOR UPDATE OF al
-"""
+
+# Alerts a reset/ack applies to (locked), with the rule's actions and the linked ticket's state.
+_LIFECYCLE_TARGETS = "SELECT * FROM rmm_lifecycle_targets(%(t)s, %(i)s, %(dev)s, %(p)s, %(d)s, %(statuses)s)"
 
 # A reset that found nothing: remember it (bounded by expires_at; expired ones of the integration
 # are dropped here), and say whether its alert was ever seen.
@@ -187,6 +105,28 @@ class AlertRepository:
         """Serialize every writer of one (tenant, integration, dedup key) until commit."""
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
 
+    def query_trigger_config(
+        self,
+        tenant: UUID | None,
+        integration_id: UUID,
+        *,
+        external_alert_id: str | None = None,
+        external_device_id: str | None,
+        external_organization_id: str | None,
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Send the config read (see _TRIGGER_CONFIG; ``tenant`` None: the integration's own);
+        read it with :func:`config_row` (inside a batch, after the batch)."""
+        return self.conn.execute(
+            _TRIGGER_CONFIG,
+            {
+                "t": tenant,
+                "i": integration_id,
+                "x": external_alert_id,
+                "o": external_organization_id,
+                "dev": external_device_id,
+            },
+        )
+
     def trigger_config(
         self,
         tenant: UUID,
@@ -194,14 +134,49 @@ class AlertRepository:
         *,
         external_device_id: str | None,
         external_organization_id: str | None,
+        external_alert_id: str | None = None,
     ) -> dict[str, Any]:
         """Client, asset, rules and windows for a trigger, in one round trip (no lock needed)."""
-        row = self.conn.execute(
-            _TRIGGER_CONFIG,
-            {"t": tenant, "i": integration_id, "o": external_organization_id, "dev": external_device_id},
-        ).fetchone()
-        assert row is not None
-        return row
+        return config_row(
+            self.query_trigger_config(
+                tenant,
+                integration_id,
+                external_alert_id=external_alert_id,
+                external_device_id=external_device_id,
+                external_organization_id=external_organization_id,
+            )
+        )
+
+    def query_group_state(
+        self,
+        tenant: UUID,
+        integration_id: UUID,
+        *,
+        external_alert_id: str,
+        external_device_id: str | None,
+        dedup_key: str,
+        pairing_key: str | None,
+        occurred_at: datetime,
+        now: datetime,
+        released_alert_id: UUID | None = None,
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Send the group-state read. After :meth:`lock_group` in one batch, it is still its own
+        statement: its snapshot is taken once the lock is held, so it sees what the previous holder
+        committed (READ COMMITTED)."""
+        return self.conn.execute(
+            _GROUP_STATE,
+            {
+                "t": tenant,
+                "i": integration_id,
+                "x": external_alert_id,
+                "dev": external_device_id,
+                "d": dedup_key,
+                "p": pairing_key,
+                "at": occurred_at,
+                "now": now,
+                "rel": released_alert_id,
+            },
+        )
 
     def group_state(
         self,
@@ -214,30 +189,18 @@ class AlertRepository:
         pairing_key: str | None,
         occurred_at: datetime,
         now: datetime,
-        lock_key: int | None = None,
-        released_alert_id: UUID | None = None,
     ) -> dict[str, Any]:
-        """The dedup group's state. With ``lock_key``, the group lock is taken first, in the same
-        round trip (one libpq pipeline) but as its own statement: the state query's snapshot is
-        taken after the lock is held, so it sees what the previous holder committed."""
-        params = {
-            "t": tenant,
-            "i": integration_id,
-            "x": external_alert_id,
-            "dev": external_device_id,
-            "d": dedup_key,
-            "p": pairing_key,
-            "at": occurred_at,
-            "now": now,
-            "rel": released_alert_id,
-        }
-        if lock_key is None:
-            row = self.conn.execute(_GROUP_STATE, params).fetchone()
-        else:
-            with self.conn.pipeline():
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
-                cur = self.conn.execute(_GROUP_STATE, params)
-            row = cur.fetchone()
+        """The dedup group's state (the caller holds the group lock when it matters)."""
+        row = self.query_group_state(
+            tenant,
+            integration_id,
+            external_alert_id=external_alert_id,
+            external_device_id=external_device_id,
+            dedup_key=dedup_key,
+            pairing_key=pairing_key,
+            occurred_at=occurred_at,
+            now=now,
+        ).fetchone()
         assert row is not None
         return row
 
@@ -317,7 +280,8 @@ class AlertRepository:
         pairing_key: str | None,
         dedup_key: str,
         statuses: list[str],
-    ) -> list[dict[str, Any]]:
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Send the targets read (``fetchall()`` it after its batch)."""
         return self.conn.execute(
             _LIFECYCLE_TARGETS,
             {
@@ -328,7 +292,7 @@ class AlertRepository:
                 "d": dedup_key,
                 "statuses": statuses,
             },
-        ).fetchall()
+        )
 
     def remember_reset(
         self,
@@ -343,9 +307,10 @@ class AlertRepository:
         now: datetime,
         expires_at: datetime,
         payload: dict[str, Any],
-    ) -> bool:
-        """Keep a reset that matched no alert until ``expires_at``; whether its alert was ever seen."""
-        row = self.conn.execute(
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Keep a reset that matched no alert until ``expires_at``. The cursor's one row says
+        (``seen``) whether its alert was ever seen; read it after its batch."""
+        return self.conn.execute(
             _REMEMBER_RESET,
             {
                 "t": tenant,
@@ -359,8 +324,7 @@ class AlertRepository:
                 "expires": expires_at,
                 "payload": Jsonb(payload),
             },
-        ).fetchone()
-        return bool(row and row["seen"])
+        )
 
     def resolve(
         self,
@@ -390,3 +354,9 @@ class AlertRepository:
                 WHERE tenant = %s AND alert_id = %s""",
             (at, by, Jsonb(metadata_patch), tenant, alert_id),
         )
+
+
+def config_row(cur: psycopg.Cursor[dict[str, Any]]) -> dict[str, Any]:
+    """The config read's row (``EMPTY_CONFIG`` when the integration is gone)."""
+    row = cur.fetchone()
+    return row if row is not None else dict(EMPTY_CONFIG)

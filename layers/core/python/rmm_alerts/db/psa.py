@@ -63,10 +63,24 @@ class PsaRepository:
         client: UUID | None,
     ) -> dict[str, Any] | None:
         """The board (the rule's, else the tenant's default), its default status, the priorities."""
+        return self.query_ticket_defaults(
+            tenant, board_id=board_id, assignee=assignee, contact=contact, client=client
+        ).fetchone()
+
+    def query_ticket_defaults(
+        self,
+        tenant: UUID,
+        *,
+        board_id: UUID | None,
+        assignee: UUID | None,
+        contact: UUID | None,
+        client: UUID | None,
+    ) -> psycopg.Cursor[dict[str, Any]]:
+        """Send :meth:`ticket_defaults`' read (``fetchone()`` it after its batch)."""
         return self.conn.execute(
             _TICKET_DEFAULTS,
             {"t": tenant, "board": board_id, "assignee": assignee, "contact": contact, "client": client},
-        ).fetchone()
+        )
 
     def insert_ticket(self, tenant: UUID, draft: TicketDraft, now: datetime) -> psycopg.Cursor[dict[str, Any]]:
         """Insert with the tenant's next ticket number; fetch ``ticket_number`` from the cursor."""
