@@ -305,17 +305,18 @@ def bench_round_trips(b: Bench) -> None:
     )
 
 
-_HZ = os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds; 0 when it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _HZ
+    """CPU time of a process (all its threads), in seconds, from the scheduler's nanosecond count
+    (``/proc/PID/task/*/schedstat``); 0 when it is gone. This process: its CPU clock, which keeps
+    the time of threads that ended (run_storm's)."""
+    if pid == os.getpid():
+        return time.process_time()
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
 def _backends(admin_url: str) -> list[int]:
@@ -337,8 +338,10 @@ class CpuMeter:
     missed (none do: pools and PgBouncer keep their connections)."""
 
     def __init__(self, b: Bench, worker_pids: list[int]) -> None:
+        # With worker processes, this process only hands them the deliveries ("driver").
+        python = {"Python": [os.getpid()]} if not worker_pids else {"Python": worker_pids, "driver": [os.getpid()]}
         self.sides = {
-            "Python": [os.getpid(), *worker_pids],
+            **python,
             "PostgreSQL": _backends(b.admin_url),
             "PgBouncer": BOUNCER_PID[:1],
         }
@@ -380,7 +383,7 @@ def storm_callers(b: Bench, workers: int) -> Iterator[tuple[Callable[[Any], Any]
         return
     from tests.support.webhook_worker import process_workers
 
-    with process_workers(workers, SECRET) as procs:
+    with process_workers(workers, SECRET, metrics=not b.args.no_metrics) as procs:
         warm = new_world(b, rules=1)
         for i, proc in enumerate(procs):
             proc.integration = str(warm.integration_id)
@@ -688,6 +691,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=("processes", "threads"),
         default="processes",
         help="throughput and storm workers: separate processes (as Lambda instances) or threads here",
+    )
+    parser.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="worker processes run with POWERTOOLS_METRICS_DISABLED, as the threads must",
     )
     parser.add_argument("--storm", type=int, default=5000, help="alerts in the full storm")
     parser.add_argument("--poll-reps", type=int, default=3)

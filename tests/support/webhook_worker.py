@@ -13,7 +13,7 @@ context)`` and sends back the status and the JSON answer. Each worker is a
 drives threads.
 
 Protocol: one JSON line per request on the worker's stdin, ``{"integration": id, "body": {...}}``,
-one JSON line per answer, ``[status, answer]``, on a pipe that is not stdout (the handler's
+one JSON line per answer, ``[status, answer, seconds in the handler]``, on a pipe that is not stdout (the handler's
 Logger and Metrics print to stdout, which goes to /dev/null as in the benchmark's own process).
 Run as ``python -m tests.support.webhook_worker SECRET``.
 """
@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +43,7 @@ class ProcessWorker:
     def __init__(self, secret: str, env: dict[str, str]) -> None:
         out_r, out_w = os.pipe()
         self.integration = ""
+        self.handler_s = 0.0  # the last call's time in the handler, measured in the worker
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.webhook_worker", secret, str(out_w)],
             cwd=ROOT,
@@ -73,7 +75,7 @@ class ProcessWorker:
             raise RuntimeError("webhook worker did not start")
 
     def __call__(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        status, answer = self.request({"integration": self.integration, "body": body})
+        status, answer, self.handler_s = self.request({"integration": self.integration, "body": body})
         return int(status), answer
 
     def close(self) -> None:
@@ -88,12 +90,17 @@ class ProcessWorker:
 
 
 @contextlib.contextmanager
-def process_workers(n: int, secret: str, *, env: dict[str, str] | None = None) -> Iterator[list[ProcessWorker]]:
+def process_workers(
+    n: int, secret: str, *, env: dict[str, str] | None = None, metrics: bool = True
+) -> Iterator[list[ProcessWorker]]:
     """``n`` worker processes, started and warm (handler imported, pool open, one 404 served).
-    Set each worker's ``integration`` before delivering."""
+    Set each worker's ``integration`` before delivering. ``metrics``: each process has its own
+    metrics provider, as each Lambda instance does, so they can stay on (EMF lines to /dev/null)."""
     child_env = dict(os.environ if env is None else env)
-    # Each process has its own metrics provider, as each Lambda instance does: metrics stay on.
-    child_env.pop("POWERTOOLS_METRICS_DISABLED", None)
+    if metrics:
+        child_env.pop("POWERTOOLS_METRICS_DISABLED", None)
+    else:
+        child_env["POWERTOOLS_METRICS_DISABLED"] = "true"
     child_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(LAYER_PYTHON), child_env.get("PYTHONPATH", "")])
     workers: list[ProcessWorker] = []
     try:
@@ -115,8 +122,9 @@ def _serve(secret: str, out: IO[str]) -> None:
     context = FakeContext()
 
     def call(integration: str, body: Any) -> list[Any]:
+        started = time.perf_counter()
         response = ninja.handler(webhook_event("ninjaone", integration, body, secret=secret), context)
-        return [int(response["statusCode"]), response_json(response)]
+        return [int(response["statusCode"]), response_json(response), time.perf_counter() - started]
 
     for line in sys.stdin:
         message = json.loads(line)
