@@ -359,9 +359,9 @@ class CpuMeter:
 def cpu_note(used: dict[str, float], alerts: int) -> str:
     per = {side: s * 1000 / alerts for side, s in used.items()}
     total = sum(per.values())
-    parts = ", ".join(f"{side} {ms:.1f}" for side, ms in per.items())
+    parts = " + ".join(f"{side} {ms:.1f}" for side, ms in per.items())
     cores = os.cpu_count() or 1
-    return f"CPU ms per alert: {parts} (sum {total:.1f}: {cores} idle cores cap this at ~{cores * 1000 / total:.0f}/s)"
+    return f"CPU ms/alert: {parts} = {total:.1f} ({cores} idle cores: ≤ ~{cores * 1000 / total:.0f}/s)"
 
 
 @contextlib.contextmanager
@@ -403,7 +403,7 @@ def storm_callers(b: Bench, workers: int) -> Iterator[tuple[Callable[[Any], Any]
 def workers_note(b: Bench) -> str:
     if b.args.workers_as == "threads":
         return "threads in one process, one shared pool"
-    return "worker processes (one interpreter and pool each, as Lambda instances)"
+    return "worker processes, one pool each" + (", no metrics" if b.args.no_metrics else "")
 
 
 def bench_throughput(b: Bench) -> None:
