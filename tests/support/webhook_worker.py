@@ -15,7 +15,7 @@ drives threads.
 Protocol: one JSON line per request on the worker's stdin, ``{"integration": id, "body": {...}}``,
 one JSON line per answer, ``[status, answer, seconds in the handler]``, on a pipe that is not stdout (the handler's
 Logger and Metrics print to stdout, which goes to /dev/null as in the benchmark's own process).
-Run as ``python -m tests.support.webhook_worker SECRET``.
+Run as ``python -m tests.support.webhook_worker FD`` with the webhook secret in ``WEBHOOK_WORKER_SECRET``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LAYER_PYTHON = ROOT / "layers" / "core" / "python"
 
 Call = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+SECRET_ENV = "WEBHOOK_WORKER_SECRET"
 
 
 class ProcessWorker:
@@ -45,9 +46,9 @@ class ProcessWorker:
         self.integration = ""
         self.handler_s = 0.0  # the last call's time in the handler, measured in the worker
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.webhook_worker", secret, str(out_w)],
+            [sys.executable, "-m", "tests.support.webhook_worker", str(out_w)],
             cwd=ROOT,
-            env=env,
+            env={**env, SECRET_ENV: secret},  # not on the command line, where ps shows it
             stdin=subprocess.PIPE,
             pass_fds=(out_w,),
             text=True,
@@ -139,7 +140,7 @@ def _serve(secret: str, out: IO[str]) -> None:
 
 
 def main() -> None:
-    secret, fd = sys.argv[1], int(sys.argv[2])
+    secret, fd = os.environ.pop(SECRET_ENV), int(sys.argv[1])
     out = os.fdopen(fd, "w")
     # The handler's Logger and Metrics print to stdout: drop it, as the benchmark's own process does.
     devnull = os.open(os.devnull, os.O_WRONLY)
