@@ -10,7 +10,9 @@ Figures (each repeated ``--reps`` times; the table shows the median of the repet
 * ingest p50/p99 per outcome through the real NinjaOne webhook handler (API Gateway event in,
   response out) with 21 rules on the integration, and each p50's ratio to the floor;
 * round trips per outcome, counted on the wire (libpq trace, tests/support/wire.py);
-* throughput at 1, 4 and 8 worker threads (a storm-shaped mix, tests/support/storm.py);
+* throughput at 1, 4 and 8 workers (a storm-shaped mix, tests/support/storm.py), each worker a
+  separate process with the real handler and its own pool, as a Lambda instance is
+  (tests/support/webhook_worker.py; ``--workers-as threads`` for threads sharing this process);
 * the full storm: 5,000 alerts, 250 devices × 20 conditions, 30 % duplicates, 8 workers (once);
 * a 1k-new and a 10k no-op poll cycle against the loopback NinjaOne fake;
 * cold import of each handler: ``import handler`` in a fresh interpreter from its folder, the
@@ -91,6 +93,7 @@ class Bench:
     args: argparse.Namespace
     rows: list[Row] = field(default_factory=list)
     floor_ms: float = float("nan")
+    bouncer_pid: int | None = None
 
     def admin(self) -> psycopg.Connection[dict[str, Any]]:
         return psycopg.connect(self.admin_url, autocommit=True, row_factory=dict_row)
@@ -98,6 +101,9 @@ class Bench:
 
 # ---------------------------------------------------------------------------------------------
 # Database: embedded server (or DATABASE_URL), a migrated database, PgBouncer, the app role
+
+
+BOUNCER_PID: list[int] = []  # the running PgBouncer's, for CpuMeter
 
 
 @contextlib.contextmanager
@@ -117,6 +123,7 @@ def database() -> Iterator[tuple[str, str]]:
         password = f"bench-{uuid.uuid4().hex}"
         grant_app_login(admin_url, APP_ROLE, password)
         bouncer = PgBouncer(base, tmp / "pgbouncer")
+        BOUNCER_PID[:] = [bouncer.pid]
         yield admin_url, bouncer.url(name, APP_ROLE, password)
     finally:
         db.reset_pool()
@@ -298,59 +305,164 @@ def bench_round_trips(b: Bench) -> None:
     )
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU time of a process (all its threads), in seconds, from the scheduler's nanosecond count
+    (``/proc/PID/task/*/schedstat``); 0 when it is gone. This process: its CPU clock, which keeps
+    the time of threads that ended (run_storm's)."""
+    if pid == os.getpid():
+        return time.process_time()
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def _backends(admin_url: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench database (its name is in their title)."""
+    name = psycopg.conninfo.conninfo_to_dict(admin_url).get("dbname")
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if f" {name} " in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent while measuring, by side: the Python that handles the webhooks (the worker
+    processes, and this process, which drives them or runs the threads), the PostgreSQL backends
+    serving the bench database, and PgBouncer. Linux /proc; a process that exits meanwhile is
+    missed (none do: pools and PgBouncer keep their connections)."""
+
+    def __init__(self, b: Bench, worker_pids: list[int]) -> None:
+        # With worker processes, this process only hands them the deliveries ("driver").
+        python = {"Python": [os.getpid()]} if not worker_pids else {"Python": worker_pids, "driver": [os.getpid()]}
+        self.sides = {
+            **python,
+            "PostgreSQL": _backends(b.admin_url),
+            "PgBouncer": BOUNCER_PID[:1],
+        }
+        self.admin_url = b.admin_url
+        self.start = {pid: _cpu_s(pid) for pids in self.sides.values() for pid in pids}
+
+    def stop(self) -> dict[str, float]:
+        self.sides["PostgreSQL"] = sorted(set(self.sides["PostgreSQL"]) | set(_backends(self.admin_url)))
+        return {
+            side: sum(max(0.0, _cpu_s(pid) - self.start.get(pid, 0.0)) for pid in pids)
+            for side, pids in self.sides.items()
+        }
+
+
+def cpu_note(used: dict[str, float], alerts: int) -> str:
+    per = {side: s * 1000 / alerts for side, s in used.items()}
+    total = sum(per.values())
+    parts = " + ".join(f"{side} {ms:.1f}" for side, ms in per.items())
+    cores = os.cpu_count() or 1
+    return f"CPU ms/alert: {parts} = {total:.1f} ({cores} idle cores: ≤ ~{cores * 1000 / total:.0f}/s)"
+
+
+@contextlib.contextmanager
+def storm_callers(b: Bench, workers: int) -> Iterator[tuple[Callable[[Any], Any], list[int]]]:
+    """``with storm_callers(b, n) as (callers_for, pids):``, ``callers_for(world)`` is what run_storm
+    takes; ``pids`` are the worker processes'.
+
+    processes (default): ``n`` worker processes, each a fresh interpreter with the real handler and
+    its own process-wide pool through the same PgBouncer, as Lambda instances are
+    (tests/support/webhook_worker.py); warmed with one condition's life each on a throwaway world.
+    threads: one shared handler (and pool, 8 connections) in this process, as before."""
+    if b.args.workers_as == "threads":
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # threads share one metrics provider
+        handler_pool()  # 8 connections, if this is the pool's first use
+        try:
+            yield caller, []
+        finally:
+            del os.environ["POWERTOOLS_METRICS_DISABLED"]
+        return
+    from tests.support.webhook_worker import process_workers
+
+    with process_workers(workers, SECRET, metrics=not b.args.no_metrics) as procs:
+        warm = new_world(b, rules=1)
+        for i, proc in enumerate(procs):
+            proc.integration = str(warm.integration_id)
+            for label, body in lifecycle(800_000 + i, 800_000 + 3 * i):
+                status, answer = proc(body)
+                if status != 200 or answer.get("outcome") != expected_outcome(label):
+                    raise RuntimeError(f"warm-up {label}: HTTP {status} {answer}")
+
+        def callers_for(world: Any) -> list[Any]:
+            for proc in procs:
+                proc.integration = str(world.integration_id)
+            return procs
+
+        yield callers_for, [proc.pid for proc in procs]
+
+
+def workers_note(b: Bench) -> str:
+    if b.args.workers_as == "threads":
+        return "threads in one process, one shared pool"
+    return "worker processes, one pool each" + (", no metrics" if b.args.no_metrics else "")
+
+
 def bench_throughput(b: Bench) -> None:
     from tests.support.storm import check_storm, plan_storm, run_storm
 
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # threads share one metrics provider
     base: float | None = None
-    try:
-        for workers in (1, 4, 8):
-            rates = []
+    for workers in (int(n) for n in b.args.throughput_workers.split(",")):
+        rates = []
+        used: dict[str, float] = {}
+        with storm_callers(b, workers) as (callers_for, pids):
             for rep in range(b.args.reps):
                 world = new_world(b)
                 plan = plan_storm(alerts=b.args.throughput_alerts, devices=40, conditions=10, seed=rep)
-                report = run_storm(plan, caller(world), workers=workers)
+                callers = callers_for(world)
+                meter = CpuMeter(b, pids)
+                report = run_storm(plan, callers, workers=workers)
+                for side, seconds in meter.stop().items():
+                    used[side] = used.get(side, 0.0) + seconds
                 problems = report.errors + check_storm(b.admin(), world.tenant, world.integration_id, plan)
                 if problems:
                     raise RuntimeError(f"throughput run with {workers} workers: {problems[:3]}")
                 rates.append(report.per_second)
-            rate = median(rates)
-            base = base or rate
-            b.rows.append(
-                Row(
-                    f"throughput, {workers} worker{'s' if workers > 1 else ''}",
-                    f"{rate:.0f} alerts/s",
-                    f"{rate / base:.1f}× of 1 worker",
-                    "≥ 342/s (2× 171)" if workers == 8 else "",
-                )
+        rate = median(rates)
+        base = base or rate
+        b.rows.append(
+            Row(
+                f"throughput, {workers} worker{'s' if workers > 1 else ''}",
+                f"{rate:.0f} alerts/s",
+                f"{rate / base:.1f}× of 1 worker",
+                "≥ 342/s (2× 171)" if workers == 8 else "",
+                f"{workers_note(b)}; {cpu_note(used, b.args.reps * b.args.throughput_alerts)}",
             )
-    finally:
-        del os.environ["POWERTOOLS_METRICS_DISABLED"]
+        )
 
 
 def bench_storm(b: Bench) -> None:
     from tests.support.storm import check_outcomes, check_storm, plan_storm, run_storm
 
     n = b.args.storm
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    try:
+    with storm_callers(b, 8) as (callers_for, pids):
         world = new_world(b)
         plan = plan_storm(alerts=n, devices=250, conditions=20)
-        report = run_storm(plan, caller(world), workers=8)
+        callers = callers_for(world)
+        meter = CpuMeter(b, pids)
+        report = run_storm(plan, callers, workers=8)
+        used = meter.stop()
         problems = (
             report.errors
             + check_outcomes(plan, report)
             + check_storm(b.admin(), world.tenant, world.integration_id, plan)
         )
-    finally:
-        del os.environ["POWERTOOLS_METRICS_DISABLED"]
     b.rows.append(
         Row(
             f"storm: {n:,} alerts, 250 devices × 20 conditions, {plan.duplicates:,} duplicates, 8 workers",
             f"{report.wall_s:.1f} s",
             f"{report.per_second:.0f} alerts/s",
             "no error, no duplicate ticket, every reset applied",
-            "OK" if not problems else f"{len(problems)} problems: {problems[:2]}",
+            ("OK" if not problems else f"{len(problems)} problems: {problems[:2]}")
+            + f"; {workers_note(b)}; {cpu_note(used, n)}",
         )
     )
 
@@ -573,6 +685,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=60, help="deliveries per outcome per repetition")
     parser.add_argument("--floor-samples", type=int, default=300)
     parser.add_argument("--throughput-alerts", type=int, default=400)
+    parser.add_argument("--throughput-workers", default="1,4,8", help="worker counts of the throughput figure")
+    parser.add_argument(
+        "--workers-as",
+        choices=("processes", "threads"),
+        default="processes",
+        help="throughput and storm workers: separate processes (as Lambda instances) or threads here",
+    )
+    parser.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="worker processes run with POWERTOOLS_METRICS_DISABLED, as the threads must",
+    )
     parser.add_argument("--storm", type=int, default=5000, help="alerts in the full storm")
     parser.add_argument("--poll-reps", type=int, default=3)
     parser.add_argument("--new", type=int, default=1000)

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,9 +122,12 @@ class StormReport:
 Call = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
 
 
-def run_storm(plan: StormPlan, call: Call, *, workers: int = 8) -> StormReport:
-    """Deliver the plan on ``workers`` threads. A reset (or its duplicate) whose condition still has
-    an unanswered original trigger goes back to the end of the queue (not sent yet)."""
+def run_storm(plan: StormPlan, call: Call | Sequence[Call], *, workers: int = 8) -> StormReport:
+    """Deliver the plan on ``workers`` threads that share ``call``, or, given one call per worker
+    (e.g. tests/support/webhook_worker.py's worker processes), one thread per call, each using its
+    own. A reset (or its duplicate) whose condition still has an unanswered original trigger goes
+    back to the end of the queue (not sent yet)."""
+    calls = [call] * workers if callable(call) else list(call)
     pending_triggers: collections.Counter[tuple[int, int]] = collections.Counter(
         d.pair for d in plan.deliveries if not d.duplicate and d.kind != "reset"
     )
@@ -143,7 +146,7 @@ def run_storm(plan: StormPlan, call: Call, *, workers: int = 8) -> StormReport:
                 return d
             return WAIT if queue else None
 
-    def work() -> None:
+    def work(call: Call) -> None:
         while (d := take()) is not None:
             if d is WAIT:
                 time.sleep(0.001)
@@ -164,7 +167,7 @@ def run_storm(plan: StormPlan, call: Call, *, workers: int = 8) -> StormReport:
                     pending_triggers[d.pair] -= 1
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=work, name=f"storm-{i}") for i in range(workers)]
+    threads = [threading.Thread(target=work, args=(c,), name=f"storm-{i}") for i, c in enumerate(calls)]
     for t in threads:
         t.start()
     for t in threads:

@@ -17,9 +17,11 @@ from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.normalizers import (
     MalformedPayload,
     NotAnAlert,
+    clean_json,
     normalize,
     normalize_ninjaone,
     normalize_tactical,
+    parse_json,
     tactical_condition_id,
     tactical_severity,
 )
@@ -788,3 +790,47 @@ def test_tactical_resolve_without_alert_id_pairs_on_agent_and_check() -> None:
     with pytest.raises(MalformedPayload) as raised:
         normalize_tactical(no_agent, tenant_id=TENANT, integration_id=INTEGRATION)
     assert raised.value.field == "alertId"
+
+
+# ---------------------------------------------------------------------------------------------
+# parse_json: the walk-free path returns exactly what cleaning every value returns
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"message": "plain ascii", "n": [1, 2.5, {"k": null}]}',
+        '{"message": "caf\u00e9 \u2603 \U0001f600"}',  # raw non-ASCII (valid UTF-8)
+        '{"message": "caf\\u00e9"}',  # a harmless escape
+        '{"message": "nul \\u0000 inside", "k\\u0000": 1}',
+        '{"message": "lone \\ud800 surrogate", "\\uDC00key": "x"}',
+        '{"message": "emoji pair \\ud83d\\ude00"}',
+        '{"message": "escaped backslash \\\\u0000 is text"}',
+        '{"message": "brackets in text [[[{{{"}',
+        "[" * 63 + "]" * 63,
+        "[" * 64 + "]" * 64,
+        '{"a": "' + "[" * 70 + '"}',  # many brackets, shallow: cleaned the slow way, same result
+    ],
+)
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_parse_json_equals_cleaning_every_value(text: str, as_bytes: bool) -> None:
+    body: bytes | str = text.encode("utf-8") if as_bytes else text
+    assert parse_json(body) == clean_json(json.loads(text))
+
+
+def test_parse_json_str_body_with_raw_lone_surrogate_is_cleaned() -> None:
+    assert parse_json('{"m": "a\ud800b"}') == {"m": "a\ufffdb"}
+
+
+@pytest.mark.parametrize("depth", [65, 70])
+def test_parse_json_too_deep_is_malformed(depth: int) -> None:
+    with pytest.raises(MalformedPayload, match="nested deeper than 64"):
+        parse_json("[" * depth + "]" * depth)
+
+
+def test_a_typical_webhook_body_takes_the_walk_free_path() -> None:
+    from rmm_alerts.normalizers import _already_clean
+
+    text = (Path(__file__).resolve().parent.parent / "fixtures" / "ninjaone" / "condition_triggered.json").read_text()
+    assert _already_clean(text, decoded=True)
+    assert not _already_clean(text.replace('"', '"\\u0000', 1), decoded=True)

@@ -366,3 +366,44 @@ def test_trace_is_camel_case_json() -> None:
             "error": None,
         }
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Valid stored rules are validated once per distinct content: the cache never changes an outcome
+
+
+@pytest.mark.parametrize(
+    ("valid", "invalid"),
+    [
+        # strict validation tells these apart, so the cache key must too
+        ({"actions": {"createTicket": True}}, {"actions": {"createTicket": 1}}),
+        ({"conditions": {"keywords": ["disk"]}}, {"conditions": {"keywords": ("disk",)}}),
+        ({"conditions": {"severities": ["critical"]}}, {"conditions": {"severities": ["critical", 1]}}),
+    ],
+)
+def test_a_cached_valid_rule_does_not_make_a_lookalike_valid(valid: dict[str, Any], invalid: dict[str, Any]) -> None:
+    good = _rule(1, valid.get("conditions"), valid.get("actions"))
+    rule, _, trace = first_match([good], _event())
+    assert rule is good and trace[0].error is None
+    bad = _rule(1, invalid.get("conditions"), invalid.get("actions"))
+    rule, _, trace = first_match([bad], _event())
+    assert rule is None
+    assert trace[0].error is not None
+
+
+def test_an_edited_rule_is_evaluated_as_edited() -> None:
+    rule_id = uuid4()
+    before = _rule(1, {"severities": ["critical"]}).model_copy(update={"rule_id": rule_id})
+    after = _rule(1, {"severities": ["minor"]}).model_copy(update={"rule_id": rule_id})
+    assert first_match([before], _event())[0] is before
+    matched, _, trace = first_match([after], _event())
+    assert matched is None
+    assert trace[0].reasons == ("severity 'critical' not in ['minor']",)
+
+
+def test_an_invalid_rule_is_logged_on_every_evaluation(caplog: pytest.LogCaptureFixture) -> None:
+    rule = _rule(1, {"messagePattern": "("})
+    with caplog.at_level(logging.WARNING, logger="rmm_alerts.rules"):
+        first_match([rule], _event())
+        first_match([rule], _event())
+    assert len(caplog.records) == 2

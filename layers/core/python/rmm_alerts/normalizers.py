@@ -71,6 +71,9 @@ class MalformedPayload(ValueError):
 # Deeper than any RMM payload; keeps every later recursive walk (cleaning, jsonb) far from limits.
 MAX_DEPTH: Final = 64
 _LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+# In JSON text, the only ways to a string clean_json would change: a \u0000 or \uD800-\uDFFF
+# escape (a raw control character is invalid JSON; UTF-8 decoding never yields a surrogate).
+_CLEANING_ESCAPE: Final = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _finite(text: str) -> float:
@@ -127,7 +130,20 @@ def parse_json(body: bytes | str, field: str = "body") -> Any:
         raise MalformedPayload(field, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     except ValueError as exc:  # int digit limit, out-of-range float, NaN/Infinity
         raise MalformedPayload(field, f"not valid JSON ({str(exc)[:80]})") from None
+    if _already_clean(text, decoded=isinstance(body, bytes)):
+        return parsed  # what clean_json would return, without walking every value (the common case)
     return clean_json(parsed, field)
+
+
+def _already_clean(text: str, *, decoded: bool) -> bool:
+    """Whether clean_json could not change the JSON parsed from ``text`` nor find it too deep:
+    fewer brackets than MAX_DEPTH (nesting needs one each), no escape that makes U+0000 or a
+    surrogate, and (a str body, not decoded from UTF-8 here) no raw surrogate either."""
+    return (
+        text.count("{") + text.count("[") < MAX_DEPTH
+        and _CLEANING_ESCAPE.search(text) is None
+        and (decoded or text.isascii() or _LONE_SURROGATE.search(text) is None)
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -135,17 +135,6 @@ def _listed(values: Sequence[str]) -> str:
     return "[" + ", ".join(shown) + "]"
 
 
-def _membership(label: str, allowed: Sequence[str] | None, value: str | None) -> str | None:
-    """``None`` when the condition holds (absent, empty, or value listed), else the reason."""
-    if not allowed:  # absent or [] -> no constraint
-        return None
-    if value is None:
-        return f"{label} is unknown (required one of {_listed(allowed)})"
-    if value not in allowed:
-        return f"{label} {value!r} not in {_listed(allowed)}"
-    return None
-
-
 def _searchable(text: str) -> str:
     """RE2 needs valid UTF-8: a lone surrogate (legal in JSON ``\\ud800``) becomes U+FFFD."""
     try:
@@ -153,6 +142,74 @@ def _searchable(text: str) -> str:
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text)
     return text
+
+
+class _Matcher:
+    """One rule's conditions, ready to test: only the present conditions, keywords casefolded, the
+    pattern compiled, and the reasons that do not depend on the event already written."""
+
+    __slots__ = ("constrained", "keyword_miss", "keywords", "members", "pattern")
+
+    def __init__(self, conditions: RuleConditions) -> None:
+        # (label, attribute of the event, allowed values, the reason's "[...]" listing)
+        self.members: tuple[tuple[str, str, frozenset[str], str], ...] = tuple(
+            (label, attr, frozenset(allowed), _listed(allowed))
+            for label, attr, allowed in (
+                ("severity", "severity", conditions.severities),
+                ("activityType", "activity_type", conditions.activity_types),
+                ("alertClass", "alert_class", conditions.alert_classes),
+                ("sourceType", "source_type", conditions.source_types),
+                ("organizationId", "external_organization_id", conditions.organization_ids),
+            )
+            if allowed  # absent or [] -> no constraint
+        )
+        self.keywords = _folded(tuple(conditions.keywords)) if conditions.keywords else None
+        self.keyword_miss = (
+            f"message contains none of the keywords {_listed(conditions.keywords)}" if conditions.keywords else ""
+        )
+        pattern = conditions.message_pattern
+        self.pattern = _compiled(pattern) if pattern is not None else None
+        self.constrained = bool(self.members) or self.keywords is not None or self.pattern is not None
+
+    def match(self, event: NormalizedAlertEvent, view: MessageView) -> tuple[bool, tuple[str, ...]]:
+        failures: list[str] = []
+        for label, attr, allowed, listed in self.members:
+            value = getattr(event, attr)
+            if value is None:
+                failures.append(f"{label} is unknown (required one of {listed})")
+            elif value not in allowed:
+                failures.append(f"{label} {value!r} not in {listed}")
+        if self.keywords is not None:
+            if view.folded is None:
+                failures.append("message is missing (keywords required)")
+            elif not any(keyword in view.folded for keyword in self.keywords):
+                failures.append(self.keyword_miss)
+        if self.pattern is not None:
+            if view.data is None:
+                failures.append("message is missing (messagePattern required)")
+            elif self.pattern.search(view.data, 0, view.end) is None:
+                failures.append("message does not match messagePattern")
+        if failures:
+            return False, tuple(failures)
+        return True, (REASON_MATCHED if self.constrained else REASON_CATCH_ALL,)
+
+
+# Matchers by id(conditions). Each entry holds its conditions object, so that id cannot be reused by
+# another object while the entry exists; the identity check makes a stale id impossible anyway.
+# Stored rules' conditions come from _prepared below, so the same few objects recur per tenant.
+_CACHE_MAX = 2048
+_matchers: dict[int, tuple[RuleConditions, _Matcher]] = {}
+
+
+def _matcher(conditions: RuleConditions) -> _Matcher:
+    entry = _matchers.get(id(conditions))
+    if entry is not None and entry[0] is conditions:
+        return entry[1]
+    matcher = _Matcher(conditions)
+    if len(_matchers) >= _CACHE_MAX:
+        _matchers.clear()  # crude, bounded; a working set this large re-fills in one pass
+    _matchers[id(conditions)] = (conditions, matcher)
+    return matcher
 
 
 def match_conditions(
@@ -164,45 +221,32 @@ def match_conditions(
     or ``("no conditions (catch-all)",)``; otherwise one reason per failing condition (all of
     them are evaluated so the trace explains the whole miss). Reasons never quote the message.
     """
-    failures: list[str] = []
-    constrained = False
+    return _matcher(conditions).match(event, view or MessageView.of(event.message))
 
-    membership: tuple[tuple[str, Sequence[str] | None, str | None], ...] = (
-        ("severity", conditions.severities, event.severity),
-        ("activityType", conditions.activity_types, event.activity_type),
-        ("alertClass", conditions.alert_classes, event.alert_class),
-        ("sourceType", conditions.source_types, event.source_type),
-        ("organizationId", conditions.organization_ids, event.external_organization_id),
-    )
-    for label, allowed, value in membership:
-        if allowed:
-            constrained = True
-        reason = _membership(label, allowed, value)
-        if reason is not None:
-            failures.append(reason)
 
-    view = view or MessageView.of(event.message)
-    if conditions.keywords:
-        constrained = True
-        if view.folded is None:
-            failures.append("message is missing (keywords required)")
-        elif not any(keyword in view.folded for keyword in _folded(tuple(conditions.keywords))):
-            failures.append(f"message contains none of the keywords {_listed(conditions.keywords)}")
-
-    if conditions.message_pattern is not None:
-        constrained = True
-        if view.data is None:
-            failures.append("message is missing (messagePattern required)")
-        elif _compiled(conditions.message_pattern).search(view.data, 0, view.end) is None:
-            failures.append("message does not match messagePattern")
-
-    if failures:
-        return False, tuple(failures)
-    return True, (REASON_MATCHED if constrained else REASON_CATCH_ALL,)
+# Valid stored rules, validated once: by the exact stored content, i.e. the repr of the raw
+# conditions and actions (repr tells 1 from 1.0 from True, a list from a tuple and a str from a
+# UUID, as strict validation does). An invalid rule is not cached: it is validated, logged and
+# traced on every evaluation, as before. Entries are bounded in number and in key size.
+_KEY_MAX = 16_384
+_prepared: dict[tuple[str, str], tuple[RuleConditions, RuleActions]] = {}
 
 
 def _validate(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleEvaluation:
     """The rule's stored conditions and actions, or the trace entry explaining why they're invalid."""
+    key = (repr(rule.conditions), repr(rule.actions))
+    cached = _prepared.get(key)
+    if cached is not None:
+        return cached
+    validated = _validate_uncached(rule)
+    if not isinstance(validated, RuleEvaluation) and len(key[0]) + len(key[1]) <= _KEY_MAX:
+        if len(_prepared) >= _CACHE_MAX:
+            _prepared.clear()
+        _prepared[key] = validated
+    return validated
+
+
+def _validate_uncached(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleEvaluation:
     try:
         conditions = RuleConditions.model_validate(rule.conditions)
     except ValidationError as exc:
