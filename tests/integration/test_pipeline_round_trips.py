@@ -169,3 +169,25 @@ def test_a_connection_idle_for_check_idle_s_costs_one_more_trip_the_check(
     wire.round_trips()
     result = process_event(event(world, external_alert_id="1"), db.UnitOfWork(counting_pool))
     assert (result.outcome, wire.round_trips()) == ("ticket_created", PIPELINE_EXPECTED[0][1] + 1)
+
+
+def test_the_counter_sees_every_turn_even_what_libpq_still_buffers(database_url: str, wire: Wire) -> None:
+    """psycopg's own BEGIN is a round trip of its own; the counter must see it (it flushes libpq's
+    buffered trace stream before counting)."""
+    import psycopg
+
+    with psycopg.connect(database_url, prepare_threshold=None) as c:
+        wire.attach(c)
+        wire.round_trips()
+        c.execute("SELECT 1").fetchone()
+        assert wire.round_trips() == 2  # BEGIN, then the statement
+        c.execute("SELECT 2").fetchone()
+        assert wire.round_trips() == 1
+        c.commit()
+        assert wire.round_trips() == 1
+        c.autocommit = True
+        with c.pipeline():
+            c.execute("BEGIN")
+            c.execute("SELECT 3")
+            c.execute("COMMIT")
+        assert wire.round_trips() == 1

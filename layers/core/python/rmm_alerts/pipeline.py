@@ -2,33 +2,40 @@
 
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
-depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. Every count
-includes BEGIN (sent with the first statement) and COMMIT, and not the pool's checkout check (+1
-only for a connection idle for db.CHECK_IDLE_S); a webhook
-adds one for its integration lookup, which shares the transaction. The statement and lock
-timeouts cost no trip: they are settings of the database role (migration 0003), not SETs.
+depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. The unit of work
+begins lazily (db.UnitOfWork.begin_lazily): reads before the lock run outside any transaction,
+BEGIN rides with the lock and COMMIT with the last writes, so neither costs a trip of its own. The
+pool's checkout check is not counted (+1 only for a connection idle for db.CHECK_IDLE_S). A webhook
+sends its integration lookup in the first round trip: with a trigger's config read, so a webhook
+trigger costs what is below; a reset or ack adds one trip for it. The statement and lock timeouts
+cost no trip: they are settings of the database role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         5       config, batch(lock, group), ticket defaults,
-                               batch(ticket, alert, note, asset, outbox), commit
-occurrence_appended    4       config, batch(lock, group), batch(alert, count+note, outbox), commit
-recorded_only          4       config, batch(lock, group), batch(alert, outbox), commit
-  (already_reset)      4       config, batch(lock, group), batch(alert, forget the early
-                               reset, outbox), commit
-suppressed             4       config, batch(lock, group), batch(alert), commit
-triggered, skipped     3       config, batch(lock, group), commit
-  (already_ingested_   4       config, batch(lock, group), adopt the webhook's ids into
-   by_poll)                    the polled alert, commit
-resolved/acknowledged  4       lock, targets (+ticket state, group check, close status),
-                               batch(updates, notes, closes, outbox), commit
-reset, skipped         4       lock, targets, remember the reset + was-seen check, commit
-  (poller's reset)     3       lock, targets, commit (nothing remembered)
+ticket_created         3       config, batch(BEGIN, lock, group, ticket defaults),
+                               batch(ticket, alert, note, asset, outbox, COMMIT)
+occurrence_appended    3       config, batch(BEGIN, lock, group), batch(alert, count+note,
+                               outbox, COMMIT)
+recorded_only          3       config, batch(BEGIN, lock, group), batch(alert, outbox, COMMIT)
+  (already_reset)      3       ... batch(alert, forget the early reset, outbox, COMMIT)
+suppressed             3       config, batch(BEGIN, lock, group), batch(alert, COMMIT)
+triggered, skipped     1       config: the alert is stored already (a replay); no lock, no
+                               transaction
+  (a duplicate that    3       config, batch(BEGIN, lock, group), COMMIT
+   raced its original)
+  (already_ingested_   3       config, batch(BEGIN, lock, group), batch(adopt the webhook's
+   by_poll)                    ids into the polled alert, COMMIT)
+resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
+                               status)), batch(updates, notes, closes, outbox, COMMIT)
+reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
+                               was-seen check, COMMIT)
+  (poller's reset)     2       batch(BEGIN, lock, targets), COMMIT (nothing remembered)
 =====================  ======  ================================================================
 
 The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above
 cost: its group query also reads the released alert's status, and the alert row is updated in place.
+The config, group and targets reads are PL/pgSQL functions (migration 0008) for their cached plans.
 
 "config" (mappings, rules, windows) is read before the group lock, and rules and windows are
 evaluated then: no tenant regex runs while other deliveries of the group wait. The advisory lock
