@@ -358,9 +358,15 @@ def test_alerts_list_pages(page: Page, dev: Dev) -> None:
     page.get_by_role("button", name="Apply filters").click()
     rows = page.locator("tbody tr")
     expect(rows).to_have_count(25)
+    # Rows look alike (one fixture); each links to its own alert.
+    first_on_page_1 = rows.first.locator("a").get_attribute("href")
     page.get_by_role("button", name="Next page").click()
     expect(page.get_by_text("Page 2")).to_be_visible()
-    expect(rows.first).to_be_visible()
+    # Page 2's rows, not page 1's still on screen before the next page has loaded.
+    page.wait_for_function(
+        "h => { const a = document.querySelector('tbody tr a'); return a !== null && a.getAttribute('href') !== h }",
+        arg=first_on_page_1,
+    )
     assert 1 <= rows.count() <= 25
     page.get_by_role("button", name="Previous page").click()
     expect(rows).to_have_count(25)
