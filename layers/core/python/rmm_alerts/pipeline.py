@@ -35,7 +35,8 @@ reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the r
 
 The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above
 cost: its group query also reads the released alert's status, and the alert row is updated in place.
-The config, group and targets reads are PL/pgSQL functions (migration 0008) for their cached plans.
+The config, group and targets reads, the ticket defaults and an occurrence's writes are PL/pgSQL
+functions (migrations 0008, 0009) for their cached plans.
 
 "config" (mappings, rules, windows) is read before the group lock, and rules and windows are
 evaluated then: no tenant regex runs while other deliveries of the group wait. The advisory lock

@@ -236,30 +236,9 @@ class AlertRepository:
         suffix: str,
     ) -> None:
         """Count one more occurrence on the group's primary alert, note the ticket, and record the
-        number in the new alert's trace, in one statement."""
+        number in the new alert's trace, in one statement (a function, migration 0009)."""
         self.conn.execute(
-            """WITH bumped AS (
-                   UPDATE rmm_alerts SET occurrence_count = occurrence_count + 1,
-                          last_occurrence_at = greatest(last_occurrence_at, %(at)s), updated_at = now()
-                    WHERE tenant = %(t)s AND alert_id = %(primary)s
-                RETURNING occurrence_count),
-               note AS (
-                   INSERT INTO comments (tenant, ticket_id, user_id, note, is_internal, is_system_generated,
-                                         created_at)
-                   SELECT %(t)s, %(ticket)s, NULL,
-                          'Alert re-triggered — occurrence ' || b.occurrence_count || %(suffix)s,
-                          true, true, %(now)s
-                     FROM bumped b),
-               touched AS (
-                   UPDATE tickets SET updated_at = greatest(updated_at, %(now)s)
-                    WHERE tenant = %(t)s AND ticket_id = %(ticket)s),
-               traced AS (
-                   UPDATE rmm_alerts a
-                      SET decision_trace = jsonb_set(a.decision_trace, '{group,occurrence}',
-                                                     to_jsonb(b.occurrence_count))
-                     FROM bumped b
-                    WHERE a.tenant = %(t)s AND a.alert_id = %(new)s)
-               SELECT occurrence_count FROM bumped""",
+            "SELECT rmm_append_occurrence(%(t)s, %(primary)s, %(new)s, %(ticket)s, %(at)s, %(now)s, %(suffix)s)",
             {
                 "t": tenant,
                 "primary": primary_alert_id,

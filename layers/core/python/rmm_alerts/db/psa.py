@@ -11,31 +11,12 @@ from psycopg.types.json import Jsonb
 
 from rmm_alerts.tickets import TicketDraft
 
-_TICKET_DEFAULTS = """
-SELECT b.board_id, b.board_name,
-       (SELECT s.status_id FROM statuses s
-         WHERE s.tenant = b.tenant AND (s.board_id = b.board_id OR s.board_id IS NULL) AND NOT s.is_closed
-           AND s.status_type = 'ticket'
-         ORDER BY (s.board_id IS NULL), s.is_default DESC, s.order_number, s.name
-         LIMIT 1) AS default_status_id,
-       (SELECT coalesce(json_agg(json_build_array(p.priority_id, p.priority_name)
-                                 ORDER BY p.order_number, p.priority_name), '[]'::json)
-          FROM priorities p WHERE p.tenant = b.tenant) AS priorities,
-       (SELECT EXISTS (SELECT 1 FROM users u
-                        WHERE u.tenant = b.tenant AND u.user_id = %(assignee)s AND NOT u.is_inactive))
-           AS assignee_ok,
-       (SELECT EXISTS (SELECT 1 FROM contacts c
-                        WHERE c.tenant = b.tenant AND c.contact_name_id = %(contact)s AND NOT c.is_inactive
-                          AND (c.client_id IS NULL OR c.client_id = %(client)s)))
-           AS contact_ok,
-       (SELECT EXISTS (SELECT 1 FROM clients cl WHERE cl.tenant = b.tenant AND cl.client_id = %(client)s))
-           AS client_ok
-  FROM boards b
- WHERE b.tenant = %(t)s AND NOT b.is_inactive
-   AND (b.board_id = %(board)s OR b.is_default)
- ORDER BY (b.board_id = %(board)s) DESC NULLS LAST, b.is_default DESC, b.board_name
- LIMIT 1
-"""
+# A PL/pgSQL function (migration 0009) for its cached plan: the board (the rule's, else the
+# tenant's default), its default status, the priorities, and whether the assignee, contact and
+# client exist.
+_TICKET_DEFAULTS = (
+    "SELECT * FROM rmm_ticket_defaults(%(t)s, %(board)s::uuid, %(assignee)s::uuid, %(contact)s::uuid, %(client)s::uuid)"
+)
 
 # The number comes from the tenant's own sequence (migration 0004): never one the PSA already
 # issued, and nothing for a concurrent ticket of the tenant to wait on.
