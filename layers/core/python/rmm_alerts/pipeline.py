@@ -2,34 +2,35 @@
 
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
-depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. The unit of work
-begins lazily (db.UnitOfWork.begin_lazily): reads before the lock run outside any transaction,
-BEGIN rides with the lock and COMMIT with the last writes, so neither costs a trip of its own. The
-pool's checkout check is not counted (+1 only for a connection idle for db.CHECK_IDLE_S). A webhook
-sends its integration lookup in the first round trip: with a trigger's config read, so a webhook
-trigger costs what is below; a reset or ack adds one trip for it. The statement and lock timeouts
-cost no trip: they are settings of the database role (migration 0003), not SETs.
+depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. The unit of
+work begins lazily (db.UnitOfWork.begin_lazily): the config read before the lock runs outside any
+transaction, and BEGIN rides with the lock; COMMIT is a plain statement of its own (a pipeline that
+ends a transaction is not proxy-safe, see db.UnitOfWork). The pool's checkout check is not counted
+(+1 only for a connection idle for db.CHECK_IDLE_S). A webhook reads its integration together with
+a trigger's config, in one statement, so a webhook trigger costs what is below; a reset or ack
+adds one trip for the lookup. The statement and lock timeouts cost no trip: they are settings of
+the database role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         3       config, batch(BEGIN, lock, group, ticket defaults),
-                               batch(ticket, alert, note, asset, outbox, COMMIT)
-occurrence_appended    3       config, batch(BEGIN, lock, group), batch(alert, count+note,
-                               outbox, COMMIT)
-recorded_only          3       config, batch(BEGIN, lock, group), batch(alert, outbox, COMMIT)
-  (already_reset)      3       ... batch(alert, forget the early reset, outbox, COMMIT)
-suppressed             3       config, batch(BEGIN, lock, group), batch(alert, COMMIT)
+ticket_created         4       config, batch(BEGIN, lock, group, ticket defaults),
+                               batch(ticket, alert, note, asset, outbox), COMMIT
+occurrence_appended    4       config, batch(BEGIN, lock, group), batch(alert, count+note,
+                               outbox), COMMIT
+recorded_only          4       config, batch(BEGIN, lock, group), batch(alert, outbox), COMMIT
+  (already_reset)      4       ... batch(alert, forget the early reset, outbox), COMMIT
+suppressed             4       config, batch(BEGIN, lock, group), batch(alert), COMMIT
 triggered, skipped     1       config: the alert is stored already (a replay); no lock, no
                                transaction
   (a duplicate that    3       config, batch(BEGIN, lock, group), COMMIT
    raced its original)
-  (already_ingested_   3       config, batch(BEGIN, lock, group), batch(adopt the webhook's
-   by_poll)                    ids into the polled alert, COMMIT)
-resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
-                               status)), batch(updates, notes, closes, outbox, COMMIT)
-reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
-                               was-seen check, COMMIT)
+  (already_ingested_   4       config, batch(BEGIN, lock, group), batch(adopt the webhook's
+   by_poll)                    ids into the polled alert), COMMIT
+resolved/acknowledged  3       batch(BEGIN, lock, targets (+ticket state, group check, close
+                               status)), batch(updates, notes, closes, outbox), COMMIT
+reset, skipped         3       batch(BEGIN, lock, targets), batch(remember the reset +
+                               was-seen check), COMMIT
   (poller's reset)     2       batch(BEGIN, lock, targets), COMMIT (nothing remembered)
 =====================  ======  ================================================================
 

@@ -26,7 +26,7 @@ import psycopg
 from rmm_alerts import normalizers
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.db import UnitOfWork
-from rmm_alerts.db.alerts import config_row
+from rmm_alerts.db.alerts import EMPTY_CONFIG
 from rmm_alerts.pipeline import apply_event
 
 MAX_BODY_BYTES = 256 * 1024
@@ -106,6 +106,32 @@ _LOOKUP = """SELECT tenant, integration_id, provider, is_active, webhook_secret_
                FROM rmm_integrations WHERE integration_id = %s"""
 
 
+# The lookup and, for a trigger, its config read (db/alerts.py) in one statement: one round trip
+# that opens no transaction, so a replay is answered in it. One statement, not a pipeline of two:
+# a pipeline that ends a transaction (autocommit) is followed by psycopg's Flush, which a
+# transaction pooler can take for the start of the next transaction (PgBouncer's pipelining race).
+_LOOKUP_WITH_CONFIG = """
+SELECT i.tenant, i.integration_id, i.provider, i.is_active, i.webhook_secret_hash,
+       i.previous_webhook_secret_hash, i.previous_secret_expires_at,
+       i.channel_secret_hash, i.previous_channel_secret_hash,
+       c.tenant AS config_tenant, c.mapping_client_id, c.mapping_contact_id, c.mapping_client_primary_contact,
+       c.asset_id, c.asset_client_id, c.asset_client_primary_contact, c.existing_alert_id, c.rules, c.windows
+  FROM rmm_integrations i
+  LEFT JOIN LATERAL rmm_trigger_config(i.tenant, i.integration_id, %(x)s, %(o)s, %(dev)s) c ON true
+ WHERE i.integration_id = %(i)s"""
+_INTEGRATION_FIELDS = (
+    "tenant",
+    "integration_id",
+    "provider",
+    "is_active",
+    "webhook_secret_hash",
+    "previous_webhook_secret_hash",
+    "previous_secret_expires_at",
+    "channel_secret_hash",
+    "previous_channel_secret_hash",
+)
+
+
 def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | None:
     """The one lookup not scoped by a known tenant: the path's integration id decides the tenant.
     Runs in the caller's open unit of work."""
@@ -176,26 +202,38 @@ def _parse(provider: str, iid: UUID, body: bytes, now: datetime) -> _Parsed:
 def _first_trip(
     uow: UnitOfWork, iid: UUID, event: NormalizedAlertEvent | None, *, may_retry: bool
 ) -> tuple[Integration | None, dict[str, Any] | None]:
-    """The delivery's first round trip: the integration lookup and, for a trigger, its config read
-    (scoped to the path's integration, so to that integration's tenant; a replay is seen there)."""
+    """The delivery's first round trip, outside any transaction: the integration lookup and, for a
+    trigger, its config read (scoped to the path's integration and its tenant; used only once the
+    delivery is authenticated; a replay is seen there)."""
+    trigger = event is not None and event.kind is EventKind.TRIGGERED
     try:
-        with uow.batch():
-            lookup = uow.conn.execute(_LOOKUP, (iid,))
-            config = None
-            if event is not None and event.kind is EventKind.TRIGGERED:
-                config = uow.alerts.query_trigger_config(
-                    None,
-                    iid,
-                    external_alert_id=event.external_alert_id,
-                    external_device_id=event.external_device_id,
-                    external_organization_id=event.external_organization_id,
-                )
+        if trigger:
+            assert event is not None
+            row = uow.conn.execute(
+                _LOOKUP_WITH_CONFIG,
+                {
+                    "i": iid,
+                    "x": event.external_alert_id,
+                    "o": event.external_organization_id,
+                    "dev": event.external_device_id,
+                },
+            ).fetchone()
+        else:
+            row = uow.conn.execute(_LOOKUP, (iid,)).fetchone()
     except psycopg.OperationalError as exc:
         if may_retry and uow.conn.broken:
             raise DeadConnection(str(exc)) from exc
         raise
-    row = lookup.fetchone()
-    return (Integration(**row) if row else None), (config_row(config) if config is not None else None)
+    if row is None:
+        return None, None
+    integration = Integration(**{k: row[k] for k in _INTEGRATION_FIELDS})
+    if not trigger:
+        return integration, None
+    config = {k: v for k, v in row.items() if k not in _INTEGRATION_FIELDS}
+    config["tenant"] = config.pop("config_tenant")
+    if config["tenant"] is None:
+        config = dict(EMPTY_CONFIG)
+    return integration, config
 
 
 def _receive_in(

@@ -249,11 +249,16 @@ class UnitOfWork:
 
     The alert path runs with ``lazy_begin`` (:meth:`begin_lazily`): psycopg would send ``BEGIN``
     as a round trip of its own before the first statement; instead the connection is in autocommit
-    while the unit of work only reads (its reads are one implicit transaction per round trip), and
-    :meth:`begin` queues ``BEGIN`` in front of the first statement that must be transactional (the
-    group lock), in the same round trip. ``batch(commit=True)`` queues ``COMMIT`` behind the last
-    writes, in their round trip. A unit of work that never calls :meth:`begin` never opens a
-    transaction (a replayed webhook: one round trip in all).
+    while the unit of work only reads (one statement at a time, each its own implicit transaction),
+    and :meth:`begin` queues ``BEGIN`` in front of the first statement that must be transactional
+    (the group lock), in that batch's round trip. A unit of work that never calls :meth:`begin`
+    opens no transaction (a replayed webhook: one round trip in all).
+
+    Proxy-safe pipelining: a pipeline that ends a transaction (its Sync answered "idle") is
+    followed by psycopg's Flush, which a transaction pooler may already route as the next
+    transaction's first message (PgBouncer's pipelining race; a delivery hung on it). So the reads
+    before BEGIN are single statements, every pipeline runs inside the transaction, and COMMIT is
+    a plain statement of its own at the end.
     """
 
     lazy_begin = False
@@ -306,11 +311,11 @@ class UnitOfWork:
     @contextmanager
     def batch(self, *, commit: bool = False) -> Iterator[None]:
         """Send the enclosed statements in one round trip (libpq pipeline mode). ``commit``: with
-        ``lazy_begin``, ``COMMIT`` goes in the same round trip, and the unit of work is done (the
-        statements' results are read after the block). Without it, the commit stays with ``with uow:``,
-        whose caller may still have more to do in the transaction (the poller's chunks)."""
+        ``lazy_begin``, commit right after it (a plain COMMIT, see the class docstring); the unit of
+        work is then done. Without it, the commit stays with ``with uow:``, whose caller may still
+        have more to do in the transaction (the poller's chunks)."""
         with self.conn.pipeline():
             yield
-            if commit and self.lazy_begin and self._begun:
-                self.conn.execute("COMMIT")
-                self._begun = False
+        if commit and self.lazy_begin and self._begun:
+            self.conn.commit()
+            self._begun = False
