@@ -2,36 +2,35 @@
 
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
-depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. The unit of
-work begins lazily (db.UnitOfWork.begin_lazily): the config read before the lock runs outside any
-transaction, and BEGIN rides with the lock; COMMIT is a plain statement of its own (a pipeline that
-ends a transaction is not proxy-safe, see db.UnitOfWork). The pool's checkout check is not counted
-(+1 only for a connection idle for db.CHECK_IDLE_S). A webhook reads its integration together with
-a trigger's config, in one statement, so a webhook trigger costs what is below; a reset or ack
-adds one trip for the lookup. The statement and lock timeouts cost no trip: they are settings of
-the database role (migration 0003), not SETs.
+depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. Every count
+includes psycopg's BEGIN (a round trip of its own) and COMMIT; the pool's checkout check is not
+counted (+1 only for a connection idle for db.CHECK_IDLE_S). (A lazily begun unit of work, which
+saves the BEGIN trip and opens no transaction for a replay, is switched off: db.LAZY_BEGIN.) A
+webhook reads its integration together with a trigger's config, in one statement, so a webhook
+trigger costs what is below; a reset or ack adds one trip for the lookup. The statement and lock
+timeouts cost no trip: they are settings of the database role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         4       config, batch(BEGIN, lock, group, ticket defaults),
+ticket_created         5       BEGIN, config, batch(lock, group, ticket defaults),
                                batch(ticket, alert, note, asset, outbox), COMMIT
-occurrence_appended    4       config, batch(BEGIN, lock, group), batch(alert, count+note,
+occurrence_appended    5       BEGIN, config, batch(lock, group), batch(alert, count+note,
                                outbox), COMMIT
-recorded_only          4       config, batch(BEGIN, lock, group), batch(alert, outbox), COMMIT
-  (already_reset)      4       ... batch(alert, forget the early reset, outbox), COMMIT
-suppressed             4       config, batch(BEGIN, lock, group), batch(alert), COMMIT
-triggered, skipped     1       config: the alert is stored already (a replay); no lock, no
-                               transaction
-  (a duplicate that    3       config, batch(BEGIN, lock, group), COMMIT
+recorded_only          5       BEGIN, config, batch(lock, group), batch(alert, outbox), COMMIT
+  (already_reset)      5       ... batch(alert, forget the early reset, outbox), COMMIT
+suppressed             5       BEGIN, config, batch(lock, group), batch(alert), COMMIT
+triggered, skipped     3       BEGIN, config: the alert is stored already (a replay), COMMIT;
+                               no group lock
+  (a duplicate that    4       BEGIN, config, batch(lock, group), COMMIT
    raced its original)
-  (already_ingested_   4       config, batch(BEGIN, lock, group), batch(adopt the webhook's
+  (already_ingested_   5       BEGIN, config, batch(lock, group), batch(adopt the webhook's
    by_poll)                    ids into the polled alert), COMMIT
-resolved/acknowledged  3       batch(BEGIN, lock, targets (+ticket state, group check, close
+resolved/acknowledged  4       BEGIN, batch(lock, targets (+ticket state, group check, close
                                status)), batch(updates, notes, closes, outbox), COMMIT
-reset, skipped         3       batch(BEGIN, lock, targets), batch(remember the reset +
+reset, skipped         4       BEGIN, batch(lock, targets), batch(remember the reset +
                                was-seen check), COMMIT
-  (poller's reset)     2       batch(BEGIN, lock, targets), COMMIT (nothing remembered)
+  (poller's reset)     3       BEGIN, batch(lock, targets), COMMIT (nothing remembered)
 =====================  ======  ================================================================
 
 The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above
