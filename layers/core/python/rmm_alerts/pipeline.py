@@ -310,8 +310,7 @@ def _triggered(
     # statement, the group state) and, when this trigger may make a ticket, the ticket defaults
     # (configuration, but they need the matched rule's board).
     may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
-    with uow.batch():
-        uow.begin()
+    with uow.batch(begin=True):
         uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
         state_cur = uow.alerts.query_group_state(
             tenant,
@@ -739,8 +738,7 @@ def _locked_targets(
 ) -> list[dict[str, Any]]:
     """The alerts a reset/ack applies to, under the group lock: BEGIN, the lock and the read in one
     round trip (the read's snapshot is taken once the lock is held)."""
-    with uow.batch():
-        uow.begin()
+    with uow.batch(begin=True):
         uow.alerts.lock_group(dedup.lock_key(event.tenant_id, event.integration_id, key))
         cur = uow.alerts.lifecycle_targets(
             event.tenant_id,

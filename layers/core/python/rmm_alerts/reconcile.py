@@ -453,17 +453,7 @@ class _SharedUnitOfWork(UnitOfWork):
     uow:`` is then a no-op: the chunk commits, a savepoint isolates each event)."""
 
     def __init__(self, conn: Any) -> None:
-        from psycopg.rows import dict_row
-
-        from rmm_alerts.db.alerts import AlertRepository
-        from rmm_alerts.db.outbox import OutboxRepository
-        from rmm_alerts.db.psa import PsaRepository
-
-        conn.row_factory = dict_row
-        self.conn = conn
-        self.alerts = AlertRepository(conn)
-        self.psa = PsaRepository(conn)
-        self.outbox = OutboxRepository(conn)
+        self._bind(conn)
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import psycopg
 from psycopg.rows import dict_row
@@ -39,8 +39,8 @@ IAM_TOKEN_REUSE_S = 10 * 60
 SECRET_MAX_AGE_S = 300
 # Checkout check only for connections idle at least this long (far below any proxy/NAT idle timeout).
 CHECK_IDLE_S = 5.0
-# UnitOfWork.begin_lazily is switched off; see its docstring and docs/performance.md.
-LAZY_BEGIN = False
+# The alert path's lazily begun unit of work (UnitOfWork.begin_lazily); off only to compare.
+LAZY_BEGIN = True
 
 
 def is_auth_failure(exc: BaseException) -> bool:
@@ -244,23 +244,113 @@ def dumps(value: Any) -> str:
 set_json_dumps(dumps)
 
 
+class Rows(Protocol):
+    """What a repository's caller reads of a statement's result: a psycopg cursor, or a
+    statement of a :meth:`UnitOfWork.batch` once the batch has run."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> dict[str, Any] | None: ...
+
+    def fetchall(self) -> list[dict[str, Any]]: ...
+
+
+class Executor(Protocol):
+    """What the repositories execute their SQL on (a connection, or a unit of work's route)."""
+
+    def execute(self, query: Any, params: Any = None) -> Rows: ...
+
+
+class Deferred:
+    """One statement of a batch: its rows once the batch has run (the batch's ``with`` block)."""
+
+    __slots__ = ("_rowcount", "_rows")
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] | None = None
+        self._rowcount = -1
+
+    def _ready(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            raise RuntimeError("a batched statement's result is read after its batch has run")
+        return self._rows
+
+    @property
+    def rowcount(self) -> int:
+        self._ready()
+        return self._rowcount
+
+    def fetchone(self) -> dict[str, Any] | None:
+        rows = self._ready()
+        return rows[0] if rows else None
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return list(self._ready())
+
+
+class _Route:
+    """The repositories' executor: straight to the connection, or, inside a batch, into it."""
+
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+        self.collecting: list[tuple[Any, Any, Deferred]] | None = None
+
+    def execute(self, query: Any, params: Any = None) -> Rows:
+        if self.collecting is None:
+            return self.conn.execute(query, params)
+        pending = Deferred()
+        self.collecting.append((query, params, pending))
+        return pending
+
+
+def run_batch(
+    conn: psycopg.Connection[dict[str, Any]],
+    statements: list[tuple[Any, Any, Deferred]],
+    *,
+    begin: bool = False,
+    commit: bool = False,
+) -> None:
+    """Send ``statements`` (with ``BEGIN`` before and ``COMMIT`` after, when asked) as ONE
+    simple-protocol query message: one round trip, and no pipeline. Parameters are bound on the
+    client (psycopg's ``ClientCursor.mogrify``: the same adapters and quoting as server-side
+    binding). Each statement still gets its own snapshot (READ COMMITTED), so a lock taken by one
+    statement is held before the next one reads. A failing statement aborts the rest of the
+    message (and the transaction); the error is raised here."""
+    if not statements and not (begin or commit):
+        return
+    bind = psycopg.ClientCursor(conn)
+    parts = ["BEGIN"] if begin else []
+    parts.extend(bind.mogrify(query, params) for query, params, _ in statements)
+    if commit:
+        parts.append("COMMIT")
+    # Each statement on lines of its own: a trailing "-- comment" never swallows the separator.
+    cur = conn.execute("\n;\n".join(parts))
+    results = iter([None] * begin + [pending for _, _, pending in statements] + [None] * commit)
+    while True:
+        pending = next(results)
+        if pending is not None:
+            pending._rows = cur.fetchall() if cur.description else []
+            pending._rowcount = cur.rowcount
+        if not cur.nextset():
+            break
+
+
 class UnitOfWork:
     """One transaction on one pooled connection, with the repositories bound to it.
 
     ``with uow:`` commits when the block succeeds and rolls back on any exception.
 
-    The alert path runs with ``lazy_begin`` (:meth:`begin_lazily`): psycopg would send ``BEGIN``
-    as a round trip of its own before the first statement; instead the connection is in autocommit
-    while the unit of work only reads (one statement at a time, each its own implicit transaction),
-    and :meth:`begin` queues ``BEGIN`` in front of the first statement that must be transactional
-    (the group lock), in that batch's round trip. A unit of work that never calls :meth:`begin`
-    opens no transaction (a replayed webhook: one round trip in all).
+    Batches (:meth:`batch`) send their statements as one simple-protocol query message: one round
+    trip, no libpq pipeline. A transaction pooler (PgBouncer, RDS Proxy) then only ever sees whole
+    messages each answered by one ReadyForQuery, never pipelined traffic across a transaction's
+    end, where PgBouncer 1.18 hung deliveries (docs/performance.md, "Round trips").
 
-    Proxy-safe pipelining: a pipeline that ends a transaction (its Sync answered "idle") is
-    followed by psycopg's Flush, which a transaction pooler may already route as the next
-    transaction's first message (PgBouncer's pipelining race; a delivery hung on it). So the reads
-    before BEGIN are single statements, every pipeline runs inside the transaction, and COMMIT is
-    a plain statement of its own at the end.
+    The alert path runs with ``lazy_begin`` (:meth:`begin_lazily`): the connection is in autocommit
+    while the unit of work only reads (single statements, each its own implicit transaction), the
+    first batch that must be transactional carries ``BEGIN`` (``batch(begin=True)``) and the last
+    one ``COMMIT`` (``batch(commit=True)``), in their own round trips. A unit of work that never
+    begins opens no transaction (a replayed webhook: one round trip in all).
     """
 
     lazy_begin = False
@@ -270,33 +360,33 @@ class UnitOfWork:
         self._pool = pool
         self._cm: Any = None
         self.conn: psycopg.Connection[dict[str, Any]]
+        self._route: _Route
 
     def begin_lazily(self) -> None:
-        """Before ``with uow:``: open the transaction only at :meth:`begin` (see the class docstring).
-
-        Switched off (``LAZY_BEGIN``): with it, CI runs hung twice through PgBouncer 1.18 in
-        transaction mode (the client waiting for results, the backend idle or mid-pipeline), which
-        the old one-transaction-per-unit-of-work pattern never did; the cause is not pinned down
-        (a 16k-iteration stress of the same pattern passed). Until it is, the alert path runs as
-        every other unit of work does: psycopg's BEGIN, then everything, then COMMIT."""
+        """Before ``with uow:``: open the transaction only with ``batch(begin=True)`` (see the class
+        docstring). Units of work that share an outer transaction ignore it."""
         if self._cm is None and LAZY_BEGIN:
             self.lazy_begin = True
 
-    def __enter__(self) -> UnitOfWork:
+    def _bind(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         from rmm_alerts.db.alerts import AlertRepository
         from rmm_alerts.db.outbox import OutboxRepository
         from rmm_alerts.db.psa import PsaRepository
 
+        conn.row_factory = dict_row
+        self.conn = conn
+        self._route = _Route(conn)
+        self.alerts = AlertRepository(self._route)
+        self.psa = PsaRepository(self._route)
+        self.outbox = OutboxRepository(self._route)
+
+    def __enter__(self) -> UnitOfWork:
         self._cm = self._pool.connection()
         conn = self._cm.__enter__()
-        conn.row_factory = dict_row
+        self._bind(conn)
         if self.lazy_begin:
             conn.autocommit = True  # a client-side flag: no round trip
             self._begun = False
-        self.conn = conn
-        self.alerts = AlertRepository(conn)
-        self.psa = PsaRepository(conn)
-        self.outbox = OutboxRepository(conn)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -309,21 +399,27 @@ class UnitOfWork:
         # the connection out of autocommit.
         cm.__exit__(exc_type, exc, tb)
 
-    def begin(self) -> None:
-        """Make what follows transactional. With ``lazy_begin``, queue ``BEGIN`` (call it inside a
-        :meth:`batch` so it rides with that batch's statements); otherwise psycopg has begun already."""
-        if self.lazy_begin and not self._begun:
-            self.conn.execute("BEGIN")
-            self._begun = True
-
     @contextmanager
-    def batch(self, *, commit: bool = False) -> Iterator[None]:
-        """Send the enclosed statements in one round trip (libpq pipeline mode). ``commit``: with
-        ``lazy_begin``, commit right after it (a plain COMMIT, see the class docstring); the unit of
-        work is then done. Without it, the commit stays with ``with uow:``, whose caller may still
-        have more to do in the transaction (the poller's chunks)."""
-        with self.conn.pipeline():
+    def batch(self, *, begin: bool = False, commit: bool = False) -> Iterator[None]:
+        """Collect the repositories' statements in the block and send them in one round trip at its
+        end (their results are read after the block). ``begin``: with ``lazy_begin``, this batch
+        opens the transaction (``BEGIN`` rides in front). ``commit``: with ``lazy_begin``, it ends
+        it (``COMMIT`` rides behind; the unit of work is then done). Without ``lazy_begin`` both
+        are no-ops: psycopg began, and ``with uow:`` commits, since the caller may still have more
+        to do in the transaction (the poller's chunks)."""
+        route = self._route
+        if route.collecting is not None:
+            raise RuntimeError("batches do not nest")
+        statements: list[tuple[Any, Any, Deferred]] = []
+        route.collecting = statements
+        try:
             yield
-        if commit and self.lazy_begin and self._begun:
-            self.conn.commit()
+        finally:
+            route.collecting = None
+        send_begin = begin and self.lazy_begin and not self._begun
+        send_commit = commit and self.lazy_begin and (self._begun or send_begin)
+        if send_begin:
+            self._begun = True
+        run_batch(self.conn, statements, begin=send_begin, commit=send_commit)
+        if send_commit:
             self._begun = False

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from rmm_alerts.db import Executor, Rows
 
 # The alert path's big reads are PL/pgSQL functions (migration 0008, where their SQL and comments
 # are): their plans are cached per server connection, where a plain statement is planned on every
@@ -98,7 +99,7 @@ UPDATE rmm_alerts
 
 
 class AlertRepository:
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+    def __init__(self, conn: Executor) -> None:
         self.conn = conn
 
     def lock_group(self, lock_key: int) -> None:
@@ -113,7 +114,7 @@ class AlertRepository:
         external_alert_id: str | None = None,
         external_device_id: str | None,
         external_organization_id: str | None,
-    ) -> psycopg.Cursor[dict[str, Any]]:
+    ) -> Rows:
         """Send the config read (see _TRIGGER_CONFIG; ``tenant`` None: the integration's own);
         read it with :func:`config_row` (inside a batch, after the batch)."""
         return self.conn.execute(
@@ -159,7 +160,7 @@ class AlertRepository:
         occurred_at: datetime,
         now: datetime,
         released_alert_id: UUID | None = None,
-    ) -> psycopg.Cursor[dict[str, Any]]:
+    ) -> Rows:
         """Send the group-state read. After :meth:`lock_group` in one batch, it is still its own
         statement: its snapshot is taken once the lock is held, so it sees what the previous holder
         committed (READ COMMITTED)."""
@@ -259,7 +260,7 @@ class AlertRepository:
         pairing_key: str | None,
         dedup_key: str,
         statuses: list[str],
-    ) -> psycopg.Cursor[dict[str, Any]]:
+    ) -> Rows:
         """Send the targets read (``fetchall()`` it after its batch)."""
         return self.conn.execute(
             _LIFECYCLE_TARGETS,
@@ -286,7 +287,7 @@ class AlertRepository:
         now: datetime,
         expires_at: datetime,
         payload: dict[str, Any],
-    ) -> psycopg.Cursor[dict[str, Any]]:
+    ) -> Rows:
         """Keep a reset that matched no alert until ``expires_at``. The cursor's one row says
         (``seen``) whether its alert was ever seen; read it after its batch."""
         return self.conn.execute(
@@ -335,7 +336,7 @@ class AlertRepository:
         )
 
 
-def config_row(cur: psycopg.Cursor[dict[str, Any]]) -> dict[str, Any]:
+def config_row(cur: Rows) -> dict[str, Any]:
     """The config read's row (``EMPTY_CONFIG`` when the integration is gone)."""
     row = cur.fetchone()
     return row if row is not None else dict(EMPTY_CONFIG)

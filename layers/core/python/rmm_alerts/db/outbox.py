@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from rmm_alerts.db import Executor
 
 
 def order_key_for(kind: str, payload: dict[str, Any]) -> str | None:
@@ -72,7 +73,7 @@ SELECT o.tenant, o.outbox_id, o.seq, o.kind, o.event_type, o.payload, o.attempts
 
 
 class OutboxRepository:
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+    def __init__(self, conn: Executor) -> None:
         self.conn = conn
         # How many entries this unit of work wrote: a committing function kicks the dispatcher
         # only when it is more than zero.

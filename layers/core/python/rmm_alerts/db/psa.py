@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
 
+from rmm_alerts.db import Executor, Rows
 from rmm_alerts.tickets import TicketDraft
 
 # A PL/pgSQL function (migration 0009) for its cached plan: the board (the rule's, else the
@@ -31,7 +31,7 @@ RETURNING ticket_number
 
 
 class PsaRepository:
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+    def __init__(self, conn: Executor) -> None:
         self.conn = conn
 
     def ticket_defaults(
@@ -56,14 +56,14 @@ class PsaRepository:
         assignee: UUID | None,
         contact: UUID | None,
         client: UUID | None,
-    ) -> psycopg.Cursor[dict[str, Any]]:
+    ) -> Rows:
         """Send :meth:`ticket_defaults`' read (``fetchone()`` it after its batch)."""
         return self.conn.execute(
             _TICKET_DEFAULTS,
             {"t": tenant, "board": board_id, "assignee": assignee, "contact": contact, "client": client},
         )
 
-    def insert_ticket(self, tenant: UUID, draft: TicketDraft, now: datetime) -> psycopg.Cursor[dict[str, Any]]:
+    def insert_ticket(self, tenant: UUID, draft: TicketDraft, now: datetime) -> Rows:
         """Insert with the tenant's next ticket number; fetch ``ticket_number`` from the cursor."""
         return self.conn.execute(
             _INSERT_TICKET,

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from rmm_alerts.db import Executor
 
 # Everything the subscriber needs, in one statement on the (tenant, ticket_id) index: the ticket's
 # open alerts with their rule's actions, their integration and who closed the ticket. No rows: a
@@ -31,7 +32,7 @@ SELECT al.alert_id, al.integration_id, al.provider, al.status, al.dedup_key, al.
 
 
 class TicketCloseRepository:
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+    def __init__(self, conn: Executor) -> None:
         self.conn = conn
 
     def targets(self, tenant: UUID, ticket_id: UUID, closed_by_user_id: UUID | None) -> list[dict[str, Any]]:
