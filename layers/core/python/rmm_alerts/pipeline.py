@@ -73,6 +73,7 @@ from rmm_alerts.contracts import (
     RuleActions,
 )
 from rmm_alerts.db import UnitOfWork
+from rmm_alerts.db.alerts import TICKET_DEFAULT_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -306,15 +307,15 @@ def _triggered(
     if window is None:
         rule, actions, evaluations = rules.first_match(_parse(Rule, cfg["rules"], "rule_id"), event)
 
-    # Then the transaction: the group under its lock (one round trip: BEGIN, the lock as its own
-    # statement, the group state) and, when this trigger may make a ticket, the ticket defaults
-    # (configuration, but they need the matched rule's board).
+    # Then the transaction, in one round trip: BEGIN, the group lock, the group's state and, when
+    # this trigger may make a ticket and there is no open ticket to join, the ticket defaults
+    # (configuration, but they need the matched rule's board): one statement (migration 0010).
     may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
     with uow.batch(begin=True):
-        uow.alerts.lock_group(dedup.lock_key(tenant, integration, key))
-        state_cur = uow.alerts.query_group_state(
+        state_cur = uow.alerts.query_trigger_state(
             tenant,
             integration,
+            lock_key=dedup.lock_key(tenant, integration, key),
             external_alert_id=event.external_alert_id,
             external_device_id=event.external_device_id,
             dedup_key=key,
@@ -322,17 +323,12 @@ def _triggered(
             occurred_at=event.occurred_at,
             now=now,
             released_alert_id=release,
+            defaults_for=(
+                (actions.board_id, actions.assign_to_user_id, client.contact_id, client.client_id)
+                if may_create and actions is not None
+                else None
+            ),
         )
-        defaults_cur = None
-        if may_create:
-            assert actions is not None
-            defaults_cur = uow.psa.query_ticket_defaults(
-                tenant,
-                board_id=actions.board_id,
-                assignee=actions.assign_to_user_id,
-                contact=client.contact_id,
-                client=client.client_id,
-            )
     state = state_cur.fetchone()
     assert state is not None
     plan = plan_trigger(
@@ -497,16 +493,18 @@ def _triggered(
         trace["outcome"] = "occurrence_appended"
         row["ticket_id"] = ticket_id
         suffix = f": {templates.clip(event.message, templates.MAX_VALUE_LENGTH)}" if event.message else ""
+        # Numbered from the count read under the lock: the trace is written once, with the number.
+        number = int(group.get("occurrence_count") or 1) + 1
+        trace["group"]["occurrence"] = number
         with uow.batch(commit=commit):
             uow.alerts.insert(row)
-            uow.alerts.append_occurrence(
+            uow.alerts.count_occurrence(
                 tenant,
                 primary_alert_id=primary,
-                new_alert_id=alert_id,
                 ticket_id=ticket_id,
                 at=event.occurred_at,
                 now=now,
-                suffix=suffix,
+                note=f"Alert re-triggered — occurrence {number}{suffix}",
             )
             uow.outbox.add(
                 tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(ticket_id)
@@ -519,9 +517,9 @@ def _triggered(
             rule_id=rule_id,
         )
 
-    # Create the ticket (plan "create" implies may_create: the defaults were read with the group).
-    assert defaults_cur is not None
-    defaults = defaults_cur.fetchone()
+    # Create the ticket (plan "create" implies may_create and no open group: the defaults were read
+    # with the group state; no board row: NULLs).
+    defaults = {k: state[k] for k in TICKET_DEFAULT_FIELDS} if state["board_id"] is not None else None
     ticket_id = uuid.uuid4()
     try:
         draft = tickets.draft_ticket(

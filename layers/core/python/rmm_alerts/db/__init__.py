@@ -290,43 +290,46 @@ class Deferred:
 
 
 class _Route:
-    """The repositories' executor: straight to the connection, or, inside a batch, into it."""
+    """The repositories' executor: straight to the connection, or, inside a batch, into it (bound
+    at once, as psycopg would bind it: what the caller changes afterwards is not sent)."""
 
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         self.conn = conn
-        self.collecting: list[tuple[Any, Any, Deferred]] | None = None
+        self.collecting: list[tuple[str, Deferred]] | None = None
+        self._binder: psycopg.ClientCursor[Any] | None = None
 
     def execute(self, query: Any, params: Any = None) -> Rows:
         if self.collecting is None:
             return self.conn.execute(query, params)
+        if self._binder is None:
+            self._binder = psycopg.ClientCursor(self.conn)
         pending = Deferred()
-        self.collecting.append((query, params, pending))
+        self.collecting.append((self._binder.mogrify(query, params), pending))
         return pending
 
 
 def run_batch(
     conn: psycopg.Connection[dict[str, Any]],
-    statements: list[tuple[Any, Any, Deferred]],
+    statements: list[tuple[str, Deferred]],
     *,
     begin: bool = False,
     commit: bool = False,
 ) -> None:
-    """Send ``statements`` (with ``BEGIN`` before and ``COMMIT`` after, when asked) as ONE
-    simple-protocol query message: one round trip, and no pipeline. Parameters are bound on the
-    client (psycopg's ``ClientCursor.mogrify``: the same adapters and quoting as server-side
-    binding). Each statement still gets its own snapshot (READ COMMITTED), so a lock taken by one
-    statement is held before the next one reads. A failing statement aborts the rest of the
-    message (and the transaction); the error is raised here."""
+    """Send ``statements`` (bound SQL text, with ``BEGIN`` before and ``COMMIT`` after, when asked)
+    as ONE simple-protocol query message: one round trip, and no pipeline. Parameters were bound on
+    the client (psycopg's ``ClientCursor.mogrify``: the same adapters, quoted as literals). Each
+    statement still gets its own snapshot (READ COMMITTED), so a lock taken by one statement is held
+    before the next one reads. A failing statement aborts the rest of the message (and the
+    transaction); the error is raised here."""
     if not statements and not (begin or commit):
         return
-    bind = psycopg.ClientCursor(conn)
     parts = ["BEGIN"] if begin else []
-    parts.extend(bind.mogrify(query, params) for query, params, _ in statements)
+    parts.extend(text for text, _ in statements)
     if commit:
         parts.append("COMMIT")
     # Each statement on lines of its own: a trailing "-- comment" never swallows the separator.
     cur = conn.execute("\n;\n".join(parts))
-    results = iter([None] * begin + [pending for _, _, pending in statements] + [None] * commit)
+    results = iter([None] * begin + [pending for _, pending in statements] + [None] * commit)
     while True:
         pending = next(results)
         if pending is not None:
@@ -410,7 +413,7 @@ class UnitOfWork:
         route = self._route
         if route.collecting is not None:
             raise RuntimeError("batches do not nest")
-        statements: list[tuple[Any, Any, Deferred]] = []
+        statements: list[tuple[str, Deferred]] = []
         route.collecting = statements
         try:
             yield

@@ -47,6 +47,23 @@ _GROUP_STATE = (
     "SELECT * FROM rmm_group_state(%(t)s, %(i)s, %(x)s, %(dev)s, %(d)s, %(p)s, %(at)s, %(now)s, %(rel)s::uuid)"
 )
 
+# The group lock, the group state and (only when wanted and no open group) the ticket defaults, in
+# one statement (migration 0010).
+_TRIGGER_STATE = (
+    "SELECT * FROM rmm_trigger_state(%(lock)s, %(t)s, %(i)s, %(x)s, %(dev)s, %(d)s, %(p)s, %(at)s, %(now)s,"
+    " %(rel)s::uuid, %(want)s, %(board)s::uuid, %(assignee)s::uuid, %(contact)s::uuid, %(client)s::uuid)"
+)
+# The ticket defaults' columns in _TRIGGER_STATE's row (PsaRepository.query_ticket_defaults' row).
+TICKET_DEFAULT_FIELDS = (
+    "board_id",
+    "board_name",
+    "default_status_id",
+    "priorities",
+    "assignee_ok",
+    "contact_ok",
+    "client_ok",
+)
+
 # Alerts a reset/ack applies to (locked), with the rule's actions and the linked ticket's state.
 _LIFECYCLE_TARGETS = "SELECT * FROM rmm_lifecycle_targets(%(t)s, %(i)s, %(dev)s, %(p)s, %(d)s, %(statuses)s)"
 
@@ -148,6 +165,47 @@ class AlertRepository:
             )
         )
 
+    def query_trigger_state(
+        self,
+        tenant: UUID,
+        integration_id: UUID,
+        *,
+        lock_key: int,
+        external_alert_id: str,
+        external_device_id: str | None,
+        dedup_key: str,
+        pairing_key: str | None,
+        occurred_at: datetime,
+        now: datetime,
+        released_alert_id: UUID | None = None,
+        defaults_for: tuple[UUID | None, UUID | None, UUID | None, UUID | None] | None = None,
+    ) -> Rows:
+        """Take the group lock, then read the group state and, with ``defaults_for`` (board,
+        assignee, contact, client) and no open ticket to join, the ticket defaults
+        (``TICKET_DEFAULT_FIELDS``, NULL otherwise): one statement, whose snapshot is taken once
+        the lock is held (migration 0010)."""
+        board, assignee, contact, client = defaults_for or (None, None, None, None)
+        return self.conn.execute(
+            _TRIGGER_STATE,
+            {
+                "lock": lock_key,
+                "t": tenant,
+                "i": integration_id,
+                "x": external_alert_id,
+                "dev": external_device_id,
+                "d": dedup_key,
+                "p": pairing_key,
+                "at": occurred_at,
+                "now": now,
+                "rel": released_alert_id,
+                "want": defaults_for is not None,
+                "board": board,
+                "assignee": assignee,
+                "contact": contact,
+                "client": client,
+            },
+        )
+
     def query_group_state(
         self,
         tenant: UUID,
@@ -225,30 +283,14 @@ class AlertRepository:
             (pairing_key, activity_id, tenant, alert_id),
         )
 
-    def append_occurrence(
-        self,
-        tenant: UUID,
-        *,
-        primary_alert_id: UUID,
-        new_alert_id: UUID,
-        ticket_id: UUID,
-        at: datetime,
-        now: datetime,
-        suffix: str,
+    def count_occurrence(
+        self, tenant: UUID, *, primary_alert_id: UUID, ticket_id: UUID, at: datetime, now: datetime, note: str
     ) -> None:
-        """Count one more occurrence on the group's primary alert, note the ticket, and record the
-        number in the new alert's trace, in one statement (a function, migration 0009)."""
+        """Count one more occurrence on the group's primary alert, touch its ticket and add the
+        note, in one statement (migration 0010); the caller numbered it from the group state."""
         self.conn.execute(
-            "SELECT rmm_append_occurrence(%(t)s, %(primary)s, %(new)s, %(ticket)s, %(at)s, %(now)s, %(suffix)s)",
-            {
-                "t": tenant,
-                "primary": primary_alert_id,
-                "new": new_alert_id,
-                "ticket": ticket_id,
-                "at": at,
-                "now": now,
-                "suffix": suffix,
-            },
+            "SELECT rmm_count_occurrence(%(t)s, %(primary)s, %(ticket)s, %(at)s, %(now)s, %(note)s)",
+            {"t": tenant, "primary": primary_alert_id, "ticket": ticket_id, "at": at, "now": now, "note": note},
         )
 
     def lifecycle_targets(
