@@ -135,7 +135,7 @@ _INTEGRATION_FIELDS = (
 def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | None:
     """The one lookup not scoped by a known tenant: the path's integration id decides the tenant.
     Runs in the caller's open unit of work."""
-    row = uow.conn.execute(_LOOKUP, (integration_id,)).fetchone()
+    row = uow.execute(_LOOKUP, (integration_id,)).fetchone()
     return Integration(**row) if row else None
 
 
@@ -209,7 +209,7 @@ def _first_trip(
     try:
         if trigger:
             assert event is not None
-            row = uow.conn.execute(
+            row = uow.execute(
                 _LOOKUP_WITH_CONFIG,
                 {
                     "i": iid,
@@ -219,7 +219,7 @@ def _first_trip(
                 },
             ).fetchone()
         else:
-            row = uow.conn.execute(_LOOKUP, (iid,)).fetchone()
+            row = uow.execute(_LOOKUP, (iid,)).fetchone()
     except psycopg.OperationalError as exc:
         if may_retry and uow.conn.broken:
             raise DeadConnection(str(exc)) from exc

@@ -290,21 +290,32 @@ class Deferred:
 
 
 class _Route:
-    """The repositories' executor: straight to the connection, or, inside a batch, into it (bound
-    at once, as psycopg would bind it: what the caller changes afterwards is not sent)."""
+    """The repositories' executor. Every statement goes as a simple-protocol query message with its
+    parameters bound on the client (psycopg's ``ClientCursor.mogrify``: the same adapters, quoted
+    as literals): alone, or, inside a batch, collected and sent with the others at its end (bound at
+    once, as psycopg would bind it: what the caller changes afterwards is not sent).
+
+    Why simple protocol: through PgBouncer 1.18 in transaction mode, a transaction ended by an
+    extended-protocol exchange (Parse/Bind/Execute/Sync answered "idle", as an autocommit read is)
+    sometimes left the server linked and the client's next query unforwarded: the alert path hung
+    (docs/performance.md, "Round trips"). psycopg's own BEGIN/COMMIT/ROLLBACK are simple queries."""
 
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         self.conn = conn
         self.collecting: list[tuple[str, Deferred]] | None = None
         self._binder: psycopg.ClientCursor[Any] | None = None
 
-    def execute(self, query: Any, params: Any = None) -> Rows:
-        if self.collecting is None:
-            return self.conn.execute(query, params)
+    def bind(self, query: Any, params: Any) -> str:
         if self._binder is None:
             self._binder = psycopg.ClientCursor(self.conn)
+        return self._binder.mogrify(query, params)
+
+    def execute(self, query: Any, params: Any = None) -> Rows:
+        text = self.bind(query, params)
+        if self.collecting is None:
+            return self.conn.execute(text)
         pending = Deferred()
-        self.collecting.append((self._binder.mogrify(query, params), pending))
+        self.collecting.append((text, pending))
         return pending
 
 
@@ -364,6 +375,11 @@ class UnitOfWork:
         self._cm: Any = None
         self.conn: psycopg.Connection[dict[str, Any]]
         self._route: _Route
+
+    def execute(self, query: Any, params: Any = None) -> Rows:
+        """One statement (or, inside :meth:`batch`, one more of the batch), as the repositories run
+        theirs."""
+        return self._route.execute(query, params)
 
     def begin_lazily(self) -> None:
         """Before ``with uow:``: open the transaction only with ``batch(begin=True)`` (see the class
