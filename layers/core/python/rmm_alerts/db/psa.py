@@ -34,20 +34,6 @@ class PsaRepository:
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         self.conn = conn
 
-    def ticket_defaults(
-        self,
-        tenant: UUID,
-        *,
-        board_id: UUID | None,
-        assignee: UUID | None,
-        contact: UUID | None,
-        client: UUID | None,
-    ) -> dict[str, Any] | None:
-        """The board (the rule's, else the tenant's default), its default status, the priorities."""
-        return self.query_ticket_defaults(
-            tenant, board_id=board_id, assignee=assignee, contact=contact, client=client
-        ).fetchone()
-
     def query_ticket_defaults(
         self,
         tenant: UUID,
@@ -57,7 +43,8 @@ class PsaRepository:
         contact: UUID | None,
         client: UUID | None,
     ) -> psycopg.Cursor[dict[str, Any]]:
-        """Send :meth:`ticket_defaults`' read (``fetchone()`` it after its batch)."""
+        """Send the read of the board (the rule's, else the tenant's default), its default status and
+        the priorities (``fetchone()`` it, after its batch if sent in one)."""
         return self.conn.execute(
             _TICKET_DEFAULTS,
             {"t": tenant, "board": board_id, "assignee": assignee, "contact": contact, "client": client},
