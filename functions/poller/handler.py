@@ -14,12 +14,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rmm_alerts.observability import logger, metrics, tracer
+from rmm_alerts.observability import instrumented
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@instrumented()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from rmm_alerts.poller_app import handle
 

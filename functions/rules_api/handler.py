@@ -13,13 +13,11 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rmm_alerts.observability import logger, metrics, tracer
+from rmm_alerts.observability import instrumented
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@metrics.log_metrics
-# Responses can hold a freshly issued webhook secret: never record them in traces.
-@tracer.capture_lambda_handler(capture_response=False)
+# Responses can hold a freshly issued webhook secret: ``instrumented`` never records them in traces.
+@instrumented(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from rmm_alerts.admin.app import app
 

@@ -3,6 +3,7 @@ pipeline; delivered to EventBridge (source ``rmm-alerts``) at least once."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -60,6 +61,37 @@ def alert_event(
             "alertClass": alert_class,
             when: at.isoformat(),
         }
+    )
+
+
+def alert_resolved(
+    alert: Mapping[str, Any],
+    *,
+    tenant_id: UUID,
+    integration_id: UUID,
+    provider: str,
+    ticket_id: UUID | None,
+    resolved_at: datetime,
+) -> dict[str, Any]:
+    """``RMM_ALERT_RESOLVED`` for a stored alert: ``alert`` is its row (``alert_id``,
+    ``external_alert_id``, ``severity``, ``external_device_id``, ``asset_id``, ``client_id``,
+    ``message``, ``source_type``, ``alert_class``); the rest comes from the resolving caller."""
+    return alert_event(
+        RMM_ALERT_RESOLVED,
+        tenant_id=tenant_id,
+        integration_id=integration_id,
+        provider=provider,
+        alert_id=alert["alert_id"],
+        external_alert_id=alert["external_alert_id"],
+        severity=alert["severity"],
+        external_device_id=alert["external_device_id"],
+        asset_id=alert["asset_id"],
+        client_id=alert["client_id"],
+        ticket_id=ticket_id,
+        message=alert["message"],
+        source_type=alert["source_type"],
+        alert_class=alert["alert_class"],
+        at=resolved_at,
     )
 
 

@@ -109,6 +109,26 @@ class LazyTracer:
 tracer = LazyTracer(SERVICE)
 
 
+def instrumented(*, correlation_id_path: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Every function's entry point, decorated the same way: the Logger's Lambda context (state
+    cleared per invocation; the correlation id read at ``correlation_id_path``, e.g. API
+    Gateway's request id), the invocation's metrics flushed, and the lazy Tracer. Responses are
+    never recorded in traces: the admin API's can hold a freshly issued webhook secret.
+
+    The decorated handler imports its body (the database driver, the RMM clients, httpx) inside
+    the function, so on the first invocation, not at import: the cold import stays small
+    (docs/performance.md, tests/unit/test_cold_imports.py); later invocations find it in Python's
+    module cache.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        traced = tracer.capture_lambda_handler(capture_response=False)(fn)
+        measured = metrics.log_metrics(traced)
+        return logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(measured)
+
+    return decorate
+
+
 def _database_error(exc: BaseException) -> Any:
     """The psycopg error that caused ``exc`` (itself, or in its cause/context chain), if any."""
     import psycopg

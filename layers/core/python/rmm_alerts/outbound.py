@@ -331,22 +331,13 @@ def _write(
         tenant,
         kind="event",
         event_type=events.RMM_ALERT_RESOLVED,
-        payload=events.alert_event(
-            events.RMM_ALERT_RESOLVED,
+        payload=events.alert_resolved(
+            row,
             tenant_id=tenant,
             integration_id=row["integration_id"],
             provider=row["provider"],
-            alert_id=alert_id,
-            external_alert_id=row["external_alert_id"],
-            severity=row["severity"],
-            external_device_id=row["external_device_id"],
-            asset_id=row["asset_id"],
-            client_id=row["client_id"],
             ticket_id=event.ticket_id,
-            message=row["message"],
-            source_type=row["source_type"],
-            alert_class=row["alert_class"],
-            at=at,
+            resolved_at=at,
         ),
     )
 

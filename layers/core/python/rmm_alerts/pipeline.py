@@ -697,22 +697,13 @@ def _reset(
                     tenant,
                     kind="event",
                     event_type=events.RMM_ALERT_RESOLVED,
-                    payload=events.alert_event(
-                        events.RMM_ALERT_RESOLVED,
+                    payload=events.alert_resolved(
+                        target,
                         tenant_id=tenant,
                         integration_id=integration,
                         provider=event.provider,
-                        alert_id=alert_id,
-                        external_alert_id=target["external_alert_id"],
-                        severity=target["severity"],
-                        external_device_id=target["external_device_id"],
-                        asset_id=target["asset_id"],
-                        client_id=target["client_id"],
                         ticket_id=ticket_id,
-                        message=target["message"],
-                        source_type=target["source_type"],
-                        alert_class=target["alert_class"],
-                        at=event.occurred_at,
+                        resolved_at=event.occurred_at,
                     ),
                 )
     if all(t["status"] == "suppressed" for t in targets):

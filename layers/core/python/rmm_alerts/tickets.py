@@ -84,7 +84,7 @@ def draft_ticket(
     description_template: str | None = None,
 ) -> TicketDraft:
     """The new alert ticket (docs/rules.md, Actions), from the rule's actions and the tenant's defaults row
-    (see ``PsaRepository.ticket_defaults``)."""
+    (see ``PsaRepository.query_ticket_defaults``)."""
     if client.client_id is None:
         raise CannotCreateTicket("no_client", "no client: map the device to an asset or the organization to a client")
     if defaults is None:

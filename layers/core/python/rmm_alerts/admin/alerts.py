@@ -280,7 +280,7 @@ def _client(uow: UnitOfWork, row: dict[str, Any], event: NormalizedAlertEvent) -
 
 def _open_group_ticket(uow: UnitOfWork, row: dict[str, Any], now: datetime) -> dict[str, Any] | None:
     """The open ticket of the alert's dedup group (its device + condition), if any."""
-    state = uow.alerts.group_state(
+    state = uow.alerts.query_group_state(
         row["tenant"],
         row["integration_id"],
         external_alert_id=row["external_alert_id"],
@@ -289,7 +289,8 @@ def _open_group_ticket(uow: UnitOfWork, row: dict[str, Any], now: datetime) -> d
         pairing_key=row["pairing_key"],
         occurred_at=row["triggered_at"],
         now=now,
-    )
+    ).fetchone()
+    assert state is not None
     group: dict[str, Any] | None = state["open_group"]
     return group
 
@@ -337,13 +338,13 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
         actions = RuleActions(
             board_id=body.board_id, priority_override=body.priority_id, assign_to_user_id=body.assign_to_user_id
         )
-        defaults = uow.psa.ticket_defaults(
+        defaults = uow.psa.query_ticket_defaults(
             p.tenant,
             board_id=body.board_id,
             assignee=body.assign_to_user_id,
             contact=client.contact_id,
             client=client.client_id,
-        )
+        ).fetchone()
         ticket_id = uuid.uuid4()
         try:
             draft = tickets.draft_ticket(

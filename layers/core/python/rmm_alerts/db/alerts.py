@@ -237,32 +237,6 @@ class AlertRepository:
             },
         )
 
-    def group_state(
-        self,
-        tenant: UUID,
-        integration_id: UUID,
-        *,
-        external_alert_id: str,
-        external_device_id: str | None,
-        dedup_key: str,
-        pairing_key: str | None,
-        occurred_at: datetime,
-        now: datetime,
-    ) -> dict[str, Any]:
-        """The dedup group's state (the caller holds the group lock when it matters)."""
-        row = self.query_group_state(
-            tenant,
-            integration_id,
-            external_alert_id=external_alert_id,
-            external_device_id=external_device_id,
-            dedup_key=dedup_key,
-            pairing_key=pairing_key,
-            occurred_at=occurred_at,
-            now=now,
-        ).fetchone()
-        assert row is not None
-        return row
-
     def consume_early_reset(self, tenant: UUID, reset_id: UUID) -> None:
         self.conn.execute("DELETE FROM rmm_early_resets WHERE tenant = %s AND reset_id = %s", (tenant, reset_id))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -34,20 +33,6 @@ class PsaRepository:
     def __init__(self, conn: Executor) -> None:
         self.conn = conn
 
-    def ticket_defaults(
-        self,
-        tenant: UUID,
-        *,
-        board_id: UUID | None,
-        assignee: UUID | None,
-        contact: UUID | None,
-        client: UUID | None,
-    ) -> dict[str, Any] | None:
-        """The board (the rule's, else the tenant's default), its default status, the priorities."""
-        return self.query_ticket_defaults(
-            tenant, board_id=board_id, assignee=assignee, contact=contact, client=client
-        ).fetchone()
-
     def query_ticket_defaults(
         self,
         tenant: UUID,
@@ -57,7 +42,8 @@ class PsaRepository:
         contact: UUID | None,
         client: UUID | None,
     ) -> Rows:
-        """Send :meth:`ticket_defaults`' read (``fetchone()`` it after its batch)."""
+        """Send the read of the board (the rule's, else the tenant's default), its default status and
+        the priorities (``fetchone()`` it, after its batch if sent in one)."""
         return self.conn.execute(
             _TICKET_DEFAULTS,
             {"t": tenant, "board": board_id, "assignee": assignee, "contact": contact, "client": client},
