@@ -2,10 +2,12 @@
 
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
-depends on how many rules or windows a tenant has; "batch" is one libpq pipeline. Every count
-includes psycopg's BEGIN (a round trip of its own) and COMMIT; the pool's checkout check is not
-counted (+1 only for a connection idle for db.CHECK_IDLE_S). (A lazily begun unit of work, which
-saves the BEGIN trip and opens no transaction for a replay, is switched off: db.LAZY_BEGIN.) A
+depends on how many rules or windows a tenant has. A "batch" (``db.UnitOfWork.batch``) is one
+simple-protocol query message holding several statements: one round trip, no libpq pipeline.
+The unit of work is begun lazily (``db.UnitOfWork.begin_lazily``): the config read runs in
+autocommit before any transaction, ``BEGIN`` rides in front of the group batch and ``COMMIT``
+behind the writes, so neither costs a trip of its own, and a replay opens no transaction at all.
+The pool's checkout check is not counted (+1 only for a connection idle for db.CHECK_IDLE_S). A
 webhook reads its integration together with a trigger's config, in one statement, so a webhook
 trigger costs what is below; a reset or ack adds one trip for the lookup. The statement and lock
 timeouts cost no trip: they are settings of the database role (migration 0003), not SETs.
@@ -13,36 +15,39 @@ timeouts cost no trip: they are settings of the database role (migration 0003), 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         5       BEGIN, config, batch(lock, group, ticket defaults),
-                               batch(ticket, alert, note, asset, outbox), COMMIT
-occurrence_appended    5       BEGIN, config, batch(lock, group), batch(alert, count+note,
-                               outbox), COMMIT
-recorded_only          5       BEGIN, config, batch(lock, group), batch(alert, outbox), COMMIT
-  (already_reset)      5       ... batch(alert, forget the early reset, outbox), COMMIT
-suppressed             5       BEGIN, config, batch(lock, group), batch(alert), COMMIT
-triggered, skipped     3       BEGIN, config: the alert is stored already (a replay), COMMIT;
+ticket_created         3       config, batch(BEGIN, trigger state: lock, group, ticket
+                               defaults), batch(ticket, alert, note, asset, outbox, COMMIT)
+occurrence_appended    3       config, batch(BEGIN, trigger state), batch(alert, count+note,
+                               outbox, COMMIT)
+recorded_only          3       config, batch(BEGIN, trigger state), batch(alert, outbox, COMMIT)
+  (already_reset)      3       ... batch(alert, forget the early reset, outbox, COMMIT)
+suppressed             3       config, batch(BEGIN, trigger state), batch(alert, COMMIT)
+triggered, skipped     1       config: the alert is stored already (a replay); no transaction,
                                no group lock
-  (a duplicate that    4       BEGIN, config, batch(lock, group), COMMIT
+  (a duplicate that    3       config, batch(BEGIN, trigger state), COMMIT
    raced its original)
-  (already_ingested_   5       BEGIN, config, batch(lock, group), batch(adopt the webhook's
-   by_poll)                    ids into the polled alert), COMMIT
-resolved/acknowledged  4       BEGIN, batch(lock, targets (+ticket state, group check, close
-                               status)), batch(updates, notes, closes, outbox), COMMIT
-reset, skipped         4       BEGIN, batch(lock, targets), batch(remember the reset +
-                               was-seen check), COMMIT
-  (poller's reset)     3       BEGIN, batch(lock, targets), COMMIT (nothing remembered)
+  (already_ingested_   3       config, batch(BEGIN, trigger state), batch(adopt the webhook's
+   by_poll)                    ids into the polled alert, COMMIT)
+resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
+                               status)), batch(updates, notes, closes, outbox, COMMIT)
+reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
+                               was-seen check, COMMIT)
+  (poller's reset)     2       batch(BEGIN, lock, targets), COMMIT (nothing remembered)
 =====================  ======  ================================================================
 
 The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above
-cost: its group query also reads the released alert's status, and the alert row is updated in place.
-The config, group and targets reads, the ticket defaults and an occurrence's writes are PL/pgSQL
-functions (migrations 0008, 0009) for their cached plans.
+cost (a release no longer suppressed: 3, like the raced duplicate): its group query also reads the
+released alert's status, and the alert row is updated in place. Inside the poller's cycle
+transaction (reconcile) there is no BEGIN or COMMIT per event. The config, trigger-state, group and
+targets reads, the ticket defaults and an occurrence's writes are PL/pgSQL functions (migrations
+0008-0010) for their cached plans.
 
 "config" (mappings, rules, windows) is read before the group lock, and rules and windows are
 evaluated then: no tenant regex runs while other deliveries of the group wait. The advisory lock
-is a statement of its own on purpose, pipelined with the group query: under READ COMMITTED the
-group query's snapshot is taken after the lock is held, so it sees what the previous holder
-committed.
+is taken before the group is read, by a statement of its own (resets: the lock, then the targets,
+in one batch) or first thing in the VOLATILE ``rmm_trigger_state`` function (triggers): under READ
+COMMITTED the read's snapshot is taken after the lock is held, so it sees what the previous
+holder committed.
 
 Concurrency: every writer of one ``(tenant, integration, dedup key)`` takes a transaction-scoped
 advisory lock first, so simultaneous deliveries of one condition serialize: the first creates the
@@ -447,14 +452,12 @@ def _triggered(
             uow.alerts.insert(row)
             uow.alerts.consume_early_reset(tenant, UUID(early["reset_id"]))
             if not quiet:
-                uow.outbox.add(
-                    tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None)
-                )
-                uow.outbox.add(
+                uow.outbox.add_many(
                     tenant,
-                    kind="event",
-                    event_type=events.RMM_ALERT_RESOLVED,
-                    payload=alert_event(events.RMM_ALERT_RESOLVED, None, resolved_at),
+                    [
+                        ("event", events.RMM_ALERT_TRIGGERED, alert_triggered(None)),
+                        ("event", events.RMM_ALERT_RESOLVED, alert_event(events.RMM_ALERT_RESOLVED, None, resolved_at)),
+                    ],
                 )
         return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=plan.reason)
 
@@ -560,23 +563,25 @@ def _create(
         uow.psa.add_system_note(tenant, ticket_id, tickets.initial_note(event, alert_id), now)
         if row["asset_id"] is not None:
             uow.psa.associate_asset(tenant, row["asset_id"], ticket_id)
-        uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=triggered_payload)
-        uow.outbox.add(
+        uow.outbox.add_many(
             tenant,
-            kind="event",
-            event_type=events.TICKET_CREATED,
-            payload=events.ticket_created(tenant, ticket_id, event.provider),
+            [
+                ("event", events.RMM_ALERT_TRIGGERED, triggered_payload),
+                ("event", events.TICKET_CREATED, events.ticket_created(tenant, ticket_id, event.provider)),
+                *(
+                    ("notification", events.RMM_ALERT_NOTIFICATION, request)
+                    for request in notify.ticket_notifications(
+                        tenant_id=tenant,
+                        user_ids=list(actions.notify_user_ids),
+                        ticket_id=ticket_id,
+                        severity=event.severity,
+                        device=device,
+                        message=event.message,
+                        alert_id=alert_id,
+                    )
+                ),
+            ],
         )
-        for request in notify.ticket_notifications(
-            tenant_id=tenant,
-            user_ids=list(actions.notify_user_ids),
-            ticket_id=ticket_id,
-            severity=event.severity,
-            device=device,
-            message=event.message,
-            alert_id=alert_id,
-        ):
-            uow.outbox.add(tenant, kind="notification", event_type=events.RMM_ALERT_NOTIFICATION, payload=request)
     created = cur.fetchone()
     number = str(created["ticket_number"]) if created else None
     return ProcessResult(
@@ -634,6 +639,8 @@ def _reset(
     }
     result = ProcessResult("resolved")
     handled_tickets: dict[UUID, bool] = {}
+    # Every target's events, in order, as one insert at the end of the batch.
+    outbox: list[tuple[str, str, dict[str, Any]]] = []
     with uow.batch(commit=commit):
         for target in targets:
             alert_id: UUID = target["alert_id"]
@@ -663,12 +670,7 @@ def _reset(
                         uow.psa.add_system_note(tenant, ticket_id, decision.note, now)
                         if decision.close:
                             uow.psa.close_ticket(tenant, ticket_id, target["close_status_id"], now)
-                            uow.outbox.add(
-                                tenant,
-                                kind="event",
-                                event_type=events.TICKET_CLOSED,
-                                payload=events.ticket_closed(tenant, ticket_id, now),
-                            )
+                            outbox.append(("event", events.TICKET_CLOSED, events.ticket_closed(tenant, ticket_id, now)))
                         handled_tickets[ticket_id] = decision.close
                         reset_trace["ticket"] = {
                             "ticketId": str(ticket_id),
@@ -693,19 +695,21 @@ def _reset(
                 trace_patch={"reset": reset_trace},
             )
             if not quiet:
-                uow.outbox.add(
-                    tenant,
-                    kind="event",
-                    event_type=events.RMM_ALERT_RESOLVED,
-                    payload=events.alert_resolved(
-                        target,
-                        tenant_id=tenant,
-                        integration_id=integration,
-                        provider=event.provider,
-                        ticket_id=ticket_id,
-                        resolved_at=event.occurred_at,
-                    ),
+                outbox.append(
+                    (
+                        "event",
+                        events.RMM_ALERT_RESOLVED,
+                        events.alert_resolved(
+                            target,
+                            tenant_id=tenant,
+                            integration_id=integration,
+                            provider=event.provider,
+                            ticket_id=ticket_id,
+                            resolved_at=event.occurred_at,
+                        ),
+                    )
                 )
+        uow.outbox.add_many(tenant, outbox)
     if all(t["status"] == "suppressed" for t in targets):
         result.reason = "suppressed_alert_resolved_quietly"
     return result

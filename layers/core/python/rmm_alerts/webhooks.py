@@ -107,9 +107,7 @@ _LOOKUP = """SELECT tenant, integration_id, provider, is_active, webhook_secret_
 
 
 # The lookup and, for a trigger, its config read (db/alerts.py) in one statement: one round trip
-# that opens no transaction, so a replay is answered in it. One statement, not a pipeline of two:
-# a pipeline that ends a transaction (autocommit) is followed by psycopg's Flush, which a
-# transaction pooler can take for the start of the next transaction (PgBouncer's pipelining race).
+# that opens no transaction (the unit of work is begun lazily), so a replay is answered in it.
 _LOOKUP_WITH_CONFIG = """
 SELECT i.tenant, i.integration_id, i.provider, i.is_active, i.webhook_secret_hash,
        i.previous_webhook_secret_hash, i.previous_secret_expires_at,
@@ -161,7 +159,8 @@ def receive(
         iid = UUID(str(integration_id))
     except ValueError:
         return _error(404, "integration not found")
-    # One transaction for the lookup and the pipeline: one pool checkout, one BEGIN, one COMMIT.
+    # One unit of work for the lookup and the pipeline: one pool checkout; the lookup runs before
+    # the transaction, whose BEGIN and COMMIT ride with the pipeline's batches.
     # The pool checks only connections that sat idle (db.check_if_idle): one that died since its
     # last use fails the first statement, and then, and only then, the delivery runs once more on
     # a fresh connection. Nothing can have committed: no statement had succeeded on it.

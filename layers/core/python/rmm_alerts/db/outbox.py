@@ -80,12 +80,22 @@ class OutboxRepository:
         self.written = 0
 
     def add(self, tenant: UUID, *, kind: str, event_type: str, payload: dict[str, Any]) -> None:
+        self.add_many(tenant, [(kind, event_type, payload)])
+
+    def add_many(self, tenant: UUID, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """``(kind, event_type, payload)`` entries of one tenant, in order, as one statement (a new
+        ticket's events and notifications: one insert, not one each)."""
+        if not entries:
+            return
+        params: list[Any] = []
+        for kind, event_type, payload in entries:
+            params.extend((tenant, kind, event_type, Jsonb(payload), order_key_for(kind, payload)))
         self.conn.execute(
-            """INSERT INTO rmm_outbox (tenant, kind, event_type, payload, order_key)
-               VALUES (%s, %s, %s, %s, %s)""",
-            (tenant, kind, event_type, Jsonb(payload), order_key_for(kind, payload)),
+            "INSERT INTO rmm_outbox (tenant, kind, event_type, payload, order_key) VALUES "
+            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(entries)),
+            params,
         )
-        self.written += 1
+        self.written += len(entries)
 
     # -- dispatcher ---------------------------------------------------------------------------
     def claim(self, *, limit: int, now: datetime) -> list[OutboxEntry]:
