@@ -15,6 +15,9 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+# Descriptors handed to libpq's trace streams (see Wire._trace): open until the process ends.
+_LEAKED_FDS: list[int] = []
+
 
 class Wire:
     """Counts request/response turns in a libpq trace file."""
@@ -30,7 +33,15 @@ class Wire:
         self._trace(conn)
 
     def _trace(self, conn: psycopg.Connection[Any]) -> None:
-        conn.pgconn.trace(self.fd)
+        # libpq writes through a stdio stream that psycopg opens on the descriptor (fdopen) and
+        # nothing ever closes: PQuntrace and PQfinish leave it open, holding what it buffered. So
+        # each stream gets a descriptor of its own, a duplicate of the trace file's, never closed:
+        # whenever such a stream is flushed, it can only ever write into the trace file. Handing it
+        # the shared descriptor, closed by close(), let a late flush write trace text into whatever
+        # socket reused that number next: a later test's database connection, whose PgBouncer then
+        # waited for the rest of a garbled message (tests hung now and then, ~20 % into a run).
+        _LEAKED_FDS.append(os.dup(self.fd))
+        conn.pgconn.trace(_LEAKED_FDS[-1])
         conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
 
     def flush(self) -> None:

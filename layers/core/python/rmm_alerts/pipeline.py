@@ -2,45 +2,44 @@
 
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
-depends on how many rules or windows a tenant has. A "batch" (``db.UnitOfWork.batch``) is one
-simple-protocol query message holding several statements: one round trip, no libpq pipeline.
-The unit of work is begun lazily (``db.UnitOfWork.begin_lazily``): the config read runs in
-autocommit before any transaction, ``BEGIN`` rides in front of the group batch and ``COMMIT``
-behind the writes, so neither costs a trip of its own, and a replay opens no transaction at all.
-The pool's checkout check is not counted (+1 only for a connection idle for db.CHECK_IDLE_S). A
-webhook reads its integration together with a trigger's config, in one statement, so a webhook
-trigger costs what is below; a reset or ack adds one trip for the lookup. The statement and lock
-timeouts cost no trip: they are settings of the database role (migration 0003), not SETs.
+depends on how many rules or windows a tenant has; "batch" is one libpq pipeline, always inside
+the transaction. Every count includes psycopg's BEGIN and COMMIT (round trips of their own: the
+only transaction shape PgBouncer 1.18 never hung on, see db.UnitOfWork); the pool's checkout check
+is not counted (+1 only for a connection idle for db.CHECK_IDLE_S). A webhook reads its
+integration together with a trigger's config, in one statement, so a webhook trigger costs what is
+below; a reset or ack adds one trip for the lookup. The statement and lock timeouts cost no trip:
+they are settings of the database role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         3       config, batch(BEGIN, trigger state: lock, group, ticket
-                               defaults), batch(ticket, alert, note, asset, outbox, COMMIT)
-occurrence_appended    3       config, batch(BEGIN, trigger state), batch(alert, count+note,
-                               outbox, COMMIT)
-recorded_only          3       config, batch(BEGIN, trigger state), batch(alert, outbox, COMMIT)
-  (already_reset)      3       ... batch(alert, forget the early reset, outbox, COMMIT)
-suppressed             3       config, batch(BEGIN, trigger state), batch(alert, COMMIT)
-triggered, skipped     1       config: the alert is stored already (a replay); no transaction,
+ticket_created         5       BEGIN, config, trigger state (lock, group, ticket defaults: one
+                               statement), batch(ticket, alert, note, asset, outbox), COMMIT
+occurrence_appended    5       BEGIN, config, trigger state, batch(alert, count+note, outbox),
+                               COMMIT
+recorded_only          5       BEGIN, config, trigger state, batch(alert, outbox), COMMIT
+  (already_reset)      5       ... batch(alert, forget the early reset, outbox), COMMIT
+suppressed             5       BEGIN, config, trigger state, batch(alert), COMMIT
+triggered, skipped     3       BEGIN, config: the alert is stored already (a replay), COMMIT;
                                no group lock
-  (a duplicate that    3       config, batch(BEGIN, trigger state), COMMIT
+  (a duplicate that    4       BEGIN, config, trigger state, COMMIT
    raced its original)
-  (already_ingested_   3       config, batch(BEGIN, trigger state), batch(adopt the webhook's
-   by_poll)                    ids into the polled alert, COMMIT)
-resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
-                               status)), batch(updates, notes, closes, outbox, COMMIT)
-reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
-                               was-seen check, COMMIT)
-  (poller's reset)     2       batch(BEGIN, lock, targets), COMMIT (nothing remembered)
+  (already_ingested_   5       BEGIN, config, trigger state, batch(adopt the webhook's ids into
+   by_poll)                    the polled alert), COMMIT
+resolved/acknowledged  4       BEGIN, batch(lock, targets (+ticket state, group check, close
+                               status)), batch(updates, notes, closes, outbox), COMMIT
+reset, skipped         4       BEGIN, batch(lock, targets), batch(remember the reset +
+                               was-seen check), COMMIT
+  (poller's reset)     3       BEGIN, batch(lock, targets), COMMIT (nothing remembered)
 =====================  ======  ================================================================
 
 The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above
-cost (a release no longer suppressed: 3, like the raced duplicate): its group query also reads the
+cost (one no longer suppressed: 4, like the raced duplicate): its group query also reads the
 released alert's status, and the alert row is updated in place. Inside the poller's cycle
-transaction (reconcile) there is no BEGIN or COMMIT per event. The config, trigger-state, group and
-targets reads, the ticket defaults and an occurrence's writes are PL/pgSQL functions (migrations
-0008-0010) for their cached plans.
+transaction (reconcile) there is no BEGIN or COMMIT per event. The config, trigger-state, group
+and targets reads, the ticket defaults and an occurrence's count and note are PL/pgSQL functions
+(migrations 0008-0010) for their cached plans; the rules and windows are sent only when the
+tenant's configuration version moved (0010, :func:`resolve_config`).
 
 "config" (mappings, rules, windows) is read before the group lock, and rules and windows are
 evaluated then: no tenant regex runs while other deliveries of the group wait. The advisory lock
@@ -61,6 +60,7 @@ import functools
 import json
 import logging
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -137,9 +137,8 @@ def process_event(
     event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None, synthesized: bool = False
 ) -> ProcessResult:
     """Apply one event in its own transaction; commit on success, roll back (and raise) on any error."""
-    uow.begin_lazily()
     with uow:
-        return apply_event(event, uow, now=now, synthesized=synthesized, commit=True)
+        return apply_event(event, uow, now=now, synthesized=synthesized)
 
 
 def release_suppressed(
@@ -150,10 +149,9 @@ def release_suppressed(
     place (same alert id) with the outcome a fresh trigger would get. ``event`` is the alert's own
     trigger, rebuilt from the stored row. An alert that is no longer suppressed is left alone."""
     at = now or _now()
-    uow.begin_lazily()
     with uow:
         # The alert's status is read with the group state, under the group lock (plan_trigger).
-        return _triggered(event, uow, at, release=alert_id, commit=True)
+        return _triggered(event, uow, at, release=alert_id)
 
 
 def apply_event(
@@ -163,19 +161,17 @@ def apply_event(
     now: datetime | None = None,
     synthesized: bool = False,
     config: dict[str, Any] | None = None,
-    commit: bool = False,
 ) -> ProcessResult:
     """Apply one event inside the caller's open unit of work (the webhook shares its connection
     with the integration lookup). ``synthesized``: the poller's reset for an alert it had (not a
     delivery from the RMM), never remembered as an early reset when that alert is gone meanwhile.
     ``config``: a trigger's config read, already done by the caller (the webhook reads it in its
-    lookup's round trip). ``commit``: the last writes carry the COMMIT (a lazily begun unit of
-    work, see db.UnitOfWork); nothing may follow in the transaction."""
+    lookup's round trip)."""
     if event.kind is EventKind.TRIGGERED:
-        return _triggered(event, uow, now or _now(), config=config, commit=commit)
+        return _triggered(event, uow, now or _now(), config=config)
     if event.kind is EventKind.RESET:
-        return _reset(event, uow, now or _now(), remember=not synthesized, commit=commit)
-    return _acknowledged(event, uow, now or _now(), commit=commit)
+        return _reset(event, uow, now or _now(), remember=not synthesized)
+    return _acknowledged(event, uow, now or _now())
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,6 +201,48 @@ def _parsed(model: type[M], text: str, id_key: str) -> tuple[M, ...]:
     # Keyed by the text itself, so a change to any rule or window is a new key: nothing to invalidate.
     rows = json.loads(text)
     return tuple(_parse(model, rows if isinstance(rows, list) else [], id_key))
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    """An integration's rules and windows, parsed, as of its tenant's configuration version."""
+
+    version: int
+    rules: tuple[Rule, ...]
+    windows: tuple[MaintenanceWindow, ...]
+
+
+# Per process (a warm Lambda keeps it): the config read sends rules and windows again only when the
+# tenant's configuration version is not the one held here (migration 0010). Bounded, oldest out.
+_STORED: OrderedDict[UUID, StoredConfig] = OrderedDict()
+STORED_CONFIGS_MAX = 1024
+
+
+def stored_config(integration_id: UUID) -> StoredConfig | None:
+    """The copy to name in the next config read (take it before the read: the read answers for it)."""
+    return _STORED.get(integration_id)
+
+
+def resolve_config(integration_id: UUID, cfg: dict[str, Any], known: StoredConfig | None) -> dict[str, Any]:
+    """``cfg`` (a config read's row) with its rules and windows as parsed tuples: the read's own
+    when it sent them (kept for the next read), else ``known``'s, the copy the read was asked about
+    (it sends none only when that copy's version is current)."""
+    if isinstance(cfg["rules"], tuple):
+        return cfg  # resolved already
+    version = cfg.get("config_version")
+    if cfg["rules"] is None and cfg["windows"] is None and known is not None and version == known.version:
+        return {**cfg, "rules": known.rules, "windows": known.windows}
+    fresh = StoredConfig(
+        version if version is not None else -1,
+        tuple(_parse(Rule, cfg["rules"] if cfg["rules"] is not None else "[]", "rule_id")),
+        tuple(_parse(MaintenanceWindow, cfg["windows"] if cfg["windows"] is not None else "[]", "window_id")),
+    )
+    if version is not None:
+        _STORED[integration_id] = fresh
+        _STORED.move_to_end(integration_id)
+        while len(_STORED) > STORED_CONFIGS_MAX:
+            _STORED.popitem(last=False)
+    return {**cfg, "rules": fresh.rules, "windows": fresh.windows}
 
 
 def _window_trace(window: MaintenanceWindow) -> dict[str, Any]:
@@ -275,22 +313,27 @@ def _triggered(
     *,
     release: UUID | None = None,
     config: dict[str, Any] | None = None,
-    commit: bool = False,
 ) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
-    # Configuration first, without the group lock and outside any transaction: windows and rules
+    # Configuration first, without the group lock: windows and rules
     # (tenant regexes) are evaluated before the lock is taken, so no regex ever runs while other
     # deliveries of the group wait.
     cfg = config
     if cfg is None:
-        cfg = uow.alerts.trigger_config(
-            tenant,
+        known = stored_config(integration)
+        cfg = resolve_config(
             integration,
-            # A release re-decides its own stored alert: not a replay.
-            external_alert_id=event.external_alert_id if release is None else None,
-            external_device_id=event.external_device_id,
-            external_organization_id=event.external_organization_id,
+            uow.alerts.trigger_config(
+                tenant,
+                integration,
+                # A release re-decides its own stored alert: not a replay.
+                external_alert_id=event.external_alert_id if release is None else None,
+                external_device_id=event.external_device_id,
+                external_organization_id=event.external_organization_id,
+                known_version=known.version if known else None,
+            ),
+            known,
         )
     if release is None and cfg["existing_alert_id"] is not None:
         # A replay, seen by the config read: answered without the lock or a transaction. A replay
@@ -299,7 +342,7 @@ def _triggered(
     client = tickets.choose_client(cfg)
     asset_id = tickets.as_uuid(cfg["asset_id"])
     window, window_checks = windows.check_windows(
-        _parse(MaintenanceWindow, cfg["windows"], "window_id"),
+        cfg["windows"],
         integration_id=integration,
         client_id=client.client_id,
         asset_id=asset_id,
@@ -310,13 +353,13 @@ def _triggered(
     actions: RuleActions | None = None
     evaluations: list[rules.RuleEvaluation] = []
     if window is None:
-        rule, actions, evaluations = rules.first_match(_parse(Rule, cfg["rules"], "rule_id"), event)
+        rule, actions, evaluations = rules.first_match(cfg["rules"], event)
 
     # Then the transaction, in one round trip: BEGIN, the group lock, the group's state and, when
     # this trigger may make a ticket and there is no open ticket to join, the ticket defaults
     # (configuration, but they need the matched rule's board): one statement (migration 0010).
     may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
-    with uow.batch(begin=True):
+    with uow.batch():
         state_cur = uow.alerts.query_trigger_state(
             tenant,
             integration,
@@ -353,7 +396,7 @@ def _triggered(
         return ProcessResult("skipped", alert_id=release or state["existing_alert_id"], reason=plan.reason)
     if plan.action == "adopt":
         twin = state["poll_twin_id"]
-        with uow.batch(commit=commit):
+        with uow.batch():
             uow.alerts.adopt_webhook(tenant, twin, pairing_key=event.pairing_id, activity_id=event.external_alert_id)
         return ProcessResult("skipped", alert_id=twin, reason=plan.reason)
 
@@ -448,7 +491,7 @@ def _triggered(
             "externalAlertId": early["external_alert_id"],
             "receivedAt": early["received_at"],
         }
-        with uow.batch(commit=commit):
+        with uow.batch():
             uow.alerts.insert(row)
             uow.alerts.consume_early_reset(tenant, UUID(early["reset_id"]))
             if not quiet:
@@ -466,7 +509,7 @@ def _triggered(
         trace["outcome"] = "suppressed"
         row["status"] = "suppressed"
         row["suppressed_by_window_id"] = window.window_id
-        with uow.batch(commit=commit):
+        with uow.batch():
             uow.alerts.insert(row)
         return ProcessResult("suppressed", alert_id=alert_id, window_id=window.window_id, reason=plan.reason)
 
@@ -477,7 +520,7 @@ def _triggered(
         trace["outcome"] = "recorded_only"
         trace["reason"] = reason
         trace["warnings"] = warnings
-        with uow.batch(commit=commit):
+        with uow.batch():
             uow.alerts.insert(row)
             uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None))
         return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=reason, warnings=warnings)
@@ -499,7 +542,7 @@ def _triggered(
         # Numbered from the count read under the lock: the trace is written once, with the number.
         number = int(group.get("occurrence_count") or 1) + 1
         trace["group"]["occurrence"] = number
-        with uow.batch(commit=commit):
+        with uow.batch():
             uow.alerts.insert(row)
             uow.alerts.count_occurrence(
                 tenant,
@@ -535,9 +578,7 @@ def _triggered(
     trace["outcome"] = "ticket_created"
     trace["warnings"] = warnings
     device = event.device_name or event.external_device_id or "unknown device"
-    return _create(
-        uow, event, row, draft, actions, alert_triggered(ticket_id), device, now, warnings, rule_id, commit=commit
-    )
+    return _create(uow, event, row, draft, actions, alert_triggered(ticket_id), device, now, warnings, rule_id)
 
 
 def _create(
@@ -551,11 +592,9 @@ def _create(
     now: datetime,
     warnings: list[str],
     rule_id: UUID | None,
-    *,
-    commit: bool,
 ) -> ProcessResult:
     tenant, alert_id, ticket_id = event.tenant_id, row["alert_id"], draft.ticket_id
-    with uow.batch(commit=commit):
+    with uow.batch():
         cur = uow.psa.insert_ticket(tenant, draft, now)
         row["ticket_id"] = ticket_id
         row["auto_ticket_created"] = True
@@ -603,9 +642,7 @@ def _unmapped_warning(event: NormalizedAlertEvent) -> str:
 # Reset and acknowledged
 
 
-def _reset(
-    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remember: bool = True, commit: bool = False
-) -> ProcessResult:
+def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remember: bool = True) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
     targets = _locked_targets(uow, event, key, ["active", "acknowledged", "suppressed"])
@@ -615,7 +652,7 @@ def _reset(
     if not targets:
         # Perhaps it overtook its trigger (only the trigger was retried after a 5xx): remember it for
         # a while, so that trigger is recorded already resolved instead of opening a ticket forever.
-        with uow.batch(commit=commit):
+        with uow.batch():
             seen_cur = uow.alerts.remember_reset(
                 tenant,
                 integration,
@@ -641,7 +678,7 @@ def _reset(
     handled_tickets: dict[UUID, bool] = {}
     # Every target's events, in order, as one insert at the end of the batch.
     outbox: list[tuple[str, str, dict[str, Any]]] = []
-    with uow.batch(commit=commit):
+    with uow.batch():
         for target in targets:
             alert_id: UUID = target["alert_id"]
             result.alert_id = result.alert_id or alert_id
@@ -731,7 +768,7 @@ def _locked_targets(
 ) -> list[dict[str, Any]]:
     """The alerts a reset/ack applies to, under the group lock: BEGIN, the lock and the read in one
     round trip (the read's snapshot is taken once the lock is held)."""
-    with uow.batch(begin=True):
+    with uow.batch():
         uow.alerts.lock_group(dedup.lock_key(event.tenant_id, event.integration_id, key))
         cur = uow.alerts.lifecycle_targets(
             event.tenant_id,
@@ -744,16 +781,14 @@ def _locked_targets(
     return cur.fetchall()
 
 
-def _acknowledged(
-    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, commit: bool = False
-) -> ProcessResult:
+def _acknowledged(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
     key = dedup.dedup_key_for(event)
     tenant = event.tenant_id
     targets = _locked_targets(uow, event, key, ["active"])
     if not targets:
         return ProcessResult("skipped", reason="no_active_alert")
     by = _acknowledged_by(event.raw)
-    with uow.batch(commit=commit):
+    with uow.batch():
         for target in targets:
             uow.alerts.acknowledge(
                 tenant,

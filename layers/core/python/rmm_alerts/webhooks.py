@@ -27,7 +27,7 @@ from rmm_alerts import normalizers
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.db import UnitOfWork
 from rmm_alerts.db.alerts import EMPTY_CONFIG
-from rmm_alerts.pipeline import apply_event
+from rmm_alerts.pipeline import apply_event, resolve_config, stored_config
 
 MAX_BODY_BYTES = 256 * 1024
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
@@ -113,9 +113,11 @@ SELECT i.tenant, i.integration_id, i.provider, i.is_active, i.webhook_secret_has
        i.previous_webhook_secret_hash, i.previous_secret_expires_at,
        i.channel_secret_hash, i.previous_channel_secret_hash,
        c.tenant AS config_tenant, c.mapping_client_id, c.mapping_contact_id, c.mapping_client_primary_contact,
-       c.asset_id, c.asset_client_id, c.asset_client_primary_contact, c.existing_alert_id, c.rules, c.windows
+       c.asset_id, c.asset_client_id, c.asset_client_primary_contact, c.existing_alert_id, c.config_version,
+       c.rules, c.windows
   FROM rmm_integrations i
-  LEFT JOIN LATERAL rmm_trigger_config(i.tenant, i.integration_id, %(x)s, %(o)s, %(dev)s) c ON true
+  LEFT JOIN LATERAL rmm_trigger_context(i.tenant, i.integration_id, %(x)s, %(o)s, %(dev)s, %(known)s::bigint) c
+    ON true
  WHERE i.integration_id = %(i)s"""
 _INTEGRATION_FIELDS = (
     "tenant",
@@ -205,6 +207,7 @@ def _first_trip(
     trigger, its config read (scoped to the path's integration and its tenant; used only once the
     delivery is authenticated; a replay is seen there)."""
     trigger = event is not None and event.kind is EventKind.TRIGGERED
+    known = stored_config(iid)  # taken before the read: the read answers for this very copy
     try:
         if trigger:
             assert event is not None
@@ -215,6 +218,7 @@ def _first_trip(
                     "x": event.external_alert_id,
                     "o": event.external_organization_id,
                     "dev": event.external_device_id,
+                    "known": known.version if known else None,
                 },
             ).fetchone()
         else:
@@ -232,7 +236,7 @@ def _first_trip(
     config["tenant"] = config.pop("config_tenant")
     if config["tenant"] is None:
         config = dict(EMPTY_CONFIG)
-    return integration, config
+    return integration, resolve_config(iid, config, known)
 
 
 def _receive_in(
@@ -248,7 +252,6 @@ def _receive_in(
 ) -> WebhookResponse:
     parsed = _parse(provider, iid, body, now)
     uow = uow_factory()
-    uow.begin_lazily()
     with uow:
         integration, config = _first_trip(uow, iid, parsed.event, may_retry=may_retry)
         if integration is None or integration.provider != provider or not integration.is_active:
@@ -262,7 +265,7 @@ def _receive_in(
             return parsed.error
         assert parsed.event is not None
         event = parsed.event.model_copy(update={"tenant_id": integration.tenant})
-        result = apply_event(event, uow, now=now, config=config, commit=True)
+        result = apply_event(event, uow, now=now, config=config)
     response = WebhookResponse(200, result.as_response())
     response.log = {"kind": event.kind.value, "externalAlertId": event.external_alert_id}
     response.tenant = integration.tenant

@@ -20,11 +20,12 @@ from rmm_alerts.db import Executor, Rows
 # What a trigger decision needs that does not change under the group lock: client and asset, the
 # integration's rules and the windows, and whether the alert is already stored (a replay, answered
 # without the lock or a transaction). Read before the lock, so rules (regexes) are evaluated without
-# holding it. Rules and windows come as JSON text: the pipeline parses each distinct text once.
+# holding it. Rules and windows come as JSON text, and only when the tenant's configuration version
+# is not %(known)s, the version of the copy the caller holds parsed (migration 0010; NULL: always).
 # %(t)s may be NULL: a webhook reads this before it has authenticated the delivery, in the round
 # trip of its integration lookup, scoped to the path's integration and that integration's tenant
 # (used only once the delivery is authenticated). No row: no such integration.
-_TRIGGER_CONFIG = "SELECT * FROM rmm_trigger_config(%(t)s, %(i)s, %(x)s, %(o)s, %(dev)s)"
+_TRIGGER_CONFIG = "SELECT * FROM rmm_trigger_context(%(t)s, %(i)s, %(x)s, %(o)s, %(dev)s, %(known)s::bigint)"
 
 # What the config read gives when the integration is gone (nothing mapped, no rules, no windows).
 EMPTY_CONFIG: dict[str, Any] = {
@@ -36,6 +37,7 @@ EMPTY_CONFIG: dict[str, Any] = {
     "asset_client_id": None,
     "asset_client_primary_contact": None,
     "existing_alert_id": None,
+    "config_version": None,
     "rules": "[]",
     "windows": "[]",
 }
@@ -131,6 +133,7 @@ class AlertRepository:
         external_alert_id: str | None = None,
         external_device_id: str | None,
         external_organization_id: str | None,
+        known_version: int | None = None,
     ) -> Rows:
         """Send the config read (see _TRIGGER_CONFIG; ``tenant`` None: the integration's own);
         read it with :func:`config_row` (inside a batch, after the batch)."""
@@ -142,6 +145,7 @@ class AlertRepository:
                 "x": external_alert_id,
                 "o": external_organization_id,
                 "dev": external_device_id,
+                "known": known_version,
             },
         )
 
@@ -153,8 +157,10 @@ class AlertRepository:
         external_device_id: str | None,
         external_organization_id: str | None,
         external_alert_id: str | None = None,
+        known_version: int | None = None,
     ) -> dict[str, Any]:
-        """Client, asset, rules and windows for a trigger, in one round trip (no lock needed)."""
+        """Client, asset, rules and windows for a trigger, in one round trip (no lock needed);
+        rules and windows None when ``known_version`` is the current configuration version."""
         return config_row(
             self.query_trigger_config(
                 tenant,
@@ -162,6 +168,7 @@ class AlertRepository:
                 external_alert_id=external_alert_id,
                 external_device_id=external_device_id,
                 external_organization_id=external_organization_id,
+                known_version=known_version,
             )
         )
 

@@ -94,3 +94,97 @@ BEGIN
     RETURN true;
 END
 $$;
+
+-- A version of each tenant's alert configuration (rules and maintenance windows), changed by every
+-- insert, update or delete of either, in the same transaction. The alert path keeps parsed rules
+-- and windows per integration with the version they were read at, and the config read sends them
+-- again only when the version moved, instead of aggregating ~5 KB of JSON for every alert. The
+-- values come from one sequence, so a version is never reused: a cached copy can only ever match
+-- the configuration it was read with.
+CREATE SEQUENCE rmm_config_version_seq;
+
+CREATE TABLE rmm_config_versions (
+    tenant  uuid PRIMARY KEY REFERENCES tenants (tenant) ON DELETE CASCADE,
+    version bigint NOT NULL
+);
+
+CREATE FUNCTION rmm_bump_config_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO rmm_config_versions AS v (tenant, version)
+    VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant ELSE NEW.tenant END, nextval('rmm_config_version_seq'))
+    ON CONFLICT (tenant) DO UPDATE SET version = excluded.version;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER rmm_alert_rules_config_version
+    AFTER INSERT OR UPDATE OR DELETE ON rmm_alert_rules
+    FOR EACH ROW EXECUTE FUNCTION rmm_bump_config_version();
+
+CREATE TRIGGER rmm_maintenance_windows_config_version
+    AFTER INSERT OR UPDATE OR DELETE ON rmm_maintenance_windows
+    FOR EACH ROW EXECUTE FUNCTION rmm_bump_config_version();
+
+-- rmm_trigger_config (0008) with the configuration version: rules and windows only when the
+-- caller's cached version (p_known) is not the current one (NULL: always). rmm_trigger_config
+-- stays for code deployed before this migration.
+CREATE FUNCTION rmm_trigger_context(
+    p_tenant uuid, p_integration uuid, p_external_alert_id text, p_organization text, p_device text,
+    p_known bigint)
+RETURNS TABLE (
+    tenant uuid, mapping_client_id uuid, mapping_contact_id uuid, mapping_client_primary_contact text,
+    asset_id uuid, asset_client_id uuid, asset_client_primary_contact text, existing_alert_id uuid,
+    config_version bigint, rules text, windows text)
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+DECLARE
+    v_tenant uuid;
+    v_version bigint;
+BEGIN
+    SELECT i.tenant INTO v_tenant
+      FROM rmm_integrations i
+     WHERE i.integration_id = p_integration AND (p_tenant IS NULL OR i.tenant = p_tenant);
+    IF v_tenant IS NULL THEN
+        RETURN;
+    END IF;
+    v_version := coalesce((SELECT cv.version FROM rmm_config_versions cv WHERE cv.tenant = v_tenant), 0);
+    RETURN QUERY
+    SELECT
+        v_tenant,
+        om.client_id,
+        om.default_contact_id,
+        mc.properties ->> 'primary_contact_id',
+        dm.asset_id,
+        a.client_id,
+        ac.properties ->> 'primary_contact_id',
+        (SELECT al.alert_id FROM rmm_alerts al
+          WHERE al.tenant = v_tenant AND al.integration_id = p_integration
+            AND al.external_alert_id = p_external_alert_id),
+        v_version,
+        CASE WHEN p_known IS DISTINCT FROM v_version THEN
+            (SELECT coalesce(json_agg(r ORDER BY r.priority_order, r.created_at), '[]'::json)::text
+               FROM (SELECT ru.rule_id, ru.integration_id, ru.name, ru.priority_order, ru.is_active, ru.conditions,
+                            ru.actions, ru.created_at
+                       FROM rmm_alert_rules ru
+                      WHERE ru.tenant = v_tenant AND ru.integration_id = p_integration AND ru.is_active) r)
+        END,
+        CASE WHEN p_known IS DISTINCT FROM v_version THEN
+            (SELECT coalesce(json_agg(w ORDER BY w.created_at, w.window_id), '[]'::json)::text
+               FROM (SELECT mw.window_id, mw.name, mw.is_active, mw.integration_id, mw.client_id, mw.asset_id,
+                            mw.starts_at, mw.ends_at, mw.recurrence, mw.created_at
+                       FROM rmm_maintenance_windows mw
+                      WHERE mw.tenant = v_tenant AND mw.is_active
+                        AND (mw.integration_id IS NULL OR mw.integration_id = p_integration)) w)
+        END
+    FROM (SELECT 1) AS one
+    LEFT JOIN rmm_organization_mappings om
+           ON om.tenant = v_tenant AND om.integration_id = p_integration
+          AND om.external_organization_id = p_organization
+    LEFT JOIN clients mc ON mc.tenant = om.tenant AND mc.client_id = om.client_id
+    LEFT JOIN rmm_device_mappings dm
+           ON dm.tenant = v_tenant AND dm.integration_id = p_integration AND dm.external_device_id = p_device
+    LEFT JOIN assets a ON a.tenant = dm.tenant AND a.asset_id = dm.asset_id
+    LEFT JOIN clients ac ON ac.tenant = a.tenant AND ac.client_id = a.client_id;
+END
+$$;

@@ -1,6 +1,6 @@
-"""The alert path's lazily begun unit of work (db.UnitOfWork.begin_lazily) and what rides on it:
-a replay answered without the group lock, writes and COMMIT in one round trip, connections handed
-back to the pool in psycopg's normal transactional mode, and parsed rules that follow every change."""
+"""The alert path's unit of work: a replay answered without the group lock, connections handed back
+to the pool transactional, a failing write undoing everything, and cached rules that follow every
+change (the configuration version, migration 0010)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_a_replay_is_answered_while_another_delivery_holds_the_group_lock(
 
 
 def test_connections_go_back_to_the_pool_transactional(conn: Any, pool: ConnectionPool[Any]) -> None:
-    """A lazily begun unit of work runs in autocommit; the next user of the connection must not."""
+    """The next user of an alert path's connection gets psycopg's usual transactions."""
     world = _world(conn)
     assert process_event(event(world), db.UnitOfWork(pool)).outcome == "ticket_created"
     for _ in range(pool.get_stats()["pool_available"] or 1):
@@ -70,9 +70,7 @@ def test_connections_go_back_to_the_pool_transactional(conn: Any, pool: Connecti
     assert titles and all(t["title"] != "changed" for t in titles)
 
 
-def test_a_failing_write_rolls_back_the_lazily_begun_transaction(
-    conn: Any, uow_factory: Callable[[], db.UnitOfWork]
-) -> None:
+def test_a_failing_write_rolls_back_the_whole_transaction(conn: Any, uow_factory: Callable[[], db.UnitOfWork]) -> None:
     world = _world(conn)
     ev = event(world, external_alert_id="boom")
     # The ticket insert fails in the writes' batch (after BEGIN and the lock were sent): nothing stays.
@@ -90,7 +88,8 @@ def test_a_failing_write_rolls_back_the_lazily_begun_transaction(
 
 
 def test_rule_changes_apply_to_the_next_alert(conn: Any, uow_factory: Callable[[], db.UnitOfWork]) -> None:
-    """Parsed rules are cached per configuration text: an edit is a new text, never a stale hit."""
+    """Parsed rules are kept per integration with the tenant's configuration version, which every
+    change to a rule or window moves in the same transaction: an edit is never a stale hit."""
     world = make_tenant(conn)
     world.map_org("2")
     rule = world.add_rule("tickets", actions={"createTicket": True})
