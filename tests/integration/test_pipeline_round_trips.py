@@ -49,17 +49,17 @@ def _configure(world: Tenant, extra: int) -> None:
     world.add_rule("catch-all", actions={"autoResolveTicket": True})
 
 
-# (outcome, round trips): the pipeline's own (see pipeline.py), BEGIN and COMMIT included (they
-# ride with other statements); no checkout check.
+# (outcome, round trips): the pipeline's own (see pipeline.py); BEGIN and COMMIT ride with other
+# statements; no checkout check.
 PIPELINE_EXPECTED = [
-    ("ticket_created", 5),
-    ("skipped", 3),
-    ("occurrence_appended", 5),
-    ("acknowledged", 4),
-    ("resolved", 4),
-    ("skipped", 4),
-    ("recorded_only", 5),
-    ("suppressed", 5),
+    ("ticket_created", 3),
+    ("skipped", 1),
+    ("occurrence_appended", 3),
+    ("acknowledged", 2),
+    ("resolved", 2),
+    ("skipped", 2),
+    ("recorded_only", 3),
+    ("suppressed", 3),
 ]
 
 
@@ -105,9 +105,9 @@ def test_webhook_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire
         )
         return str(response.body["outcome"]), wire.round_trips()
 
-    assert deliver("condition_triggered") == ("ticket_created", 5)
-    assert deliver("condition_triggered") == ("skipped", 3)
-    assert deliver("condition_reset") == ("resolved", 5)
+    assert deliver("condition_triggered") == ("ticket_created", 3)
+    assert deliver("condition_triggered") == ("skipped", 1)
+    assert deliver("condition_reset") == ("resolved", 3)
 
 
 def test_early_reset_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire) -> None:
@@ -117,9 +117,9 @@ def test_early_reset_round_trips(conn: Any, counting_pool: ConnectionPool[Any], 
     _configure(world, 0)
     wire.round_trips()
     reset = process_event(event(world, "reset", at=later(5)), db.UnitOfWork(counting_pool))
-    assert (reset.outcome, wire.round_trips()) == ("skipped", 4)
+    assert (reset.outcome, wire.round_trips()) == ("skipped", 2)
     trigger = process_event(event(world), db.UnitOfWork(counting_pool))
-    assert (trigger.outcome, trigger.reason, wire.round_trips()) == ("recorded_only", "already_reset", 5)
+    assert (trigger.outcome, trigger.reason, wire.round_trips()) == ("recorded_only", "already_reset", 3)
 
 
 def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any], wire: Wire) -> None:
@@ -138,7 +138,7 @@ def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any],
         "skipped",
         "already_ingested_by_poll",
         polled.alert_id,
-        5,
+        3,
     )
     process_event(event(world, "reset", at=later(1)), db.UnitOfWork(counting_pool))
     wire.round_trips()
@@ -147,7 +147,7 @@ def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any],
         db.UnitOfWork(counting_pool),
         synthesized=True,
     )
-    assert (gone.outcome, gone.reason, wire.round_trips()) == ("skipped", "already_resolved", 3)
+    assert (gone.outcome, gone.reason, wire.round_trips()) == ("skipped", "already_resolved", 2)
 
     world.add_window("brief", starts_at=later(-60), ends_at=later(60))
     held = event(world, external_alert_id="held", device="7")
@@ -155,9 +155,9 @@ def test_poller_paths_round_trips(conn: Any, counting_pool: ConnectionPool[Any],
     assert suppressed.outcome == "suppressed" and suppressed.alert_id is not None
     wire.round_trips()
     released = release_suppressed(held, suppressed.alert_id, db.UnitOfWork(counting_pool), now=later(120))
-    assert (released.outcome, released.alert_id, wire.round_trips()) == ("ticket_created", suppressed.alert_id, 5)
+    assert (released.outcome, released.alert_id, wire.round_trips()) == ("ticket_created", suppressed.alert_id, 3)
     again = release_suppressed(held, suppressed.alert_id, db.UnitOfWork(counting_pool), now=later(121))
-    assert (again.outcome, again.reason, wire.round_trips()) == ("skipped", "no_longer_suppressed", 4)
+    assert (again.outcome, again.reason, wire.round_trips()) == ("skipped", "no_longer_suppressed", 3)
 
 
 def test_a_connection_idle_for_check_idle_s_costs_one_more_trip_the_check(

@@ -137,8 +137,9 @@ def process_event(
     event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None, synthesized: bool = False
 ) -> ProcessResult:
     """Apply one event in its own transaction; commit on success, roll back (and raise) on any error."""
+    uow.begin_lazily()
     with uow:
-        return apply_event(event, uow, now=now, synthesized=synthesized)
+        return apply_event(event, uow, now=now, synthesized=synthesized, commit=True)
 
 
 def release_suppressed(
@@ -149,9 +150,10 @@ def release_suppressed(
     place (same alert id) with the outcome a fresh trigger would get. ``event`` is the alert's own
     trigger, rebuilt from the stored row. An alert that is no longer suppressed is left alone."""
     at = now or _now()
+    uow.begin_lazily()
     with uow:
         # The alert's status is read with the group state, under the group lock (plan_trigger).
-        return _triggered(event, uow, at, release=alert_id)
+        return _triggered(event, uow, at, release=alert_id, commit=True)
 
 
 def apply_event(
@@ -161,17 +163,19 @@ def apply_event(
     now: datetime | None = None,
     synthesized: bool = False,
     config: dict[str, Any] | None = None,
+    commit: bool = False,
 ) -> ProcessResult:
     """Apply one event inside the caller's open unit of work (the webhook shares its connection
     with the integration lookup). ``synthesized``: the poller's reset for an alert it had (not a
     delivery from the RMM), never remembered as an early reset when that alert is gone meanwhile.
     ``config``: a trigger's config read, already done by the caller (the webhook reads it in its
-    lookup's round trip)."""
+    lookup's round trip). ``commit``: the last writes carry the COMMIT (a lazily begun unit of
+    work, see db.UnitOfWork); nothing may follow in the transaction."""
     if event.kind is EventKind.TRIGGERED:
-        return _triggered(event, uow, now or _now(), config=config)
+        return _triggered(event, uow, now or _now(), config=config, commit=commit)
     if event.kind is EventKind.RESET:
-        return _reset(event, uow, now or _now(), remember=not synthesized)
-    return _acknowledged(event, uow, now or _now())
+        return _reset(event, uow, now or _now(), remember=not synthesized, commit=commit)
+    return _acknowledged(event, uow, now or _now(), commit=commit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,6 +317,7 @@ def _triggered(
     *,
     release: UUID | None = None,
     config: dict[str, Any] | None = None,
+    commit: bool = False,
 ) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
@@ -359,7 +364,7 @@ def _triggered(
     # this trigger may make a ticket and there is no open ticket to join, the ticket defaults
     # (configuration, but they need the matched rule's board): one statement (migration 0010).
     may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
-    with uow.batch():
+    with uow.batch(begin=True):
         state_cur = uow.alerts.query_trigger_state(
             tenant,
             integration,
@@ -396,7 +401,7 @@ def _triggered(
         return ProcessResult("skipped", alert_id=release or state["existing_alert_id"], reason=plan.reason)
     if plan.action == "adopt":
         twin = state["poll_twin_id"]
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.adopt_webhook(tenant, twin, pairing_key=event.pairing_id, activity_id=event.external_alert_id)
         return ProcessResult("skipped", alert_id=twin, reason=plan.reason)
 
@@ -491,7 +496,7 @@ def _triggered(
             "externalAlertId": early["external_alert_id"],
             "receivedAt": early["received_at"],
         }
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
             uow.alerts.consume_early_reset(tenant, UUID(early["reset_id"]))
             if not quiet:
@@ -509,7 +514,7 @@ def _triggered(
         trace["outcome"] = "suppressed"
         row["status"] = "suppressed"
         row["suppressed_by_window_id"] = window.window_id
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
         return ProcessResult("suppressed", alert_id=alert_id, window_id=window.window_id, reason=plan.reason)
 
@@ -520,7 +525,7 @@ def _triggered(
         trace["outcome"] = "recorded_only"
         trace["reason"] = reason
         trace["warnings"] = warnings
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
             uow.outbox.add(tenant, kind="event", event_type=events.RMM_ALERT_TRIGGERED, payload=alert_triggered(None))
         return ProcessResult("recorded_only", alert_id=alert_id, rule_id=rule_id, reason=reason, warnings=warnings)
@@ -542,7 +547,7 @@ def _triggered(
         # Numbered from the count read under the lock: the trace is written once, with the number.
         number = int(group.get("occurrence_count") or 1) + 1
         trace["group"]["occurrence"] = number
-        with uow.batch():
+        with uow.batch(commit=commit):
             uow.alerts.insert(row)
             uow.alerts.count_occurrence(
                 tenant,
@@ -578,7 +583,9 @@ def _triggered(
     trace["outcome"] = "ticket_created"
     trace["warnings"] = warnings
     device = event.device_name or event.external_device_id or "unknown device"
-    return _create(uow, event, row, draft, actions, alert_triggered(ticket_id), device, now, warnings, rule_id)
+    return _create(
+        uow, event, row, draft, actions, alert_triggered(ticket_id), device, now, warnings, rule_id, commit=commit
+    )
 
 
 def _create(
@@ -592,9 +599,11 @@ def _create(
     now: datetime,
     warnings: list[str],
     rule_id: UUID | None,
+    *,
+    commit: bool,
 ) -> ProcessResult:
     tenant, alert_id, ticket_id = event.tenant_id, row["alert_id"], draft.ticket_id
-    with uow.batch():
+    with uow.batch(commit=commit):
         cur = uow.psa.insert_ticket(tenant, draft, now)
         row["ticket_id"] = ticket_id
         row["auto_ticket_created"] = True
@@ -642,7 +651,9 @@ def _unmapped_warning(event: NormalizedAlertEvent) -> str:
 # Reset and acknowledged
 
 
-def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remember: bool = True) -> ProcessResult:
+def _reset(
+    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remember: bool = True, commit: bool = False
+) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
     targets = _locked_targets(uow, event, key, ["active", "acknowledged", "suppressed"])
@@ -652,7 +663,7 @@ def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remem
     if not targets:
         # Perhaps it overtook its trigger (only the trigger was retried after a 5xx): remember it for
         # a while, so that trigger is recorded already resolved instead of opening a ticket forever.
-        with uow.batch():
+        with uow.batch(commit=commit):
             seen_cur = uow.alerts.remember_reset(
                 tenant,
                 integration,
@@ -678,7 +689,7 @@ def _reset(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, remem
     handled_tickets: dict[UUID, bool] = {}
     # Every target's events, in order, as one insert at the end of the batch.
     outbox: list[tuple[str, str, dict[str, Any]]] = []
-    with uow.batch():
+    with uow.batch(commit=commit):
         for target in targets:
             alert_id: UUID = target["alert_id"]
             result.alert_id = result.alert_id or alert_id
@@ -768,7 +779,7 @@ def _locked_targets(
 ) -> list[dict[str, Any]]:
     """The alerts a reset/ack applies to, under the group lock: BEGIN, the lock and the read in one
     round trip (the read's snapshot is taken once the lock is held)."""
-    with uow.batch():
+    with uow.batch(begin=True):
         uow.alerts.lock_group(dedup.lock_key(event.tenant_id, event.integration_id, key))
         cur = uow.alerts.lifecycle_targets(
             event.tenant_id,
@@ -781,14 +792,16 @@ def _locked_targets(
     return cur.fetchall()
 
 
-def _acknowledged(event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime) -> ProcessResult:
+def _acknowledged(
+    event: NormalizedAlertEvent, uow: UnitOfWork, now: datetime, *, commit: bool = False
+) -> ProcessResult:
     key = dedup.dedup_key_for(event)
     tenant = event.tenant_id
     targets = _locked_targets(uow, event, key, ["active"])
     if not targets:
         return ProcessResult("skipped", reason="no_active_alert")
     by = _acknowledged_by(event.raw)
-    with uow.batch():
+    with uow.batch(commit=commit):
         for target in targets:
             uow.alerts.acknowledge(
                 tenant,

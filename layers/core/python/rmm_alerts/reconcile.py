@@ -458,6 +458,9 @@ class _SharedUnitOfWork(UnitOfWork):
     def __enter__(self) -> UnitOfWork:
         return self
 
+    def begin_lazily(self) -> None:
+        """The cycle's own transaction is already open: events apply inside it."""
+
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         return None
 

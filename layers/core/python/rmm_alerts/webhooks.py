@@ -252,6 +252,7 @@ def _receive_in(
 ) -> WebhookResponse:
     parsed = _parse(provider, iid, body, now)
     uow = uow_factory()
+    uow.begin_lazily()
     with uow:
         integration, config = _first_trip(uow, iid, parsed.event, may_retry=may_retry)
         if integration is None or integration.provider != provider or not integration.is_active:
@@ -265,7 +266,7 @@ def _receive_in(
             return parsed.error
         assert parsed.event is not None
         event = parsed.event.model_copy(update={"tenant_id": integration.tenant})
-        result = apply_event(event, uow, now=now, config=config)
+        result = apply_event(event, uow, now=now, config=config, commit=True)
     response = WebhookResponse(200, result.as_response())
     response.log = {"kind": event.kind.value, "externalAlertId": event.external_alert_id}
     response.tenant = integration.tenant

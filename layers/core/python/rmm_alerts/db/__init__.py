@@ -39,6 +39,8 @@ IAM_TOKEN_REUSE_S = 10 * 60
 SECRET_MAX_AGE_S = 300
 # Checkout check only for connections idle at least this long (far below any proxy/NAT idle timeout).
 CHECK_IDLE_S = 5.0
+# The alert path's lazily begun unit of work (UnitOfWork.begin_lazily); off only to compare.
+LAZY_BEGIN = True
 
 
 def is_auth_failure(exc: BaseException) -> bool:
@@ -146,7 +148,10 @@ def connection_class(credentials: Credentials) -> type[psycopg.Connection[Any]]:
 
 
 def _returned(conn: psycopg.Connection[Any]) -> None:
-    """Pool ``reset`` callback: the connection is back in the pool, idle and working."""
+    """Pool ``reset`` callback: the connection is back in the pool, idle and working. A lazy-begin
+    unit of work left it in autocommit only if its own restore failed; never hand that on."""
+    if conn.autocommit:
+        conn.autocommit = False
     conn.returned_at = time.monotonic()  # type: ignore[attr-defined]
 
 
@@ -240,7 +245,8 @@ set_json_dumps(dumps)
 
 
 class Rows(Protocol):
-    """What a repository's caller reads of a statement's result (a psycopg cursor)."""
+    """What a repository's caller reads of a statement's result: a psycopg cursor, or a
+    statement of a :meth:`UnitOfWork.batch` once the batch has run."""
 
     @property
     def rowcount(self) -> int: ...
@@ -251,30 +257,135 @@ class Rows(Protocol):
 
 
 class Executor(Protocol):
-    """What the repositories execute their SQL on (a connection)."""
+    """What the repositories execute their SQL on (a connection, or a unit of work's route)."""
 
     def execute(self, query: Any, params: Any = None) -> Rows: ...
+
+
+class Deferred:
+    """One statement of a batch: its rows once the batch has run (the batch's ``with`` block)."""
+
+    __slots__ = ("_rowcount", "_rows")
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] | None = None
+        self._rowcount = -1
+
+    def _ready(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            raise RuntimeError("a batched statement's result is read after its batch has run")
+        return self._rows
+
+    @property
+    def rowcount(self) -> int:
+        self._ready()
+        return self._rowcount
+
+    def fetchone(self) -> dict[str, Any] | None:
+        rows = self._ready()
+        return rows[0] if rows else None
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return list(self._ready())
+
+
+class _Route:
+    """The repositories' executor. Every statement goes as a simple-protocol query message with its
+    parameters bound on the client (psycopg's ``ClientCursor.mogrify``: the same adapters, quoted
+    as literals): alone, or, inside a batch, collected and sent with the others at its end (bound at
+    once, as psycopg would bind it: what the caller changes afterwards is not sent).
+
+    Why simple protocol: a batch with ``BEGIN`` in front or ``COMMIT`` behind is then one message
+    answered by one ReadyForQuery, so a transaction pooler only ever sees a transaction start or end
+    at a message's end. A libpq pipeline cannot carry a COMMIT that way: psycopg follows its Sync
+    with a Flush, which would reach the pooler after the transaction ended (docs/performance.md,
+    "Round trips")."""
+
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+        self.collecting: list[tuple[str, Deferred]] | None = None
+        self._binder: psycopg.ClientCursor[Any] | None = None
+
+    def bind(self, query: Any, params: Any) -> str:
+        if self._binder is None:
+            self._binder = psycopg.ClientCursor(self.conn)
+        return self._binder.mogrify(query, params)
+
+    def execute(self, query: Any, params: Any = None) -> Rows:
+        text = self.bind(query, params)
+        if self.collecting is None:
+            return self.conn.execute(text)
+        pending = Deferred()
+        self.collecting.append((text, pending))
+        return pending
+
+
+def run_batch(
+    conn: psycopg.Connection[dict[str, Any]],
+    statements: list[tuple[str, Deferred]],
+    *,
+    begin: bool = False,
+    commit: bool = False,
+) -> None:
+    """Send ``statements`` (bound SQL text, with ``BEGIN`` before and ``COMMIT`` after, when asked)
+    as ONE simple-protocol query message: one round trip, and no pipeline. Parameters were bound on
+    the client (psycopg's ``ClientCursor.mogrify``: the same adapters, quoted as literals). Each
+    statement still gets its own snapshot (READ COMMITTED), so a lock taken by one statement is held
+    before the next one reads. A failing statement aborts the rest of the message (and the
+    transaction); the error is raised here."""
+    if not statements and not (begin or commit):
+        return
+    parts = ["BEGIN"] if begin else []
+    parts.extend(text for text, _ in statements)
+    if commit:
+        parts.append("COMMIT")
+    # Each statement on lines of its own: a trailing "-- comment" never swallows the separator.
+    cur = conn.execute("\n;\n".join(parts))
+    results = iter([None] * begin + [pending for _, pending in statements] + [None] * commit)
+    while True:
+        pending = next(results)
+        if pending is not None:
+            pending._rows = cur.fetchall() if cur.description else []
+            pending._rowcount = cur.rowcount
+        if not cur.nextset():
+            break
 
 
 class UnitOfWork:
     """One transaction on one pooled connection, with the repositories bound to it.
 
-    ``with uow:`` commits when the block succeeds and rolls back on any exception. psycopg opens
-    the transaction with ``BEGIN`` (a round trip of its own) before the first statement, and
-    :meth:`batch` sends several statements in one round trip inside it (libpq pipeline mode).
+    ``with uow:`` commits when the block succeeds and rolls back on any exception.
 
-    Proxy-safe by shape: every pipeline runs inside the transaction, and the transaction's
-    boundaries are psycopg's own small ``BEGIN`` and ``COMMIT`` messages. Through PgBouncer 1.18 in
-    transaction mode every other shape tried hung deliveries now and then, the client's next
-    message held and never forwarded: statements in autocommit before the transaction, COMMIT
-    inside a pipeline, batches as one multi-statement simple-protocol message
-    (docs/performance.md, "Round trips").
+    Batches (:meth:`batch`) send their statements as one simple-protocol query message: one round
+    trip, no libpq pipeline. A transaction pooler (PgBouncer, RDS Proxy) then only ever sees whole
+    messages each answered by one ReadyForQuery (see ``_Route``).
+
+    The alert path runs with ``lazy_begin`` (:meth:`begin_lazily`): the connection is in autocommit
+    while the unit of work only reads (single statements, each its own implicit transaction), the
+    first batch that must be transactional carries ``BEGIN`` (``batch(begin=True)``) and the last
+    one ``COMMIT`` (``batch(commit=True)``), in their own round trips. A unit of work that never
+    begins opens no transaction (a replayed webhook: one round trip in all).
     """
+
+    lazy_begin = False
+    _begun = False
 
     def __init__(self, pool: ConnectionPool[Any]) -> None:
         self._pool = pool
         self._cm: Any = None
         self.conn: psycopg.Connection[dict[str, Any]]
+        self._route: _Route
+
+    def execute(self, query: Any, params: Any = None) -> Rows:
+        """One statement (or, inside :meth:`batch`, one more of the batch), as the repositories run
+        theirs."""
+        return self._route.execute(query, params)
+
+    def begin_lazily(self) -> None:
+        """Before ``with uow:``: open the transaction only with ``batch(begin=True)`` (see the class
+        docstring). Units of work that share an outer transaction ignore it."""
+        if self._cm is None and LAZY_BEGIN:
+            self.lazy_begin = True
 
     def _bind(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         from rmm_alerts.db.alerts import AlertRepository
@@ -283,29 +394,51 @@ class UnitOfWork:
 
         conn.row_factory = dict_row
         self.conn = conn
-        self.alerts = AlertRepository(conn)
-        self.psa = PsaRepository(conn)
-        self.outbox = OutboxRepository(conn)
+        self._route = _Route(conn)
+        self.alerts = AlertRepository(self._route)
+        self.psa = PsaRepository(self._route)
+        self.outbox = OutboxRepository(self._route)
 
     def __enter__(self) -> UnitOfWork:
         self._cm = self._pool.connection()
-        self._bind(self._cm.__enter__())
+        conn = self._cm.__enter__()
+        self._bind(conn)
+        if self.lazy_begin:
+            conn.autocommit = True  # a client-side flag: no round trip
+            self._begun = False
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         cm, self._cm = self._cm, None
         if exc is not None and self.conn.broken:
             saw_dead_connection()
-        # The pool's context commits on success, rolls back on error, and discards broken connections.
+        # The pool's context commits on success, rolls back on error (psycopg sends COMMIT or
+        # ROLLBACK whenever the server reports a transaction, autocommit or not, so a lazily begun
+        # one is ended too) and discards broken connections; its reset callback (_returned) takes
+        # the connection out of autocommit.
         cm.__exit__(exc_type, exc, tb)
 
-    def execute(self, query: Any, params: Any = None) -> Rows:
-        """One statement in the unit of work's transaction."""
-        return self.conn.execute(query, params)
-
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Send the enclosed statements in one round trip (libpq pipeline mode), inside the
-        transaction; read their cursors after the block."""
-        with self.conn.pipeline():
+    def batch(self, *, begin: bool = False, commit: bool = False) -> Iterator[None]:
+        """Collect the repositories' statements in the block and send them in one round trip at its
+        end (their results are read after the block). ``begin``: with ``lazy_begin``, this batch
+        opens the transaction (``BEGIN`` rides in front). ``commit``: with ``lazy_begin``, it ends
+        it (``COMMIT`` rides behind; the unit of work is then done). Without ``lazy_begin`` both
+        are no-ops: psycopg began, and ``with uow:`` commits, since the caller may still have more
+        to do in the transaction (the poller's chunks)."""
+        route = self._route
+        if route.collecting is not None:
+            raise RuntimeError("batches do not nest")
+        statements: list[tuple[str, Deferred]] = []
+        route.collecting = statements
+        try:
             yield
+        finally:
+            route.collecting = None
+        send_begin = begin and self.lazy_begin and not self._begun
+        send_commit = commit and self.lazy_begin and (self._begun or send_begin)
+        if send_begin:
+            self._begun = True
+        run_batch(self.conn, statements, begin=send_begin, commit=send_commit)
+        if send_commit:
+            self._begun = False
