@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from rmm_alerts import db, dedup
+from rmm_alerts import db, dedup, pipeline
 from rmm_alerts.pipeline import process_event
 from tests.support.events import event, run
 from tests.support.world import Tenant, make_tenant
@@ -102,3 +103,62 @@ def test_rule_changes_apply_to_the_next_alert(conn: Any, uow_factory: Callable[[
     conn.execute("UPDATE rmm_alert_rules SET is_active = false WHERE rule_id = %s", (rule,))
     third = run(uow_factory, event(world, device="3"))
     assert (third.outcome, third.reason) == ("recorded_only", "no_matching_rule")
+    # Windows too: one that covers the alerts suppresses the next one; deleted, it no longer does.
+    conn.execute("UPDATE rmm_alert_rules SET is_active = true WHERE rule_id = %s", (rule,))
+    window = world.add_window(
+        "all year", starts_at=datetime(2026, 1, 1, tzinfo=UTC), ends_at=datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    assert run(uow_factory, event(world, device="4")).outcome == "suppressed"
+    conn.execute("DELETE FROM rmm_maintenance_windows WHERE window_id = %s", (window,))
+    assert run(uow_factory, event(world, device="5")).outcome == "recorded_only"
+    # The cached copy is the current version's; the next read names it and gets no rules back.
+    held = pipeline.stored_config(world.integration_id)
+    assert held is not None and held.version == _version(conn, world)
+
+
+def _version(conn: Any, world: Tenant) -> int | None:
+    row = conn.execute("SELECT version FROM rmm_config_versions WHERE tenant = %s", (world.tenant,)).fetchone()
+    return None if row is None else int(row["version"])
+
+
+def test_every_rule_and_window_change_moves_its_tenants_configuration_version(conn: Any) -> None:
+    world, other = make_tenant(conn), make_tenant(conn)
+    seen: list[int | None] = []
+
+    def changed() -> None:
+        version = _version(conn, world)
+        assert version is not None and version not in seen, "every change must give a version never seen"
+        seen.append(version)
+
+    rule = world.add_rule("r")
+    changed()
+    conn.execute("UPDATE rmm_alert_rules SET name = 'r2' WHERE rule_id = %s", (rule,))
+    changed()
+    window = world.add_window("w", starts_at=datetime(2026, 1, 1, tzinfo=UTC), ends_at=datetime(2026, 1, 2, tzinfo=UTC))
+    changed()
+    conn.execute("UPDATE rmm_maintenance_windows SET is_active = false WHERE window_id = %s", (window,))
+    changed()
+    conn.execute("DELETE FROM rmm_maintenance_windows WHERE window_id = %s", (window,))
+    changed()
+    conn.execute("DELETE FROM rmm_alert_rules WHERE rule_id = %s", (rule,))
+    changed()
+    # Another tenant's edits leave this one's version alone (and get their own).
+    before = _version(conn, world)
+    other.add_rule("theirs")
+    assert _version(conn, world) == before and _version(conn, other) not in (None, before)
+
+
+def test_the_config_read_sends_rules_and_windows_only_for_a_stale_copy(conn: Any) -> None:
+    world = make_tenant(conn)
+    world.add_rule("r")
+    current = _version(conn, world)
+    read = "SELECT config_version, rules, windows FROM rmm_trigger_context(%s, %s, NULL, NULL, NULL, %s)"
+    fresh = conn.execute(read, (world.tenant, world.integration_id, None)).fetchone()
+    assert fresh["config_version"] == current and fresh["rules"] is not None and fresh["windows"] == "[]"
+    held = conn.execute(read, (world.tenant, world.integration_id, current)).fetchone()
+    assert held == {"config_version": current, "rules": None, "windows": None}
+    stale = conn.execute(read, (world.tenant, world.integration_id, (current or 0) - 1)).fetchone()
+    assert stale["rules"] == fresh["rules"]
+    # Scoped by tenant: another tenant's id finds nothing.
+    other = make_tenant(conn)
+    assert conn.execute(read, (other.tenant, world.integration_id, None)).fetchone() is None
