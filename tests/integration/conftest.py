@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg_pool import ConnectionPool
 
 from rmm_alerts import config, db
 from rmm_alerts.providers.ninjaone import clear_token_cache
 from rmm_alerts.simulator import NinjaOneSim, TacticalSim
 from tests.support.admin_api import Api, aws_env
+from tests.support.wire import Wire
 from tests.support.world import Tenant, make_tenant
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -73,3 +75,21 @@ def tactical() -> Iterator[TacticalSim]:
         assert isinstance(sim, TacticalSim)
         sim.send_webhooks = False
         yield sim
+
+
+@pytest.fixture
+def wire() -> Iterator[Wire]:
+    """Round trips counted on the wire (libpq's trace) of the connections ``counting_pool`` opens."""
+    w = Wire()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def counting_pool(database_url: str, wire: Wire) -> Iterator[ConnectionPool[Any]]:
+    """A one-connection pool whose connection ``wire`` traces."""
+    settings = config.load(config.DatabaseSettings, {"DATABASE_URL": database_url})
+    pool = db.create_pool(settings, max_size=1, configure=wire.attach)
+    pool.open(wait=True)
+    yield pool
+    pool.close()

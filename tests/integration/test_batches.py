@@ -5,7 +5,6 @@ block, and a failure anywhere in a batch undoing the whole unit of work."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from rmm_alerts import config, db
+from rmm_alerts import db
 from tests.support.wire import Wire
 
 # Text that would break a naive statement joiner or placeholder parser.
@@ -28,22 +27,6 @@ AWKWARD = [
     "ünïcødé ✓ \t tab",
     "",
 ]
-
-
-@pytest.fixture
-def wire() -> Iterator[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def counting_pool(database_url: str, wire: Wire) -> Iterator[ConnectionPool[Any]]:
-    settings = config.load(config.DatabaseSettings, {"DATABASE_URL": database_url})
-    pool = db.create_pool(settings, max_size=1, configure=wire.attach)
-    pool.open(wait=True)
-    yield pool
-    pool.close()
 
 
 def test_a_batch_is_one_round_trip_and_returns_each_statements_rows(
@@ -66,31 +49,21 @@ def test_a_batch_is_one_round_trip_and_returns_each_statements_rows(
 
 def test_every_type_the_repositories_send_arrives_as_given(pool: ConnectionPool[Any]) -> None:
     doc = {"text": AWKWARD, "n": 1.5, "nested": {"ok": True, "none": None}}
-    ids = [uuid.uuid4(), uuid.uuid4()]
-    at = datetime(2026, 11, 30, 5, 6, 7, 891011, tzinfo=UTC)
-    with db.UnitOfWork(pool) as uow, uow.batch():
-        cur = uow.execute(
-            "SELECT %(doc)s::jsonb AS doc, %(ids)s::uuid[] AS ids, %(at)s::timestamptz AS at,"
-            " %(texts)s::text[] AS texts, %(none)s::text AS none, %(flag)s AS flag, %(big)s::bigint AS big",
-            {
-                "doc": Jsonb(doc),
-                "ids": ids,
-                "at": at,
-                "texts": AWKWARD,
-                "none": None,
-                "flag": False,
-                "big": -(2**62),
-            },
-        )
-    assert cur.fetchone() == {
-        "doc": doc,
-        "ids": ids,
-        "at": at,
+    sent = {
+        "ids": [uuid.uuid4(), uuid.uuid4()],
+        "at": datetime(2026, 11, 30, 5, 6, 7, 891011, tzinfo=UTC),
         "texts": AWKWARD,
         "none": None,
         "flag": False,
         "big": -(2**62),
     }
+    with db.UnitOfWork(pool) as uow, uow.batch():
+        cur = uow.execute(
+            "SELECT %(doc)s::jsonb AS doc, %(ids)s::uuid[] AS ids, %(at)s::timestamptz AS at,"
+            " %(texts)s::text[] AS texts, %(none)s::text AS none, %(flag)s AS flag, %(big)s::bigint AS big",
+            {**sent, "doc": Jsonb(doc)},
+        )
+    assert cur.fetchone() == {**sent, "doc": doc}
 
 
 def test_parameters_are_bound_when_the_statement_is_queued(pool: ConnectionPool[Any]) -> None:

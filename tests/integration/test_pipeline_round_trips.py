@@ -8,35 +8,18 @@ a connection that sat idle, db.check_if_idle), and a test below proves it still 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from psycopg_pool import ConnectionPool
 
-from rmm_alerts import config, db, webhooks
+from rmm_alerts import db, webhooks
 from rmm_alerts.pipeline import process_event, release_suppressed
 from tests.integration.conftest import fixture
 from tests.support.events import event, later
 from tests.support.wire import Wire
 from tests.support.world import Tenant, make_tenant, set_webhook_secret
-
-
-@pytest.fixture
-def wire() -> Iterator[Wire]:
-    w = Wire()
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def counting_pool(database_url: str, wire: Wire) -> Iterator[ConnectionPool[Any]]:
-    settings = config.load(config.DatabaseSettings, {"DATABASE_URL": database_url})
-    pool = db.create_pool(settings, max_size=1, configure=wire.attach)
-    pool.open(wait=True)
-    yield pool
-    pool.close()
 
 
 def _configure(world: Tenant, extra: int) -> None:

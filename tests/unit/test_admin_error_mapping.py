@@ -24,7 +24,9 @@ RAISED: dict[str, Exception] = {
 
 
 def _call(kind: str) -> tuple[int, Any]:
-    app = build_app(origins=[])
+    # Without the module's routers: including them would bind them to this app, away from the
+    # process's own (a later test through the real handler would then fail).
+    app = build_app(origins=[], with_routes=False)
 
     @app.get(f"/v1/test-raise/{kind}")
     def raise_it() -> dict[str, Any]:

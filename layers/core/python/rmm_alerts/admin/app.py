@@ -278,18 +278,22 @@ def allowed_methods(resolver: APIGatewayRestResolver, path: str) -> list[str]:
     return sorted({m for params, methods in matches if params == fewest for m in methods})
 
 
-def build_app(origins: list[str] | None = None) -> AdminResolver:
+def build_app(origins: list[str] | None = None, *, with_routes: bool = True) -> AdminResolver:
+    """The admin API's resolver. ``with_routes=False``: its answers and error mapping without the
+    routes (tests add their own): including the module's routers binds them to the new resolver, so
+    building a second app with them would take them from the process's ``app``."""
     app = AdminResolver(enable_validation=True, cors=cors_config(ui_origins() if origins is None else origins))
-    app.include_router(routes.integrations_router, prefix="/v1/integrations")
-    app.include_router(routes.polling_router, prefix="/v1/integrations")
-    app.include_router(routes.org_mappings_router, prefix="/v1/integrations")
-    app.include_router(routes.device_mappings_router, prefix="/v1/integrations")
-    app.include_router(routes.rules_router, prefix="/v1/integrations")
-    app.include_router(routes.windows_router, prefix="/v1/maintenance-windows")
-    app.include_router(routes.alerts_router, prefix="/v1/alerts")
-    app.include_router(routes.me_router, prefix="/v1/me")
-    app.include_router(routes.lookups_router, prefix="/v1/lookups")
-    app.include_router(routes.session_router, prefix="/v1/me")
+    if with_routes:
+        app.include_router(routes.integrations_router, prefix="/v1/integrations")
+        app.include_router(routes.polling_router, prefix="/v1/integrations")
+        app.include_router(routes.org_mappings_router, prefix="/v1/integrations")
+        app.include_router(routes.device_mappings_router, prefix="/v1/integrations")
+        app.include_router(routes.rules_router, prefix="/v1/integrations")
+        app.include_router(routes.windows_router, prefix="/v1/maintenance-windows")
+        app.include_router(routes.alerts_router, prefix="/v1/alerts")
+        app.include_router(routes.me_router, prefix="/v1/me")
+        app.include_router(routes.lookups_router, prefix="/v1/lookups")
+        app.include_router(routes.session_router, prefix="/v1/me")
 
     @app.exception_handler(ApiError)  # type: ignore[untyped-decorator]
     def api_error(exc: ApiError) -> Response[str]:

@@ -192,18 +192,14 @@ class AlertRepository:
         (``TICKET_DEFAULT_FIELDS``, NULL otherwise): one statement, whose snapshot is taken once
         the lock is held (migration 0010)."""
         board, assignee, contact, client = defaults_for or (None, None, None, None)
+        group = _group_params(
+            tenant, integration_id, external_alert_id, external_device_id, dedup_key, pairing_key, occurred_at, now
+        )
         return self.conn.execute(
             _TRIGGER_STATE,
             {
+                **group,
                 "lock": lock_key,
-                "t": tenant,
-                "i": integration_id,
-                "x": external_alert_id,
-                "dev": external_device_id,
-                "d": dedup_key,
-                "p": pairing_key,
-                "at": occurred_at,
-                "now": now,
                 "rel": released_alert_id,
                 "want": defaults_for is not None,
                 "board": board,
@@ -229,20 +225,10 @@ class AlertRepository:
         """Send the group-state read. After :meth:`lock_group` in one batch, it is still its own
         statement: its snapshot is taken once the lock is held, so it sees what the previous holder
         committed (READ COMMITTED)."""
-        return self.conn.execute(
-            _GROUP_STATE,
-            {
-                "t": tenant,
-                "i": integration_id,
-                "x": external_alert_id,
-                "dev": external_device_id,
-                "d": dedup_key,
-                "p": pairing_key,
-                "at": occurred_at,
-                "now": now,
-                "rel": released_alert_id,
-            },
+        group = _group_params(
+            tenant, integration_id, external_alert_id, external_device_id, dedup_key, pairing_key, occurred_at, now
         )
+        return self.conn.execute(_GROUP_STATE, {**group, "rel": released_alert_id})
 
     def consume_early_reset(self, tenant: UUID, reset_id: UUID) -> None:
         self.conn.execute("DELETE FROM rmm_early_resets WHERE tenant = %s AND reset_id = %s", (tenant, reset_id))
@@ -357,6 +343,29 @@ class AlertRepository:
                 WHERE tenant = %s AND alert_id = %s""",
             (at, by, Jsonb(metadata_patch), tenant, alert_id),
         )
+
+
+def _group_params(
+    tenant: UUID,
+    integration_id: UUID,
+    external_alert_id: str,
+    external_device_id: str | None,
+    dedup_key: str,
+    pairing_key: str | None,
+    occurred_at: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The group-state read's parameters (rmm_group_state, and rmm_trigger_state around it)."""
+    return {
+        "t": tenant,
+        "i": integration_id,
+        "x": external_alert_id,
+        "dev": external_device_id,
+        "d": dedup_key,
+        "p": pairing_key,
+        "at": occurred_at,
+        "now": now,
+    }
 
 
 def config_row(cur: Rows) -> dict[str, Any]:
