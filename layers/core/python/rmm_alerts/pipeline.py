@@ -2,39 +2,41 @@
 
 Round trips per event, counted on the wire (``tests/integration/test_pipeline_round_trips.py``
 reads libpq's protocol trace). Each query loads all rules/windows at once, so the count never
-depends on how many rules or windows a tenant has; "batch" is one libpq pipeline, always inside
-the transaction. Every count includes psycopg's BEGIN and COMMIT (round trips of their own: the
-only transaction shape PgBouncer 1.18 never hung on, see db.UnitOfWork); the pool's checkout check
-is not counted (+1 only for a connection idle for db.CHECK_IDLE_S). A webhook reads its
-integration together with a trigger's config, in one statement, so a webhook trigger costs what is
-below; a reset or ack adds one trip for the lookup. The statement and lock timeouts cost no trip:
-they are settings of the database role (migration 0003), not SETs.
+depends on how many rules or windows a tenant has. A "batch" (``db.UnitOfWork.batch``) is one
+simple-protocol query message holding several statements: one round trip. The unit of work is
+begun lazily (``db.UnitOfWork.begin_lazily``): the config read runs in autocommit, ``BEGIN`` rides
+in front of the group batch and ``COMMIT`` behind the writes, so neither costs a trip of its own,
+and a replay opens no transaction at all. The pool's checkout check is not counted (+1 only for a
+connection idle for db.CHECK_IDLE_S). A webhook reads its integration together with a trigger's
+config, in one statement, so a webhook trigger costs what is below; a reset or ack adds one trip
+for the lookup. The statement and lock timeouts cost no trip: they are settings of the database
+role (migration 0003), not SETs.
 
 =====================  ======  ================================================================
 outcome                trips   what
 =====================  ======  ================================================================
-ticket_created         5       BEGIN, config, trigger state (lock, group, ticket defaults: one
-                               statement), batch(ticket, alert, note, asset, outbox), COMMIT
-occurrence_appended    5       BEGIN, config, trigger state, batch(alert, count+note, outbox),
-                               COMMIT
-recorded_only          5       BEGIN, config, trigger state, batch(alert, outbox), COMMIT
-  (already_reset)      5       ... batch(alert, forget the early reset, outbox), COMMIT
-suppressed             5       BEGIN, config, trigger state, batch(alert), COMMIT
-triggered, skipped     3       BEGIN, config: the alert is stored already (a replay), COMMIT;
+ticket_created         3       config, batch(BEGIN, trigger state: lock, group, ticket
+                               defaults), batch(ticket, alert, note, asset, outbox, COMMIT)
+occurrence_appended    3       config, batch(BEGIN, trigger state), batch(alert, count+note,
+                               outbox, COMMIT)
+recorded_only          3       config, batch(BEGIN, trigger state), batch(alert, outbox, COMMIT)
+  (already_reset)      3       ... batch(alert, forget the early reset, outbox, COMMIT)
+suppressed             3       config, batch(BEGIN, trigger state), batch(alert, COMMIT)
+triggered, skipped     1       config: the alert is stored already (a replay); no transaction,
                                no group lock
-  (a duplicate that    4       BEGIN, config, trigger state, COMMIT
+  (a duplicate that    3       config, batch(BEGIN, trigger state), COMMIT
    raced its original)
-  (already_ingested_   5       BEGIN, config, trigger state, batch(adopt the webhook's ids into
-   by_poll)                    the polled alert), COMMIT
-resolved/acknowledged  4       BEGIN, batch(lock, targets (+ticket state, group check, close
-                               status)), batch(updates, notes, closes, outbox), COMMIT
-reset, skipped         4       BEGIN, batch(lock, targets), batch(remember the reset +
-                               was-seen check), COMMIT
-  (poller's reset)     3       BEGIN, batch(lock, targets), COMMIT (nothing remembered)
+  (already_ingested_   3       config, batch(BEGIN, trigger state), batch(adopt the webhook's
+   by_poll)                    ids into the polled alert, COMMIT)
+resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
+                               status)), batch(updates, notes, closes, outbox, COMMIT)
+reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
+                               was-seen check, COMMIT)
+  (poller's reset)     2       batch(BEGIN, lock, targets), COMMIT (nothing remembered)
 =====================  ======  ================================================================
 
 The poller's :func:`release_suppressed` (not on the webhook path) costs what the trigger rows above
-cost (one no longer suppressed: 4, like the raced duplicate): its group query also reads the
+cost (one no longer suppressed: 3, like the raced duplicate): its group query also reads the
 released alert's status, and the alert row is updated in place. Inside the poller's cycle
 transaction (reconcile) there is no BEGIN or COMMIT per event. The config, trigger-state, group
 and targets reads, the ticket defaults and an occurrence's count and note are PL/pgSQL functions
