@@ -39,8 +39,6 @@ IAM_TOKEN_REUSE_S = 10 * 60
 SECRET_MAX_AGE_S = 300
 # Checkout check only for connections idle at least this long (far below any proxy/NAT idle timeout).
 CHECK_IDLE_S = 5.0
-# The alert path's lazily begun unit of work (UnitOfWork.begin_lazily); off only to compare.
-LAZY_BEGIN = True
 
 
 def is_auth_failure(exc: BaseException) -> bool:
@@ -363,8 +361,8 @@ class UnitOfWork:
     The alert path runs with ``lazy_begin`` (:meth:`begin_lazily`): the connection is in autocommit
     while the unit of work only reads (single statements, each its own implicit transaction), the
     first batch that must be transactional carries ``BEGIN`` (``batch(begin=True)``) and the last
-    one ``COMMIT`` (``batch(commit=True)``), in their own round trips. A unit of work that never
-    begins opens no transaction (a replayed webhook: one round trip in all).
+    one ``COMMIT`` (``batch(commit=True)``), inside those batches' own round trips. A unit of work
+    that never begins opens no transaction (a replayed webhook: one round trip in all).
     """
 
     lazy_begin = False
@@ -384,7 +382,7 @@ class UnitOfWork:
     def begin_lazily(self) -> None:
         """Before ``with uow:``: open the transaction only with ``batch(begin=True)`` (see the class
         docstring). Units of work that share an outer transaction ignore it."""
-        if self._cm is None and LAZY_BEGIN:
+        if self._cm is None:
             self.lazy_begin = True
 
     def _bind(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
