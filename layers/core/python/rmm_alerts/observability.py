@@ -25,6 +25,8 @@ from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from rmm_alerts.jsoncodec import log_dumps
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "rmm-alerts")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RmmAlerts")
 
@@ -63,7 +65,7 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
             self.clear_metrics()
 
 
-logger = Logger(service=SERVICE)
+logger = Logger(service=SERVICE, json_serializer=log_dumps)
 metrics = Metrics(provider=InvocationMetrics(namespace=NAMESPACE, service=SERVICE))
 F = TypeVar("F", bound=Callable[..., Any])
 

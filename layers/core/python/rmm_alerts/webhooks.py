@@ -27,7 +27,7 @@ from rmm_alerts import normalizers
 from rmm_alerts.contracts import EventKind, NormalizedAlertEvent
 from rmm_alerts.db import UnitOfWork
 from rmm_alerts.db.alerts import EMPTY_CONFIG
-from rmm_alerts.pipeline import apply_event, resolve_config, stored_config
+from rmm_alerts.pipeline import StoredConfig, apply_event, resolve_config, stored_config
 
 MAX_BODY_BYTES = 256 * 1024
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
@@ -100,25 +100,10 @@ def _error(status: int, message: str, **extra: Any) -> WebhookResponse:
     return WebhookResponse(status, {"error": message, **extra})
 
 
-_LOOKUP = """SELECT tenant, integration_id, provider, is_active, webhook_secret_hash,
-                    previous_webhook_secret_hash, previous_secret_expires_at,
-                    channel_secret_hash, previous_channel_secret_hash
-               FROM rmm_integrations WHERE integration_id = %s"""
-
-
-# The lookup and, for a trigger, its config read (db/alerts.py) in one statement: one round trip
-# that opens no transaction (the unit of work is begun lazily), so a replay is answered in it.
-_LOOKUP_WITH_CONFIG = """
-SELECT i.tenant, i.integration_id, i.provider, i.is_active, i.webhook_secret_hash,
-       i.previous_webhook_secret_hash, i.previous_secret_expires_at,
-       i.channel_secret_hash, i.previous_channel_secret_hash,
-       c.tenant AS config_tenant, c.mapping_client_id, c.mapping_contact_id, c.mapping_client_primary_contact,
-       c.asset_id, c.asset_client_id, c.asset_client_primary_contact, c.existing_alert_id, c.config_version,
-       c.rules, c.windows
-  FROM rmm_integrations i
-  LEFT JOIN LATERAL rmm_trigger_context(i.tenant, i.integration_id, %(x)s, %(o)s, %(dev)s, %(known)s::bigint) c
-    ON true
- WHERE i.integration_id = %(i)s"""
+# The delivery's first round trip (migration 0011): the integration and, for a trigger, its context
+# (db/alerts.py's config read) in one function call, planned once per server connection. It opens
+# no transaction (the unit of work is begun lazily), so a replay is answered in it.
+_LOOKUP = """SELECT * FROM rmm_webhook_lookup(%(i)s, %(context)s, %(x)s, %(o)s, %(dev)s, %(known)s::bigint)"""
 _INTEGRATION_FIELDS = (
     "tenant",
     "integration_id",
@@ -135,8 +120,20 @@ _INTEGRATION_FIELDS = (
 def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | None:
     """The one lookup not scoped by a known tenant: the path's integration id decides the tenant.
     Runs in the caller's open unit of work."""
-    row = uow.execute(_LOOKUP, (integration_id,)).fetchone()
-    return Integration(**row) if row else None
+    row = uow.execute(_LOOKUP, _lookup_params(integration_id, None, None)).fetchone()
+    return Integration(**{k: row[k] for k in _INTEGRATION_FIELDS}) if row else None
+
+
+def _lookup_params(iid: UUID, event: NormalizedAlertEvent | None, known: StoredConfig | None) -> dict[str, Any]:
+    """_LOOKUP's parameters: with the context for a trigger ``event``, the integration alone without."""
+    return {
+        "i": iid,
+        "context": event is not None,
+        "x": event.external_alert_id if event else None,
+        "o": event.external_organization_id if event else None,
+        "dev": event.external_device_id if event else None,
+        "known": known.version if known else None,
+    }
 
 
 def receive(
@@ -209,20 +206,7 @@ def _first_trip(
     trigger = event is not None and event.kind is EventKind.TRIGGERED
     known = stored_config(iid)  # taken before the read: the read answers for this very copy
     try:
-        if trigger:
-            assert event is not None
-            row = uow.execute(
-                _LOOKUP_WITH_CONFIG,
-                {
-                    "i": iid,
-                    "x": event.external_alert_id,
-                    "o": event.external_organization_id,
-                    "dev": event.external_device_id,
-                    "known": known.version if known else None,
-                },
-            ).fetchone()
-        else:
-            row = uow.execute(_LOOKUP, (iid,)).fetchone()
+        row = uow.execute(_LOOKUP, _lookup_params(iid, event if trigger else None, known)).fetchone()
     except psycopg.OperationalError as exc:
         if may_retry and uow.conn.broken:
             raise DeadConnection(str(exc)) from exc

@@ -16,7 +16,6 @@ cost no round trip and pin nothing.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps
 from psycopg_pool import ConnectionPool
 
+from rmm_alerts import jsoncodec
 from rmm_alerts.config import DatabaseSettings
 
 _lock = threading.Lock()
@@ -228,18 +228,11 @@ def reset_pool() -> None:
         _pool = None
 
 
-def json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+dumps = jsoncodec.dumps_text
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=json_default, separators=(",", ":"))
-
-
-# jsonb parameters may hold datetimes and UUIDs (traces, event payloads).
-set_json_dumps(dumps)
+# jsonb parameters may hold datetimes and UUIDs (traces, event payloads); orjson, not json.dumps
+# (rmm_alerts.jsoncodec: ~10× faster on a decision trace).
+set_json_dumps(jsoncodec.dumps)
 
 
 class Rows(Protocol):

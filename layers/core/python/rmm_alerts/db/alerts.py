@@ -87,21 +87,8 @@ SELECT EXISTS (SELECT 1 FROM rmm_alerts
                   AND ((%(p)s::text IS NOT NULL AND pairing_key = %(p)s) OR dedup_key = %(d)s)) AS seen
 """
 
-_INSERT_ALERT = """
-INSERT INTO rmm_alerts (
-    tenant, alert_id, integration_id, provider, external_alert_id, external_device_id, condition_id,
-    pairing_key, dedup_key, activity_type, alert_class, source_type, severity, message, device_name,
-    external_organization_id, external_organization_name, status, triggered_at, last_occurrence_at,
-    matched_rule_id, suppressed_by_window_id, asset_id, client_id, ticket_id, auto_ticket_created, metadata,
-    decision_trace, resolved_at)
-VALUES (
-    %(tenant)s, %(alert_id)s, %(integration_id)s, %(provider)s, %(external_alert_id)s, %(external_device_id)s,
-    %(condition_id)s, %(pairing_key)s, %(dedup_key)s, %(activity_type)s, %(alert_class)s, %(source_type)s,
-    %(severity)s, %(message)s, %(device_name)s, %(external_organization_id)s, %(external_organization_name)s,
-    %(status)s, %(triggered_at)s, %(triggered_at)s, %(matched_rule_id)s, %(suppressed_by_window_id)s,
-    %(asset_id)s, %(client_id)s, %(ticket_id)s, %(auto_ticket_created)s, %(metadata)s, %(decision_trace)s,
-    %(resolved_at)s)
-"""
+# One jsonb object keyed by column name (migration 0011): one parameter to bind, not 28.
+_INSERT_ALERT = "SELECT rmm_insert_alert(%s)"
 
 # A suppressed alert re-decided at window end: the decision columns are replaced, the stored raw
 # payload and trigger time stay, the suppressed decision is kept in the trace.
@@ -236,9 +223,12 @@ class AlertRepository:
     def insert(self, values: dict[str, Any]) -> None:
         params = dict(values)
         params.setdefault("resolved_at", None)
-        params["metadata"] = Jsonb(params["metadata"])
-        params["decision_trace"] = Jsonb(params["decision_trace"])
-        self.conn.execute(_REPLACE_SUPPRESSED if params.pop("replace_suppressed", False) else _INSERT_ALERT, params)
+        if params.pop("replace_suppressed", False):
+            params["metadata"] = Jsonb(params["metadata"])
+            params["decision_trace"] = Jsonb(params["decision_trace"])
+            self.conn.execute(_REPLACE_SUPPRESSED, params)
+        else:
+            self.conn.execute(_INSERT_ALERT, (Jsonb(params),))
 
     def adopt_webhook(self, tenant: UUID, alert_id: UUID, *, pairing_key: str | None, activity_id: str) -> None:
         """A polled alert's late webhook: keep its pairing key (seriesUid) and activity id."""
@@ -326,11 +316,8 @@ class AlertRepository:
         trace_patch: dict[str, Any],
     ) -> None:
         self.conn.execute(
-            """UPDATE rmm_alerts
-                  SET status = %s, resolved_at = %s, updated_at = now(),
-                      metadata = metadata || %s, decision_trace = decision_trace || %s
-                WHERE tenant = %s AND alert_id = %s""",
-            (status, resolved_at, Jsonb(metadata_patch), Jsonb(trace_patch), tenant, alert_id),
+            "SELECT rmm_resolve_alert(%s, %s, %s, %s, %s, %s)",
+            (tenant, alert_id, status, resolved_at, Jsonb(metadata_patch), Jsonb(trace_patch)),
         )
 
     def acknowledge(

@@ -87,14 +87,12 @@ class OutboxRepository:
         ticket's events and notifications: one insert, not one each)."""
         if not entries:
             return
-        params: list[Any] = []
-        for kind, event_type, payload in entries:
-            params.extend((tenant, kind, event_type, Jsonb(payload), order_key_for(kind, payload)))
-        self.conn.execute(
-            "INSERT INTO rmm_outbox (tenant, kind, event_type, payload, order_key) VALUES "
-            + ", ".join(["(%s, %s, %s, %s, %s)"] * len(entries)),
-            params,
-        )
+        rows = [
+            {"kind": kind, "event_type": event_type, "payload": payload, "order_key": order_key_for(kind, payload)}
+            for kind, event_type, payload in entries
+        ]
+        # One jsonb array (migration 0011): one parameter to bind, a plan cached in the function.
+        self.conn.execute("SELECT rmm_add_outbox(%s, %s)", (tenant, Jsonb(rows)))
         self.written += len(entries)
 
     # -- dispatcher ---------------------------------------------------------------------------

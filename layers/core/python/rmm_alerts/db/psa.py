@@ -72,15 +72,7 @@ class PsaRepository:
 
     def add_system_note(self, tenant: UUID, ticket_id: UUID, note: str, at: datetime) -> None:
         """An internal, system-generated comment (it never counts as a human touch)."""
-        self.conn.execute(
-            """WITH c AS (
-                   INSERT INTO comments (tenant, ticket_id, user_id, note, is_internal, is_system_generated,
-                                         created_at)
-                   VALUES (%(t)s, %(ticket)s, NULL, %(note)s, true, true, %(at)s))
-               UPDATE tickets SET updated_at = greatest(updated_at, %(at)s)
-                WHERE tenant = %(t)s AND ticket_id = %(ticket)s""",
-            {"t": tenant, "ticket": ticket_id, "note": note, "at": at},
-        )
+        self.conn.execute("SELECT rmm_add_system_note(%s, %s, %s, %s)", (tenant, ticket_id, note, at))
 
     def associate_asset(self, tenant: UUID, asset_id: UUID, ticket_id: UUID) -> None:
         self.conn.execute(
@@ -91,8 +83,5 @@ class PsaRepository:
         )
 
     def close_ticket(self, tenant: UUID, ticket_id: UUID, status_id: UUID, at: datetime) -> None:
-        self.conn.execute(
-            """UPDATE tickets SET status_id = %s, closed_at = %s, updated_at = greatest(updated_at, %s)
-                WHERE tenant = %s AND ticket_id = %s AND closed_at IS NULL""",
-            (status_id, at, at, tenant, ticket_id),
-        )
+        """Unless it is closed already (migration 0011)."""
+        self.conn.execute("SELECT rmm_close_ticket(%s, %s, %s, %s)", (tenant, ticket_id, status_id, at))
