@@ -32,6 +32,15 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
+    IF NOT p_context THEN
+        RETURN QUERY
+        SELECT i.tenant, i.integration_id, i.provider, i.is_active, i.webhook_secret_hash,
+               i.previous_webhook_secret_hash, i.previous_secret_expires_at, i.channel_secret_hash,
+               i.previous_channel_secret_hash,
+               NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::uuid, NULL::uuid, NULL::text, NULL::uuid,
+               NULL::bigint, NULL::text, NULL::text;
+        RETURN;
+    END IF;
     RETURN QUERY
     SELECT i.tenant, i.integration_id, i.provider, i.is_active, i.webhook_secret_hash,
            i.previous_webhook_secret_hash, i.previous_secret_expires_at, i.channel_secret_hash,
@@ -41,7 +50,7 @@ BEGIN
            c.config_version, c.rules, c.windows
       FROM (SELECT 1) AS one
       LEFT JOIN rmm_trigger_context(i.tenant, p_integration, p_external_alert_id, p_organization, p_device,
-                                    p_known) c ON p_context;
+                                    p_known) c ON true;
 END
 $$;
 
