@@ -165,6 +165,8 @@ def analyze(b: Bench) -> None:
     them the generic plans cached by the alert path's functions cannot tell a unique index from a
     scan of the integration's alerts (docs/performance.md, "Statistics")."""
     with b.admin() as conn:
+        if os.environ.get("BENCH_EXTRA_SQL"):
+            conn.execute(os.environ["BENCH_EXTRA_SQL"])  # an experiment: BENCH_EXTRA_SQL, run as owner
         conn.execute("ANALYZE")
 
 

@@ -407,3 +407,40 @@ def test_an_invalid_rule_is_logged_on_every_evaluation(caplog: pytest.LogCapture
         first_match([rule], _event())
         first_match([rule], _event())
     assert len(caplog.records) == 2
+
+
+def test_a_tuple_of_rules_is_prepared_once_and_answers_as_a_list_does(caplog: pytest.LogCaptureFixture) -> None:
+    # The alert path passes one tuple per configuration (pipeline.resolve_config): its rules are
+    # sorted and validated once. Every evaluation must still answer as for a fresh list.
+    invalid = _rule(0, {"severities": "critical"}, name="invalid")
+    rules = (
+        _rule(3, {"severities": ["minor"]}, name="late miss"),
+        invalid,
+        _rule(1, {"keywords": ["nope"]}, name="miss"),
+        _rule(5, name="catch-all"),
+    )
+    cases = (
+        ("disk full", "catch-all", ["invalid", "miss", "late miss", "catch-all"]),
+        ("disk nope", "miss", ["invalid", "miss"]),
+    )
+    for message, matched, traced in cases:
+        as_list = first_match(list(rules), _event(message=message))
+        for _ in range(2):
+            caplog.clear()
+            with caplog.at_level(logging.WARNING, logger="rmm_alerts.rules"):
+                got = first_match(rules, _event(message=message))
+            assert got[2] == as_list[2]
+            assert [e.name for e in got[2]] == traced
+            assert got[0] is not None and got[0].name == matched
+            # The invalid rule is still logged and traced on every evaluation.
+            assert str(invalid.rule_id) in caplog.text
+            assert got[2][0].error is not None
+
+
+def test_an_edited_configuration_is_a_new_tuple_and_is_evaluated_afresh() -> None:
+    first = (_rule(1, {"keywords": ["disk"]}, name="disk"),)
+    assert first_match(first, _event(message="disk full"))[0] is not None
+    edited = (first[0].model_copy(update={"conditions": {"keywords": ["cpu"]}}),)
+    rule, _, trace = first_match(edited, _event(message="disk full"))
+    assert rule is None
+    assert trace[0].reasons == ("message contains none of the keywords ['cpu']",)

@@ -232,13 +232,13 @@ _KEY_MAX = 16_384
 _prepared: dict[tuple[str, str], tuple[RuleConditions, RuleActions]] = {}
 
 
-def _validate(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleEvaluation:
+def _validate(rule: Rule, *, log: bool = True) -> tuple[RuleConditions, RuleActions] | RuleEvaluation:
     """The rule's stored conditions and actions, or the trace entry explaining why they're invalid."""
     key = (repr(rule.conditions), repr(rule.actions))
     cached = _prepared.get(key)
     if cached is not None:
         return cached
-    validated = _validate_uncached(rule)
+    validated = _validate_uncached(rule, log=log)
     if not isinstance(validated, RuleEvaluation) and len(key[0]) + len(key[1]) <= _KEY_MAX:
         if len(_prepared) >= _CACHE_MAX:
             _prepared.clear()
@@ -246,7 +246,7 @@ def _validate(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleEvaluation
     return validated
 
 
-def _validate_uncached(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleEvaluation:
+def _validate_uncached(rule: Rule, *, log: bool = True) -> tuple[RuleConditions, RuleActions] | RuleEvaluation:
     try:
         conditions = RuleConditions.model_validate(rule.conditions)
     except ValidationError as exc:
@@ -257,21 +257,66 @@ def _validate_uncached(rule: Rule) -> tuple[RuleConditions, RuleActions] | RuleE
             # Saved before the cap: running it could cost more than the per-alert budget.
             size = pattern_program_size(pattern)
             message = f"exceeds the regex budget (program size {size} > {MAX_PATTERN_PROGRAM_SIZE})"
-            return _invalid(rule, "conditions", [{"path": "conditions.messagePattern", "message": message}])
+            return _invalid(rule, "conditions", [{"path": "conditions.messagePattern", "message": message}], log)
         try:
             return conditions, RuleActions.model_validate(rule.actions)
         except ValidationError as exc:
             problem = ("actions", exc)
     prefix, error = problem
-    return _invalid(rule, prefix, error_list(error, prefix))
+    return _invalid(rule, prefix, error_list(error, prefix), log)
 
 
-def _invalid(rule: Rule, prefix: str, errors: list[dict[str, str]]) -> RuleEvaluation:
+def _invalid(rule: Rule, prefix: str, errors: list[dict[str, str]], log: bool = True) -> RuleEvaluation:
     rule_id = str(rule.rule_id)
     # Log field paths only: they name the stored rule's fields, never the alert payload.
-    logger.warning("rule %s skipped: invalid stored %s (%s)", rule_id, prefix, ", ".join(e["path"] for e in errors))
+    if log:
+        logger.warning("rule %s skipped: invalid stored %s (%s)", rule_id, prefix, ", ".join(e["path"] for e in errors))
     detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
     return RuleEvaluation(rule_id, rule.name, False, (f"invalid {prefix}",), error=detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """One rule as first_match walks it: its id as text, and for a valid rule its validated
+    conditions and actions (None for an invalid one: validated, logged and traced on every
+    evaluation, as before)."""
+
+    rule: Rule
+    rule_id: str
+    validated: tuple[RuleConditions, RuleActions] | None
+
+
+def _make_ready(rules: Sequence[Rule]) -> tuple[_Ready, ...]:
+    ready = []
+    # sorted() is stable: equal priority_order keeps the caller's order (e.g. creation order).
+    for rule in sorted(rules, key=lambda r: r.priority_order):
+        # Quietly: an invalid rule is validated again, and logged, when it is evaluated.
+        validated = _validate(rule, log=False) if rule.is_active else None
+        if isinstance(validated, RuleEvaluation):
+            validated = None
+        ready.append(_Ready(rule, str(rule.rule_id), validated))
+    return tuple(ready)
+
+
+# Ready rules by id() of the rules tuple: the alert path passes the same tuple of frozen Rule models
+# for every alert until its integration's configuration changes (pipeline.resolve_config), so each
+# rule's id text and validation are worked out once per configuration, not per alert. The
+# entry holds the tuple, so its id cannot be reused while the entry exists. Lists (mutable) are
+# prepared on every call.
+_ready: dict[int, tuple[tuple[Rule, ...], tuple[_Ready, ...]]] = {}
+
+
+def _ready_for(rules: Sequence[Rule]) -> tuple[_Ready, ...]:
+    if not isinstance(rules, tuple):
+        return _make_ready(rules)
+    entry = _ready.get(id(rules))
+    if entry is not None and entry[0] is rules:
+        return entry[1]
+    ready = _make_ready(rules)
+    if len(_ready) >= _CACHE_MAX:
+        _ready.clear()
+    _ready[id(rules)] = (rules, ready)
+    return ready
 
 
 def first_match(
@@ -285,9 +330,8 @@ def first_match(
     """
     trace: list[RuleEvaluation] = []
     view = MessageView.of(event.message)
-    # sorted() is stable: equal priority_order keeps the caller's order (e.g. creation order).
-    for rule in sorted(rules, key=lambda r: r.priority_order):
-        rule_id = str(rule.rule_id)
+    for ready in _ready_for(rules):
+        rule, rule_id = ready.rule, ready.rule_id
         if not rule.is_active:
             trace.append(RuleEvaluation(rule_id, rule.name, False, (REASON_INACTIVE,)))
             continue
@@ -296,7 +340,7 @@ def first_match(
             logger.warning("rule %s skipped: belongs to another integration", rule_id)
             trace.append(RuleEvaluation(rule_id, rule.name, False, (REASON_OTHER_INTEGRATION,)))
             continue
-        validated = _validate(rule)
+        validated = ready.validated or _validate(rule)
         if isinstance(validated, RuleEvaluation):
             trace.append(validated)
             continue

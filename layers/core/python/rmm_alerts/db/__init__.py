@@ -336,7 +336,9 @@ def run_batch(
     while True:
         pending = next(results)
         if pending is not None:
-            pending._rows = cur.fetchall() if cur.description else []
+            # pgresult.nfields, not cur.description: that builds a Column object per column.
+            result = cur.pgresult
+            pending._rows = cur.fetchall() if result is not None and result.nfields else []
             pending._rowcount = cur.rowcount
         if not cur.nextset():
             break
