@@ -72,9 +72,11 @@ def test_routed_ticket_has_every_field(world: Tenant, uow_factory: Any) -> None:
     assert alert["dedup_key"] == "101:cond-disk-c"
     assert alert["asset_id"] == asset
     assert alert["metadata"]["raw"] == {"id": 1, "statusCode": "TRIGGERED"}
-    trace = alert["decision_trace"]
+    trace = world.trace(result.alert_id)
     assert trace["matchedRuleId"] == str(rule)
     assert trace["rules"][0]["matched"] is True
+    # Stored apart from the rest of the trace (migration 0011), which later patches rewrite.
+    assert "rules" not in alert["decision_trace"] and alert["rule_trace"] == trace["rules"]
     assert trace["client"] == {"clientId": str(world.client_id), "source": "asset"}
 
     outbox = world.outbox()
@@ -310,7 +312,7 @@ def test_broken_rule_is_skipped_and_traced(world: Tenant, uow_factory: Any) -> N
     good = world.add_rule("Good")
     result = run(uow_factory, event(world))
     assert result.rule_id == good
-    rules = world.alert(result.alert_id)["decision_trace"]["rules"]
+    rules = world.trace(result.alert_id)["rules"]
     assert rules[0]["ruleId"] == str(broken) and rules[0]["matched"] is False and rules[0]["error"]
     assert rules[1]["ruleId"] == str(good) and rules[1]["matched"] is True
 
@@ -321,3 +323,19 @@ def test_unknown_board_falls_back_to_default_with_warning(world: Tenant, uow_fac
     assert result.outcome == "ticket_created"
     assert world.ticket(result.ticket_id)["board_id"] == world.board_id
     assert result.warnings
+
+
+def test_an_alert_stored_before_rule_trace_keeps_its_rules_in_its_trace(world: Tenant, uow_factory: Any) -> None:
+    # Migration 0011 moved the rules evaluated to rule_trace; older rows hold them in decision_trace.
+    world.add_rule("Good")
+    result = run(uow_factory, event(world))
+    rules = world.trace(result.alert_id)["rules"]
+    world.q(
+        """UPDATE rmm_alerts SET decision_trace = decision_trace || jsonb_build_object('rules', rule_trace),
+                                 rule_trace = NULL
+            WHERE tenant = %s AND alert_id = %s RETURNING alert_id""",
+        world.tenant,
+        result.alert_id,
+    )
+    assert world.alert(result.alert_id)["rule_trace"] is None
+    assert world.trace(result.alert_id)["rules"] == rules

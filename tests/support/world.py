@@ -172,6 +172,15 @@ class Tenant:
     def alert(self, alert_id: UUID | None) -> dict[str, Any]:
         return self.one("SELECT * FROM rmm_alerts WHERE tenant = %s AND alert_id = %s", self.tenant, alert_id)
 
+    def trace(self, alert_id: UUID | None) -> dict[str, Any]:
+        """The alert's whole decision trace, as the admin API shows it (the rules included)."""
+        row = self.one(
+            "SELECT rmm_decision_trace(a) AS trace FROM rmm_alerts a WHERE tenant = %s AND alert_id = %s",
+            self.tenant,
+            alert_id,
+        )
+        return dict(row["trace"])
+
     def tickets(self) -> list[dict[str, Any]]:
         return self.q("SELECT * FROM tickets WHERE tenant = %s ORDER BY entered_at, ticket_number", self.tenant)
 

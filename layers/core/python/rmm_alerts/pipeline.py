@@ -418,7 +418,6 @@ def _triggered(
         "window": _window_trace(window) if window else None,
         # Every window considered and why it did not match (docs/rules.md, "The decision trace").
         "windows": window_checks,
-        "rules": [e.as_trace() for e in evaluations],
         "group": None,
     }
     rule_id = rule.rule_id if rule else None
@@ -452,6 +451,8 @@ def _triggered(
         "client_id": client.client_id,
         "metadata": {"raw": event.raw, "receivedAt": now.isoformat()},
         "decision_trace": trace,
+        # The rules evaluated, in a column of their own (migration 0011): the trace's "rules".
+        "rule_trace": [e.as_trace() for e in evaluations],
         # A released suppressed alert is re-decided in place (AlertRepository.insert updates it).
         "replace_suppressed": release is not None,
     }

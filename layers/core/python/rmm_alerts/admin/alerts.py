@@ -112,7 +112,7 @@ class AdminAlertRepository:
 
     def detail(self, tenant: UUID, alert_id: UUID) -> dict[str, Any] | None:
         return self.conn.execute(
-            f"""SELECT {_ALERT_COLUMNS}, a.decision_trace, a.metadata,
+            f"""SELECT {_ALERT_COLUMNS}, rmm_decision_trace(a) AS decision_trace, a.metadata,
                        t.ticket_number, t.title AS ticket_title, st.name AS ticket_status_name,
                        (t.closed_at IS NOT NULL OR coalesce(st.is_closed, false)) AS ticket_closed
                   FROM rmm_alerts a

@@ -99,6 +99,7 @@ UPDATE rmm_alerts
        ticket_id = %(ticket_id)s, auto_ticket_created = %(auto_ticket_created)s,
        metadata = metadata || jsonb_build_object('releasedAt', %(metadata)s::jsonb -> 'receivedAt'),
        decision_trace = %(decision_trace)s::jsonb || jsonb_build_object('suppressedTrace', decision_trace),
+       rule_trace = %(rule_trace)s,
        updated_at = now()
  WHERE tenant = %(tenant)s AND alert_id = %(alert_id)s AND status = 'suppressed'
 """
@@ -226,6 +227,7 @@ class AlertRepository:
         if params.pop("replace_suppressed", False):
             params["metadata"] = Jsonb(params["metadata"])
             params["decision_trace"] = Jsonb(params["decision_trace"])
+            params["rule_trace"] = Jsonb(params["rule_trace"])
             self.conn.execute(_REPLACE_SUPPRESSED, params)
         else:
             self.conn.execute(_INSERT_ALERT, (Jsonb(params),))

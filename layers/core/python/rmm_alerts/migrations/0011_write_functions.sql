@@ -10,6 +10,19 @@
 -- Two of them take their rows as one jsonb document: binding ~30 parameters one by one on the
 -- client (psycopg's literal quoting) cost more than encoding one JSON document.
 
+-- The rules a trigger evaluated, apart from the rest of its decision trace. That list is most of
+-- the trace (~5 KB for 21 rules) and never changes, while the rest is patched later (the reset, the
+-- ticket close, a manual ticket): each patch rewrote and recompressed the whole document, ~0.1 ms
+-- per alert a reset resolves. Alerts stored before this keep their rules inside decision_trace
+-- (rule_trace NULL); rmm_decision_trace() gives the whole trace either way.
+ALTER TABLE rmm_alerts ADD COLUMN rule_trace jsonb;
+
+CREATE FUNCTION rmm_decision_trace(a rmm_alerts) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN a.rule_trace IS NULL THEN a.decision_trace
+                ELSE a.decision_trace || jsonb_build_object('rules', a.rule_trace) END
+$$;
+
 -- The webhook's first round trip: the integration (to authenticate the delivery) and, when
 -- p_context, a trigger's context (rmm_trigger_context, 0010) for the integration's own tenant,
 -- used only once the delivery is authenticated. No row: no such integration.
@@ -64,12 +77,13 @@ BEGIN
         pairing_key, dedup_key, activity_type, alert_class, source_type, severity, message, device_name,
         external_organization_id, external_organization_name, status, triggered_at, last_occurrence_at,
         matched_rule_id, suppressed_by_window_id, asset_id, client_id, ticket_id, auto_ticket_created, metadata,
-        decision_trace, resolved_at)
+        decision_trace, rule_trace, resolved_at)
     SELECT r.tenant, r.alert_id, r.integration_id, r.provider, r.external_alert_id, r.external_device_id,
            r.condition_id, r.pairing_key, r.dedup_key, r.activity_type, r.alert_class, r.source_type,
            r.severity, r.message, r.device_name, r.external_organization_id, r.external_organization_name,
            r.status, r.triggered_at, r.triggered_at, r.matched_rule_id, r.suppressed_by_window_id, r.asset_id,
-           r.client_id, r.ticket_id, r.auto_ticket_created, r.metadata, r.decision_trace, r.resolved_at
+           r.client_id, r.ticket_id, r.auto_ticket_created, r.metadata, r.decision_trace, r.rule_trace,
+           r.resolved_at
       FROM jsonb_populate_record(NULL::rmm_alerts, p_row) AS r;
 END
 $$;
