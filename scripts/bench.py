@@ -107,7 +107,7 @@ BOUNCER_PID: list[int] = []  # the running PgBouncer's, for CpuMeter
 
 
 @contextlib.contextmanager
-def database() -> Iterator[tuple[str, str]]:
+def database(history: int = 20_000) -> Iterator[tuple[str, str]]:
     server = None
     base = os.environ.get("DATABASE_URL")
     tmp = Path(tempfile.mkdtemp(prefix="rmm-alerts-bench-"))
@@ -120,7 +120,8 @@ def database() -> Iterator[tuple[str, str]]:
     bouncer = None
     try:
         apply_all(admin_url)
-        seed_history(admin_url)
+        if history:
+            seed_history(admin_url, history)
         password = f"bench-{uuid.uuid4().hex}"
         grant_app_login(admin_url, APP_ROLE, password)
         bouncer = PgBouncer(base, tmp / "pgbouncer")
@@ -160,16 +161,12 @@ def new_world(b: Bench, rules: int = 21) -> Any:
     return world
 
 
-def seed_history(admin_url: str) -> None:
+def seed_history(admin_url: str, alerts: int) -> None:
     """The history a running deployment has, and its statistics (tests/support/history.py)."""
     from tests.support.history import seed_history as seed
 
     with psycopg.connect(admin_url, autocommit=True, row_factory=dict_row) as conn:
-        seed(conn, HISTORY_ALERTS)
-
-
-# Another tenant's alerts the benchmark's database starts with (see tests/support/history.py).
-HISTORY_ALERTS = 20_000
+        seed(conn, alerts)
 
 
 def analyze(b: Bench) -> None:
@@ -750,6 +747,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each timed figure (median shown)")
     parser.add_argument("--samples", type=int, default=60, help="deliveries per outcome per repetition")
     parser.add_argument("--floor-samples", type=int, default=300)
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=20_000,
+        help="alerts of another tenant the database starts with, analyzed (0: an empty, unanalyzed database)",
+    )
     parser.add_argument("--throughput-alerts", type=int, default=400)
     parser.add_argument("--throughput-workers", default="1,4,8", help="worker counts of the throughput figure")
     parser.add_argument(
@@ -787,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = sink
         try:
             if any(f in NEEDS_DB for f in chosen):
-                with database() as (admin_url, app_url):
+                with database(args.history) as (admin_url, app_url):
                     os.environ["DATABASE_URL"] = app_url
                     config.cached.cache_clear()
                     b = Bench(admin_url, app_url, args)
