@@ -39,9 +39,11 @@ The poller's :func:`release_suppressed` (not on the webhook path) costs what the
 cost (one no longer suppressed: 3, like the raced duplicate): its group query also reads the
 released alert's status, and the alert row is updated in place. Inside the poller's cycle
 transaction (reconcile) there is no BEGIN or COMMIT per event. The config, trigger-state, group
-and targets reads, the ticket defaults and an occurrence's count and note are PL/pgSQL functions
-(migrations 0008-0010) for their cached plans; the rules and windows are sent only when the
-tenant's configuration version moved (0010, :func:`resolve_config`).
+and targets reads, the ticket defaults, an occurrence's count and note, the alert insert, a reset's
+alert updates, notes and ticket closes and the outbox insert are PL/pgSQL function calls
+(migrations 0008-0011) for their cached plans, the reads on forced generic plans (0011); the rules
+and windows are sent only when the tenant's configuration version moved (0010,
+:func:`resolve_config`).
 
 "config" (mappings, rules, windows) is read before the group lock, and rules and windows are
 evaluated then: no tenant regex runs while other deliveries of the group wait. The advisory lock

@@ -117,13 +117,6 @@ _INTEGRATION_FIELDS = (
 )
 
 
-def load_integration(uow: UnitOfWork, integration_id: UUID) -> Integration | None:
-    """The one lookup not scoped by a known tenant: the path's integration id decides the tenant.
-    Runs in the caller's open unit of work."""
-    row = uow.execute(_LOOKUP, _lookup_params(integration_id, None, None)).fetchone()
-    return Integration(**{k: row[k] for k in _INTEGRATION_FIELDS}) if row else None
-
-
 def _lookup_params(iid: UUID, event: NormalizedAlertEvent | None, known: StoredConfig | None) -> dict[str, Any]:
     """_LOOKUP's parameters: with the context for a trigger ``event``, the integration alone without."""
     return {
