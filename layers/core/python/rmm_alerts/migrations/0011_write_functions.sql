@@ -1,14 +1,18 @@
--- The alert path's remaining top-level statements as PL/pgSQL functions, for their cached plans
--- (0008's reasoning: behind a transaction pooler every statement that arrives is planned, and a
--- function's statements are planned once per server connection).
+-- The alert path, planned once and written lighter (docs/performance.md, Decisions: "Statistics
+-- and generic plans", "Planning the rest", "Rules prepared once per configuration; the rules
+-- evaluated in a column of their own"). In this file, in order:
 --
--- Measured with pg_stat_statements on the 21-rule benchmark (docs/performance.md, "Planning"):
--- planning the webhook's lookup, the alert insert, the reset's alert updates, note and ticket
--- close and the outbox insert took ~0.17 ms of server time per alert, a third of it on a reset.
--- Calling a function is planned in a few microseconds.
---
--- Two of them take their rows as one jsonb document: binding ~30 parameters one by one on the
--- client (psycopg's literal quoting) cost more than encoding one JSON document.
+-- 1. rule_trace: the rules a trigger evaluated, apart from the rest of its decision trace.
+-- 2. One redundant index on rmm_alerts dropped.
+-- 3. The alert path's remaining top-level statements as PL/pgSQL functions, for their cached plans
+--    (0008's reasoning: behind a transaction pooler every statement that arrives is planned, and a
+--    function's statements are planned once per server connection). Measured with
+--    pg_stat_statements on the 21-rule benchmark: planning the webhook's lookup, the alert insert,
+--    the reset's alert updates, note and ticket close and the outbox insert took ~0.17 ms of
+--    server time per alert, a third of it on a reset; calling a function is planned in a few
+--    microseconds. Two of them take their rows as one jsonb document: binding ~30 parameters one
+--    by one on the client (psycopg's literal quoting) cost more than encoding one JSON document.
+-- 4. Generic plans for the reads, and the two statements whose generic plans scanned, rewritten.
 
 -- The rules a trigger evaluated, apart from the rest of its decision trace. That list is most of
 -- the trace (~5 KB for 21 rules) and never changes, while the rest is patched later (the reset, the
@@ -22,6 +26,11 @@ LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN a.rule_trace IS NULL THEN a.decision_trace
                 ELSE a.decision_trace || jsonb_build_object('rules', a.rule_trace) END
 $$;
+
+-- One index fewer to maintain on every alert insert and status change: the poll diff's "every
+-- open alert of one integration" (0005) is served as well by the prefix of rmm_alerts_dedup_idx,
+-- which has the same predicate.
+DROP INDEX rmm_alerts_open_by_integration_idx;
 
 -- The webhook's first round trip: the integration (to authenticate the delivery) and, when
 -- p_context, a trigger's context (rmm_trigger_context, 0010) for the integration's own tenant,
