@@ -72,9 +72,9 @@ class FunctionSpec:
 # API Gateway's REST integration timeout is 29 s: API-facing functions stay well below it.
 # Sizes from scripts/bench (docs/performance.md). Lambda gives CPU in proportion to memory (one vCPU
 # at 1,769 MB); every function's resident memory after import is 35-60 MiB, so memory buys CPU, not room.
-# Webhooks, 1,024 MB (~0.6 vCPU): a cold import costs ~0.35 s of a whole core and an alert ~3-4 ms
-# of CPU besides its round trips, so at 512 MB (~0.3 vCPU) every new instance in a storm would
-# start in over a second. Reserved concurrency 20: one instance ingests ~220 alerts/s, so 20 drain
+# Webhooks, 1,024 MB (~0.6 vCPU): a cold import costs ~0.35 s of a whole core and an alert ~2 ms
+# of the handler's CPU besides its round trips, so at 512 MB (~0.3 vCPU) every new instance in a storm would
+# start in over a second. Reserved concurrency 20: one instance ingests ~300 alerts/s, so 20 drain
 # a 5,000-alert storm in seconds while holding at most 20 proxy connections per provider.
 WEBHOOK_NINJAONE: Final = FunctionSpec(
     "webhook_ninjaone",
