@@ -157,7 +157,6 @@ def new_world(b: Bench, rules: int = 21) -> Any:
         world.add_rule(f"never {i}", conditions={"keywords": [f"zzz{i}"], "messagePattern": f"^nope{i}$"})
     world.add_rule("catch-all", actions={"autoResolveTicket": True})
     set_webhook_secret(world, SECRET)
-    analyze(b)
     return world
 
 
@@ -167,15 +166,6 @@ def seed_history(admin_url: str, alerts: int) -> None:
 
     with psycopg.connect(admin_url, autocommit=True, row_factory=dict_row) as conn:
         seed(conn, alerts)
-
-
-def analyze(b: Bench) -> None:
-    """An experiment's hook: ``BENCH_EXTRA_SQL`` (run as the owner when a world is made), then fresh
-    statistics."""
-    if os.environ.get("BENCH_EXTRA_SQL"):
-        with b.admin() as conn:
-            conn.execute(os.environ["BENCH_EXTRA_SQL"])
-            conn.execute("ANALYZE")
 
 
 def caller(world: Any) -> Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]:

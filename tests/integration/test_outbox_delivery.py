@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rmm_alerts import config, db, events
+from rmm_alerts import config, db, events, jsoncodec
 from rmm_alerts.delivery import AwsEventPublisher, OutboundEvent, SendResult, SesEmailSender
 from rmm_alerts.outbox import Dispatcher, backoff, deliver
 from tests.support.delivery import BUS, SENDER, Tap, mocked_bus
@@ -258,7 +258,7 @@ def test_delivered_rows_are_purged_after_the_retention(
             """INSERT INTO rmm_outbox (tenant, kind, event_type, payload, dispatched_at, parked_at)
                VALUES (%s, 'event', 'TICKET_CREATED', %s, %s, %s)""",
             world.tenant,
-            db.dumps({"tenantId": str(world.tenant), "ticketId": str(uuid.uuid4()), "n": n}),
+            jsoncodec.dumps_text({"tenantId": str(world.tenant), "ticketId": str(uuid.uuid4()), "n": n}),
             dispatched,
             parked,
         )

@@ -135,12 +135,12 @@ class AwsEventPublisher:
         return self._client
 
     def _entry(self, event: OutboundEvent) -> dict[str, Any]:
-        from rmm_alerts.db import dumps
+        from rmm_alerts.jsoncodec import dumps_text
 
         return {
             "Source": event.source,
             "DetailType": event.detail_type,
-            "Detail": dumps(event.detail),
+            "Detail": dumps_text(event.detail),
             "EventBusName": self.bus_name,
             "Time": event.time,
         }

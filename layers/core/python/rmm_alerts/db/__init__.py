@@ -228,8 +228,6 @@ def reset_pool() -> None:
         _pool = None
 
 
-dumps = jsoncodec.dumps_text
-
 # jsonb parameters may hold datetimes and UUIDs (traces, event payloads); orjson, not json.dumps
 # (rmm_alerts.jsoncodec: ~10× faster on a decision trace).
 set_json_dumps(jsoncodec.dumps)
