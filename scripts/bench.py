@@ -243,6 +243,23 @@ def floor_samples(count: int, times: list[float]) -> None:
             conn.autocommit = False
 
 
+_CALIBRATION_PAYLOAD = {f"k{i}": [i, str(i), {"x": i * 1.5, "y": None}] for i in range(200)}
+
+
+def cpu_calibration_ms() -> float:
+    """The thread-CPU time of a fixed pure-Python workload (JSON round trips and integer
+    arithmetic) that depends on nothing of ours: this machine's CPU speed at that moment. The
+    ingest figure runs it after every condition life and reports the median, so that runs can be
+    compared at equal speed (docs/performance.md, "How much the latency ratios move")."""
+    started = time.thread_time()
+    for _ in range(10):
+        json.loads(json.dumps(_CALIBRATION_PAYLOAD))
+    total = 0
+    for i in range(50_000):
+        total += i * i % 7
+    return (time.thread_time() - started) * 1000
+
+
 def bench_floor(b: Bench) -> None:
     floor_table(b)
     upsert = FLOOR_UPSERT
@@ -300,12 +317,14 @@ def bench_ingest(b: Bench) -> None:
     p99s: dict[str, list[float]] = {o: [] for o in OUTCOMES}
     ratios: dict[str, list[float]] = {o: [] for o in OUTCOMES}
     floors: list[float] = []
+    speed: list[float] = []
     for _ in range(b.args.reps):
         record: dict[str, list[float]] = {o: [] for o in OUTCOMES}
         floor: list[float] = []
         for _ in range(b.args.samples):
             one_life(record)
             floor_samples(4, floor)
+            speed.append(cpu_calibration_ms())
         floors.append(median(floor) * 1000)
         for o in OUTCOMES:
             p50s[o].append(median(record[o]))
@@ -325,6 +344,13 @@ def bench_ingest(b: Bench) -> None:
                 + (f" ({median(floors):.2f} ms)" if o == OUTCOMES[0] else ""),
             )
         )
+    b.rows.append(
+        Row(
+            "CPU speed during ingest: a fixed pure-Python workload after each life",
+            f"{median(speed):.1f} ms",
+            note="thread CPU, lower is faster; the latency ratios rise as it does, so compare runs at equal speed",
+        )
+    )
 
 
 def bench_round_trips(b: Bench) -> None:

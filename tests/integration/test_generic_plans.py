@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.support.events import event, run
 from tests.support.history import seed_history
 from tests.support.world import Tenant
 
@@ -108,3 +109,50 @@ def test_the_trigger_context_and_ticket_defaults_plans_are_generic_and_indexed(
         (world.tenant, world.board_id, world.user_id, world.contact_id, world.client_id),
     ).fetchall()
     _assert_indexed(_nested(plans, "board_name"))
+
+
+def _trigger_state(
+    conn: psycopg.Connection[dict[str, Any]], world: Tenant, external_alert_id: str, dedup_key: str
+) -> dict[str, Any]:
+    """rmm_trigger_state for a trigger that may create a ticket (defaults for the world's board)."""
+    with conn.transaction(force_rollback=True):
+        row = conn.execute(
+            "SELECT * FROM rmm_trigger_state(42, %s, %s, %s, '101', %s, NULL, now(), now(),"
+            " NULL, true, %s, %s, %s, %s)",
+            (
+                world.tenant,
+                world.integration_id,
+                external_alert_id,
+                dedup_key,
+                world.board_id,
+                world.user_id,
+                world.contact_id,
+                world.client_id,
+            ),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def test_the_trigger_state_reads_ticket_defaults_only_when_no_group_is_open(
+    conn: psycopg.Connection[dict[str, Any]], world: Tenant, uow_factory: Any, plans: list[str]
+) -> None:
+    world.add_rule()
+    created = run(uow_factory, event(world))
+    assert created.outcome == "ticket_created"
+    key = world.alert(created.alert_id)["dedup_key"]
+
+    # No open group (another condition): the defaults are read and returned, as 0010 returned them.
+    plans.clear()
+    state = _trigger_state(conn, world, "new-1", key + ":other")
+    assert state["open_group"] is None and state["existing_alert_id"] is None
+    assert state["board_id"] == world.board_id and state["default_status_id"] is not None
+    assert state["assignee_ok"] and state["contact_ok"] and state["client_ok"]
+    assert any("board_name" in p for p in plans)
+
+    # The condition's ticket is open: an occurrence needs no defaults, and they are not read (0012).
+    plans.clear()
+    state = _trigger_state(conn, world, "new-2", key)
+    assert state["open_group"]["ticket_id"] == str(created.ticket_id)
+    assert state["board_id"] is None and state["priorities"] is None
+    assert plans and not any("board_name" in p for p in plans), plans

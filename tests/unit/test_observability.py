@@ -52,6 +52,25 @@ def test_each_invocation_starts_clean_with_metrics_on(
     assert [b["AlertsReceived"] for b in blobs] == [[1.0], [1.0], [1.0]]  # never the previous one's too
 
 
+def test_the_switch_is_read_once_per_invocation(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Read at an invocation's first metric, forgotten at its flush: a changed environment applies
+    # from the next invocation on, never halfway through one.
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    provider = InvocationMetrics(namespace="Test", service="test")
+    provider.add_dimension(name="outcome", value="skipped")
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    provider.add_metric(name="AlertsReceived", unit="Count", value=1)
+    assert provider.metric_set == {}
+    provider.flush_metrics()
+    _invocation(provider, "resolved")
+    provider.flush_metrics()
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [b["outcome"] for b in blobs] == ["resolved"]
+
+
 def test_instrumented_handler_gets_the_lambda_context_a_fresh_log_state_and_flushed_metrics(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

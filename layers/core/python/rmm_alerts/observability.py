@@ -41,6 +41,16 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
     An invocation without metrics flushes nothing, quietly (Powertools would warn).
     """
 
+    _disabled: bool | None = None
+
+    def _is_disabled(self) -> bool:
+        # Powertools' check reads and parses two environment variables per call; read once per
+        # invocation (flush_metrics forgets it), so a changed environment still applies to the next.
+        disabled = self._disabled
+        if disabled is None:
+            disabled = self._disabled = is_metrics_disabled()
+        return disabled
+
     # With metrics disabled nothing is recorded at all: the local gateway runs handlers in threads
     # that share this provider, and a neighbour's "outcome" must not collide with ours.
     def add_metric(
@@ -50,11 +60,11 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
         value: float,
         resolution: MetricResolution | int = 60,
     ) -> None:
-        if not is_metrics_disabled():
+        if not self._is_disabled():
             super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
 
     def add_dimension(self, name: str, value: str) -> None:
-        if not is_metrics_disabled():
+        if not self._is_disabled():
             super().add_dimension(name=name, value=value)
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
@@ -63,6 +73,7 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
                 super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
         finally:
             self.clear_metrics()
+            self._disabled = None
 
 
 logger = Logger(service=SERVICE, json_serializer=log_dumps)
