@@ -246,18 +246,20 @@ def floor_samples(count: int, times: list[float]) -> None:
 _CALIBRATION_PAYLOAD = {f"k{i}": [i, str(i), {"x": i * 1.5, "y": None}] for i in range(200)}
 
 
-def cpu_calibration_ms() -> float:
-    """The thread-CPU time of a fixed pure-Python workload (JSON round trips and integer
-    arithmetic) that depends on nothing of ours: this machine's CPU speed at that moment. The
-    ingest figure runs it after every condition life and reports the median, so that runs can be
-    compared at equal speed (docs/performance.md, "How much the latency ratios move")."""
-    started = time.thread_time()
+def cpu_calibration_ms() -> tuple[float, float]:
+    """``(thread CPU ms, wall ms)`` of a fixed pure-Python workload (JSON round trips and integer
+    arithmetic) that depends on nothing of ours: this machine's state at that moment, its CPU
+    speed (the CPU time) and how much of the CPU this process gets (the wall time: waiting for a
+    core, a neighbour's steal). The ingest figure runs it after every condition life and reports
+    the medians, so that runs can be compared in the same state (docs/performance.md, "How much
+    the latency ratios move")."""
+    started, wall = time.thread_time(), time.perf_counter()
     for _ in range(10):
         json.loads(json.dumps(_CALIBRATION_PAYLOAD))
     total = 0
     for i in range(50_000):
         total += i * i % 7
-    return (time.thread_time() - started) * 1000
+    return (time.thread_time() - started) * 1000, (time.perf_counter() - wall) * 1000
 
 
 def bench_floor(b: Bench) -> None:
@@ -317,7 +319,7 @@ def bench_ingest(b: Bench) -> None:
     p99s: dict[str, list[float]] = {o: [] for o in OUTCOMES}
     ratios: dict[str, list[float]] = {o: [] for o in OUTCOMES}
     floors: list[float] = []
-    speed: list[float] = []
+    speed: list[tuple[float, float]] = []
     for _ in range(b.args.reps):
         record: dict[str, list[float]] = {o: [] for o in OUTCOMES}
         floor: list[float] = []
@@ -346,9 +348,9 @@ def bench_ingest(b: Bench) -> None:
         )
     b.rows.append(
         Row(
-            "CPU speed during ingest: a fixed pure-Python workload after each life",
-            f"{median(speed):.1f} ms",
-            note="thread CPU, lower is faster; the latency ratios rise as it does, so compare runs at equal speed",
+            "machine state during ingest: a fixed pure-Python workload after each life, CPU / wall",
+            f"{median([c for c, _ in speed]):.1f} / {median([w for _, w in speed]):.1f} ms",
+            note="lower is faster; compare runs in the same state (the ratios rise with it)",
         )
     )
 

@@ -1,7 +1,9 @@
 """outbox: deliver every pending side effect (events, in-app notifications, e-mails) and return a
-summary (README.md). Input ``{}``; runs every minute and after commits (async
-invoke). The work lives in the layer (:mod:`rmm_alerts.outbox`), imported on the first invocation
-(with the database driver and the AWS SDK), not at import: the cold import stays small."""
+summary (README.md). Input ``{}``; runs every minute and after commits (async invoke, at most one
+a second per committing process); a run that delivered something lingers
+``OUTBOX_LINGER_SECONDS`` for what commits in between. The work lives in the layer
+(:mod:`rmm_alerts.outbox`), imported on the first invocation (with the database driver and the AWS
+SDK), not at import: the cold import stays small."""
 
 from __future__ import annotations
 
@@ -20,7 +22,12 @@ RESERVE_MS = 10_000
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from rmm_alerts import outbox
 
-    summary = outbox.deliver(outbox.current(), should_stop=lambda: context.get_remaining_time_in_millis() < RESERVE_MS)
+    dispatcher = outbox.current()
+    summary = outbox.deliver(
+        dispatcher,
+        should_stop=lambda: context.get_remaining_time_in_millis() < RESERVE_MS,
+        linger_s=dispatcher.settings.linger_seconds,
+    )
     metrics.add_metric(name="OutboxSent", unit=MetricUnit.Count, value=summary.sent)
     metrics.add_metric(name="OutboxSkipped", unit=MetricUnit.Count, value=summary.skipped)
     metrics.add_metric(name="OutboxRetrying", unit=MetricUnit.Count, value=summary.retrying)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rmm_alerts import config, db, events, jsoncodec
+from rmm_alerts import config, db, events, jsoncodec, outbox
 from rmm_alerts.delivery import AwsEventPublisher, OutboundEvent, SendResult, SesEmailSender
 from rmm_alerts.outbox import Dispatcher, backoff, deliver
 from tests.support.delivery import BUS, SENDER, Tap, mocked_bus
@@ -283,3 +283,46 @@ def test_commit_to_bus_lag(world: Tenant, uow_factory: Any, database_url: str, t
     print(
         f"\ncommit -> bus lag over {len(lags)} commits: median {statistics.median(lags):.1f} ms, max {lags[-1]:.1f} ms"
     )
+
+
+class FakeTime:
+    """deliver's clock and sleep: sleeping moves the clock; ``on_sleep`` runs at each sleep, as a
+    webhook committing while the run lingers."""
+
+    def __init__(self, on_sleep: Callable[[int], None] = lambda n: None) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+        self.on_sleep = on_sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+        self.on_sleep(self.sleeps)
+
+
+def test_a_run_that_delivered_lingers_for_what_commits_while_its_kick_is_held_back(
+    world: Tenant, uow_factory: Any, database_url: str, tap: Tap
+) -> None:
+    world.add_rule()
+    run(uow_factory, event(world, device="601"))
+
+    def commit(n: int) -> None:
+        if n == 2:  # half a second into the linger: a commit whose kick the throttle held back
+            run(uow_factory, event(world, device="602"))
+
+    t = FakeTime(commit)
+    summary = deliver(make_dispatcher(uow_factory, database_url), linger_s=2.0, sleep=t.sleep, clock=t.clock)
+    assert summary.sent == 4 and summary.batches == 2  # both triggers' events, in the same run
+    assert len(tap.events()) == 4
+    # It polled every LINGER_POLL_S until nothing had been due for linger_s, then returned.
+    assert t.now == pytest.approx(0.5 + 2.0, abs=outbox.LINGER_POLL_S)
+
+
+def test_a_run_that_found_nothing_returns_at_once(world: Tenant, uow_factory: Any, database_url: str) -> None:
+    # A kick whose entries another run took, or a quiet scheduled minute: no lingering.
+    t = FakeTime()
+    summary = deliver(make_dispatcher(uow_factory, database_url), linger_s=2.0, sleep=t.sleep, clock=t.clock)
+    assert (summary.claimed, t.sleeps) == (0, 0)

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from rmm_alerts import observability
 from rmm_alerts.observability import InvocationMetrics, instrumented, logger, metrics
 from tests.support.apigw import FakeContext
 
@@ -52,23 +54,32 @@ def test_each_invocation_starts_clean_with_metrics_on(
     assert [b["AlertsReceived"] for b in blobs] == [[1.0], [1.0], [1.0]]  # never the previous one's too
 
 
-def test_the_switch_is_read_once_per_invocation(
+def test_the_switch_is_read_until_the_invocation_records_something(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Read at an invocation's first metric, forgotten at its flush: a changed environment applies
-    # from the next invocation on, never halfway through one.
+    reads: list[bool] = []
+
+    def counted() -> bool:
+        reads.append(True)
+        return is_metrics_disabled()
+
+    monkeypatch.setattr(observability, "is_metrics_disabled", counted)
     monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     provider = InvocationMetrics(namespace="Test", service="test")
-    provider.add_dimension(name="outcome", value="skipped")
+    # Metrics off, and the invocation never flushed: nothing recorded, so nothing stale is left.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    _invocation(provider, "skipped")
+    assert provider.metric_set == {} and provider.dimension_set == {}
+    # On again: the next invocation reads the switch once, at its first metric, and records them all.
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
-    provider.add_metric(name="AlertsReceived", unit="Count", value=1)
-    assert provider.metric_set == {}
-    provider.flush_metrics()
+    reads.clear()
+    provider.add_dimension(name="provider", value="ninjaone")
     _invocation(provider, "resolved")
+    provider.add_metric(name="WebhookDuration", unit="Milliseconds", value=3.5)
+    assert len(reads) == 1
     provider.flush_metrics()
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert [b["outcome"] for b in blobs] == ["resolved"]
+    assert [(b["provider"], b["outcome"], b["AlertsReceived"]) for b in blobs] == [("ninjaone", "resolved", [1.0])]
 
 
 def test_instrumented_handler_gets_the_lambda_context_a_fresh_log_state_and_flushed_metrics(

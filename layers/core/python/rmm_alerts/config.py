@@ -120,6 +120,9 @@ class OutboxSettings(DatabaseSettings):
     max_attempts: int = Field(default=8, alias="OUTBOX_MAX_ATTEMPTS", ge=1, le=50)
     retention_days: int = Field(default=7, alias="OUTBOX_RETENTION_DAYS", ge=1, le=365)
     parked_retention_days: int = Field(default=30, alias="OUTBOX_PARKED_RETENTION_DAYS", ge=1, le=365)
+    # A run that delivered something keeps polling until nothing was due for this long: after-commit
+    # kicks are throttled to one a second per webhook instance (outbox.kick, outbox.deliver).
+    linger_seconds: float = Field(default=2.0, alias="OUTBOX_LINGER_SECONDS", ge=0, le=60)
 
 
 S = TypeVar("S", bound=_EnvModel)

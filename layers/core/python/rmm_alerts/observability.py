@@ -41,15 +41,14 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
     An invocation without metrics flushes nothing, quietly (Powertools would warn).
     """
 
-    _disabled: bool | None = None
-
     def _is_disabled(self) -> bool:
-        # Powertools' check reads and parses two environment variables per call; read once per
-        # invocation (flush_metrics forgets it), so a changed environment still applies to the next.
-        disabled = self._disabled
-        if disabled is None:
-            disabled = self._disabled = is_metrics_disabled()
-        return disabled
+        # Powertools' check reads and parses two environment variables per call. Once this
+        # invocation has recorded something, metrics were on when it did, and stay on until the
+        # flush clears it: one read per invocation, not four. Nothing recorded (the invocation's
+        # first metric, or metrics off): read the environment, so a change applies from the next.
+        if self.metric_set or self.dimension_set:
+            return False
+        return is_metrics_disabled()
 
     # With metrics disabled nothing is recorded at all: the local gateway runs handlers in threads
     # that share this provider, and a neighbour's "outcome" must not collide with ours.
@@ -73,7 +72,6 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
                 super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
         finally:
             self.clear_metrics()
-            self._disabled = None
 
 
 logger = Logger(service=SERVICE, json_serializer=log_dumps)

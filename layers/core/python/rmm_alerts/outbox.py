@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,15 +108,41 @@ class _Done:
 _Result = _Done | SendResult
 
 
+# After-commit kicks are throttled to one per KICK_INTERVAL_S per process (a webhook instance), so
+# a dispatcher that delivered something keeps looking for this long after its last delivery: a
+# commit whose kick was held back is then delivered by the run the previous kick started.
+KICK_INTERVAL_S = 1.0
+LINGER_POLL_S = 0.25
+
+
 def deliver(
-    dispatcher: Dispatcher, *, max_batches: int = 200, should_stop: Callable[[], bool] = lambda: False
+    dispatcher: Dispatcher,
+    *,
+    max_batches: int = 200,
+    should_stop: Callable[[], bool] = lambda: False,
+    linger_s: float = 0.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Summary:
     """Drain due entries (until none is due, ``max_batches``, or ``should_stop()``), purge old
-    rows, and report the backlog."""
+    rows, and report the backlog. With ``linger_s`` (the outbox function: ``OUTBOX_LINGER_SECONDS``),
+    a run that delivered anything polls every ``LINGER_POLL_S`` until nothing has been due for
+    ``linger_s`` seconds; a run that found nothing returns at once (a kick whose entries another
+    run took, or a quiet minute)."""
     summary = Summary()
+    idle_since: float | None = None
     while summary.batches < max_batches and not should_stop():
-        if not _batch(dispatcher, summary):
+        if _batch(dispatcher, summary):
+            idle_since = None
+            continue
+        if summary.claimed == 0 or linger_s <= 0:
             break
+        tick = clock()
+        if idle_since is None:
+            idle_since = tick
+        if tick - idle_since >= linger_s:
+            break
+        sleep(LINGER_POLL_S)
     now = dispatcher.now()
     s = dispatcher.settings
     with dispatcher.uow_factory() as uow:
@@ -330,7 +357,21 @@ def wrote(uow: db.UnitOfWork) -> bool:
     return bool(repo is not None and repo.written)
 
 
+_last_kick: dict[str, float] = {}
+_monotonic: Callable[[], float] = time.monotonic  # tests move it
+
+
 def kick(settings: config.CommitterSettings) -> None:
     """Call after a commit that wrote outbox rows: the dispatcher runs now (async Lambda invoke;
-    a failure is only logged), not at the next scheduled minute."""
+    a failure is only logged), not at the next scheduled minute. At most one kick per
+    ``KICK_INTERVAL_S`` per process: the invoke is an API call on the webhook's clock (tens of
+    milliseconds in AWS, more than the rest of the webhook), and the run a kick starts lingers
+    (``deliver``'s ``linger_s``) to deliver what commits in between."""
+    name = settings.outbox_function_name or ""
+    now = _monotonic()
+    with _lock:
+        last = _last_kick.get(name)
+        if last is not None and 0 <= now - last < KICK_INTERVAL_S:
+            return
+        _last_kick[name] = now
     kicker(settings).kick()

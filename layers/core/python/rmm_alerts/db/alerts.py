@@ -177,8 +177,9 @@ class AlertRepository:
     ) -> Rows:
         """Take the group lock, then read the group state and, with ``defaults_for`` (board,
         assignee, contact, client) and no open ticket to join, the ticket defaults
-        (``TICKET_DEFAULT_FIELDS``, NULL otherwise): one statement, whose snapshot is taken once
-        the lock is held (migration 0010)."""
+        (``TICKET_DEFAULT_FIELDS``, NULL otherwise): one function call (migration 0010) whose
+        reads run after the lock is held, so they see what its previous holder committed; the
+        defaults are read only when they are wanted and no group is open (migration 0012)."""
         board, assignee, contact, client = defaults_for or (None, None, None, None)
         group = _group_params(
             tenant, integration_id, external_alert_id, external_device_id, dedup_key, pairing_key, occurred_at, now
