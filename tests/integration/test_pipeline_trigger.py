@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -339,3 +340,36 @@ def test_an_alert_stored_before_rule_trace_keeps_its_rules_in_its_trace(world: T
     )
     assert world.alert(result.alert_id)["rule_trace"] is None
     assert world.trace(result.alert_id)["rules"] == rules
+
+
+def test_a_note_touches_its_ticket_only_when_it_moves_updated_at(world: Tenant, conn: Any, uow_factory: Any) -> None:
+    # Migration 0012: a touch that would not move updated_at writes no new row version (for a new
+    # ticket's own note it also re-ran the ticket's foreign-key checks).
+    world.add_rule()
+    created = run(uow_factory, event(world))
+    ticket = created.ticket_id
+
+    def version() -> tuple[Any, Any]:
+        row = world.one("SELECT xmin::text AS v, updated_at FROM tickets WHERE ticket_id = %s", ticket)
+        return row["v"], row["updated_at"]
+
+    def note(text: str, at: Any) -> None:
+        conn.execute("SELECT rmm_add_system_note(%s, %s, %s, %s)", (world.tenant, ticket, text, at))
+
+    v0, at = version()
+    note("same time", at)
+    note("earlier", at - timedelta(minutes=1))
+    assert version() == (v0, at)
+    # An occurrence processed later moves it: the row is written.
+    assert run(uow_factory, event(world, at=later(5))).outcome == "occurrence_appended"
+    v1, at1 = version()
+    assert v1 != v0 and at1 > at
+    note("an hour on", at1 + timedelta(hours=1))
+    v2, at2 = version()
+    assert v2 != v1 and at2 == at1 + timedelta(hours=1)
+    # An occurrence processed before that time leaves the ticket row alone; its note is kept.
+    assert run(uow_factory, event(world, at=later(10))).outcome == "occurrence_appended"
+    assert version() == (v2, at2)
+    notes = [c["note"] for c in world.comments(ticket)]
+    assert {"same time", "earlier", "an hour on"} <= set(notes)
+    assert sum(n.startswith("Alert re-triggered") for n in notes) == 2
