@@ -250,8 +250,8 @@ OUTBOX: Final = FunctionSpec(
     # I/O-bound (EventBridge, SES, HTTP), runs in the background: 256 MB is 5x its 45 MiB after import.
     256,
     Duration.minutes(1),
-    # In a storm every webhook instance kicks the outbox, at most once a second (outbox.kick; a run
-    # that delivered lingers OUTBOX_LINGER_SECONDS, 2 s by default, for what commits in between):
+    # In a storm every webhook instance kicks the outbox, at most once a second (outbox.kick; each
+    # run lingers 1.25-2 s, OUTBOX_LINGER_SECONDS, for the commits whose kicks were held back):
     # without a cap each kick is an instance and a proxy connection, for work one instance drains
     # in batches. Two may run side by side (entries are claimed FOR UPDATE SKIP LOCKED); throttled
     # async kicks are retried by Lambda, and the 1-minute schedule is the safety net.

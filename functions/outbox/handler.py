@@ -1,7 +1,7 @@
 """outbox: deliver every pending side effect (events, in-app notifications, e-mails) and return a
 summary (README.md). Input ``{}``; runs every minute and after commits (async invoke, at most one
-a second per committing process); a run that delivered something lingers
-``OUTBOX_LINGER_SECONDS`` for what commits in between. The work lives in the layer
+a second per committing process); a run lingers (``OUTBOX_LINGER_SECONDS``, ``outbox.deliver``)
+for the commits whose kicks were held back. The work lives in the layer
 (:mod:`rmm_alerts.outbox`), imported on the first invocation (with the database driver and the AWS
 SDK), not at import: the cold import stays small."""
 

@@ -321,8 +321,39 @@ def test_a_run_that_delivered_lingers_for_what_commits_while_its_kick_is_held_ba
     assert t.now == pytest.approx(0.5 + 2.0, abs=outbox.LINGER_POLL_S)
 
 
-def test_a_run_that_found_nothing_returns_at_once(world: Tenant, uow_factory: Any, database_url: str) -> None:
-    # A kick whose entries another run took, or a quiet scheduled minute: no lingering.
+def test_a_run_that_found_nothing_stays_one_kick_interval_for_held_back_commits(
+    world: Tenant, uow_factory: Any, database_url: str, tap: Tap
+) -> None:
+    # Its kick's entries were taken by another run; a commit 0.75 s after that kick was held back by
+    # it. This run, started by that kick, still delivers it.
+    world.add_rule()
+
+    def commit(n: int) -> None:
+        if n == 3:
+            run(uow_factory, event(world, device="603"))
+
+    t = FakeTime(commit)
+    summary = deliver(make_dispatcher(uow_factory, database_url), linger_s=2.0, sleep=t.sleep, clock=t.clock)
+    assert summary.sent == 2 and len(tap.events()) == 2
+
+
+def test_a_run_that_finds_nothing_returns_after_one_kick_interval(
+    world: Tenant, uow_factory: Any, database_url: str
+) -> None:
     t = FakeTime()
     summary = deliver(make_dispatcher(uow_factory, database_url), linger_s=2.0, sleep=t.sleep, clock=t.clock)
-    assert (summary.claimed, t.sleeps) == (0, 0)
+    assert summary.claimed == 0
+    assert t.now == pytest.approx(outbox.MIN_LINGER_S, abs=outbox.LINGER_POLL_S)
+    # Without lingering (rmm-alerts dev, tests) it returns at once.
+    t = FakeTime()
+    deliver(make_dispatcher(uow_factory, database_url), sleep=t.sleep, clock=t.clock)
+    assert t.sleeps == 0
+
+
+def test_the_shortest_linger_covers_a_kick_interval_and_one_poll() -> None:
+    assert outbox.MIN_LINGER_S == outbox.KICK_INTERVAL_S + outbox.LINGER_POLL_S
+    with pytest.raises(ValueError, match="OUTBOX_LINGER_SECONDS"):
+        config.load(config.OutboxSettings, {"DATABASE_URL": "postgresql://x/y", "OUTBOX_LINGER_SECONDS": "0.5"})
+    for ok in ("0", "1.25", "2"):
+        settings = config.load(config.OutboxSettings, {"DATABASE_URL": "postgresql://x/y", "OUTBOX_LINGER_SECONDS": ok})
+        assert settings.linger_seconds == float(ok)

@@ -64,12 +64,13 @@ class RecordingKick:
     def __init__(self) -> None:
         self.kicks = 0
 
-    def kick(self) -> None:
+    def kick(self) -> bool:
         self.kicks += 1
+        return True
 
 
 class Clock:
-    """outbox's monotonic clock for the kick throttle, moved by hand."""
+    """outbox's clock for the kick throttle, moved by hand."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -81,7 +82,7 @@ class Clock:
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(outbox, "_monotonic", c)
+    monkeypatch.setattr(outbox, "_clock", c)
     monkeypatch.setattr(outbox, "_last_kick", {})  # no throttle carried over from another test
     return c
 
@@ -96,14 +97,19 @@ def kick(monkeypatch: pytest.MonkeyPatch, lambda_env: str) -> Iterator[Recording
     config.cached.cache_clear()
 
 
-def test_webhook_kicks_the_dispatcher_only_after_writing_outbox_rows(world: Tenant, kick: RecordingKick) -> None:
+def test_webhook_kicks_the_dispatcher_only_after_writing_outbox_rows(
+    world: Tenant, kick: RecordingKick, clock: Clock
+) -> None:
     trigger = fixture("ninjaone/condition_triggered.json")
     assert webhook(world, trigger)[1]["outcome"] == "ticket_created"
     assert kick.kicks == 1
+    clock.now += outbox.KICK_INTERVAL_S  # past the throttle: a kick now would be sent
     assert webhook(world, trigger)[1]["outcome"] == "skipped"  # replay: nothing written
     assert kick.kicks == 1
     status, body = webhook(world, {**trigger, "activityType": "SYSTEM", "id": 1})  # not an alert
     assert (status, body["processed"], kick.kicks) == (200, False, 1)
+    assert webhook(world, fixture("ninjaone/condition_reset.json"))[1]["outcome"] == "resolved"
+    assert kick.kicks == 2
 
 
 def test_kicks_are_throttled_to_one_a_second_per_process(world: Tenant, kick: RecordingKick, clock: Clock) -> None:
@@ -117,6 +123,25 @@ def test_kicks_are_throttled_to_one_a_second_per_process(world: Tenant, kick: Re
     clock.now += outbox.KICK_INTERVAL_S * 0.2
     assert webhook(world, fixture("ninjaone/condition_reset.json"))[1]["outcome"] == "resolved"
     assert kick.kicks == 2
+
+
+class FailingKick(RecordingKick):
+    def kick(self) -> bool:
+        super().kick()
+        return False
+
+
+def test_a_failed_kick_holds_nothing_back(world: Tenant, monkeypatch: pytest.MonkeyPatch, lambda_env: str) -> None:
+    monkeypatch.setenv("OUTBOX_FUNCTION_NAME", FUNCTION)
+    config.cached.cache_clear()
+    failing = FailingKick()
+    monkeypatch.setitem(outbox._kicks, FUNCTION, failing)
+    trigger = fixture("ninjaone/condition_triggered.json")
+    assert webhook(world, trigger)[1]["outcome"] == "ticket_created"
+    # The same instant: the failed kick did not count, so this commit kicks again.
+    assert webhook(world, {**trigger, "id": 2})[1]["outcome"] == "occurrence_appended"
+    assert failing.kicks == 2
+    config.cached.cache_clear()
 
 
 def lambda_client() -> Any:
@@ -153,7 +178,7 @@ def test_a_failed_kick_is_logged_and_never_fails_the_webhook(
 
 
 def test_rules_api_create_ticket_kicks_the_dispatcher_after_its_commit(
-    api: Api, uow_factory: Any, monkeypatch: pytest.MonkeyPatch
+    api: Api, uow_factory: Any, monkeypatch: pytest.MonkeyPatch, clock: Clock
 ) -> None:
     w = api.world
     w.map_org("2")
@@ -164,5 +189,6 @@ def test_rules_api_create_ticket_kicks_the_dispatcher_after_its_commit(
     monkeypatch.setitem(outbox._kicks, FUNCTION, recorder)
     api.ok("POST", f"/v1/alerts/{result.alert_id}/ticket", None, 201)
     assert recorder.kicks == 1
+    clock.now += outbox.KICK_INTERVAL_S  # past the throttle: a kick now would be sent
     assert api.call("POST", f"/v1/alerts/{result.alert_id}/ticket")[0] == 409  # rolled back: no kick
     assert recorder.kicks == 1

@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _EnvModel(BaseModel):
@@ -104,6 +104,10 @@ class TicketClosedSettings(PollerSettings):
     """ticket_closed: resets alerts in the RMM when their ticket closes."""
 
 
+# The shortest linger that covers a throttled kick: outbox.KICK_INTERVAL_S + outbox.LINGER_POLL_S.
+OUTBOX_MIN_LINGER_S = 1.25
+
+
 class OutboxSettings(DatabaseSettings):
     """outbox: delivers pending side effects (events, in-app notifications, e-mails)."""
 
@@ -120,9 +124,17 @@ class OutboxSettings(DatabaseSettings):
     max_attempts: int = Field(default=8, alias="OUTBOX_MAX_ATTEMPTS", ge=1, le=50)
     retention_days: int = Field(default=7, alias="OUTBOX_RETENTION_DAYS", ge=1, le=365)
     parked_retention_days: int = Field(default=30, alias="OUTBOX_PARKED_RETENTION_DAYS", ge=1, le=365)
-    # A run that delivered something keeps polling until nothing was due for this long: after-commit
-    # kicks are throttled to one a second per webhook instance (outbox.kick, outbox.deliver).
+    # How long a run keeps polling after its last claim, since after-commit kicks are throttled to
+    # one a second per process (outbox.kick, outbox.deliver). 0 turns lingering off (rmm-alerts dev
+    # delivers inline after each request); otherwise at least OUTBOX_MIN_LINGER_S.
     linger_seconds: float = Field(default=2.0, alias="OUTBOX_LINGER_SECONDS", ge=0, le=60)
+
+    @field_validator("linger_seconds")
+    @classmethod
+    def _linger_covers_the_kick_interval(cls, value: float) -> float:
+        if 0 < value < OUTBOX_MIN_LINGER_S:
+            raise ValueError(f"must be 0 (off) or at least {OUTBOX_MIN_LINGER_S} s (a kick interval and one poll)")
+        return value
 
 
 S = TypeVar("S", bound=_EnvModel)

@@ -80,8 +80,8 @@ class EmailSender(Protocol):
 
 
 class DispatcherKick(Protocol):
-    def kick(self) -> None:
-        """Ask for a delivery run soon; never raises."""
+    def kick(self) -> bool:
+        """Ask for a delivery run soon; never raises. Whether the request was accepted."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,11 +254,13 @@ class LambdaDispatcherKick:
             )
         return self._client
 
-    def kick(self) -> None:
+    def kick(self) -> bool:
         try:
             self.client.invoke(FunctionName=self.function_name, InvocationType="Event", Payload=b"{}")
         except Exception as exc:
             logger.warning("could not invoke the outbox dispatcher: %s", type(exc).__name__)
+            return False
+        return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,5 +321,5 @@ class LocalMailbox:
 
 
 class NoKick:
-    def kick(self) -> None:
-        return None
+    def kick(self) -> bool:
+        return True

@@ -246,6 +246,8 @@ def run(host: str, port: int, home: Path) -> int:
         # outbox: events printed here (no EVENT_BUS_NAME), e-mails written as .eml files.
         os.environ.setdefault("NOTIFICATION_SENDER", "rmm-alerts@localhost")
         os.environ.setdefault("LOCAL_MAIL_DIR", str(home / "mail"))
+        # Delivery runs inline after each request (LocalDelivery), before its response: no lingering.
+        os.environ["OUTBOX_LINGER_SECONDS"] = "0"
         # The built-in RMM simulator listens on loopback http (rmm_alerts.devsim).
         os.environ.setdefault("ALLOW_LOOPBACK_PROVIDERS", "true")
 

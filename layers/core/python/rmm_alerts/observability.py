@@ -41,14 +41,17 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
     An invocation without metrics flushes nothing, quietly (Powertools would warn).
     """
 
+    _recording = False  # metrics were on at this invocation's first metric or dimension
+
     def _is_disabled(self) -> bool:
-        # Powertools' check reads and parses two environment variables per call. Once this
-        # invocation has recorded something, metrics were on when it did, and stay on until the
-        # flush clears it: one read per invocation, not four. Nothing recorded (the invocation's
-        # first metric, or metrics off): read the environment, so a change applies from the next.
-        if self.metric_set or self.dimension_set:
+        # Powertools' check reads and parses two environment variables per call. Once they said
+        # "on" in this invocation, they hold until the flush (clear_metrics): one read per webhook,
+        # not four. While off, every call reads them, so nothing stale outlives a change.
+        if self._recording:
             return False
-        return is_metrics_disabled()
+        disabled = is_metrics_disabled()
+        self._recording = not disabled
+        return disabled
 
     # With metrics disabled nothing is recorded at all: the local gateway runs handlers in threads
     # that share this provider, and a neighbour's "outcome" must not collide with ours.
@@ -65,6 +68,10 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
     def add_dimension(self, name: str, value: str) -> None:
         if not self._is_disabled():
             super().add_dimension(name=name, value=value)
+
+    def clear_metrics(self) -> None:
+        super().clear_metrics()
+        self._recording = False
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
         try:

@@ -109,10 +109,11 @@ _Result = _Done | SendResult
 
 
 # After-commit kicks are throttled to one per KICK_INTERVAL_S per process (a webhook instance), so
-# a dispatcher that delivered something keeps looking for this long after its last delivery: a
-# commit whose kick was held back is then delivered by the run the previous kick started.
+# every run keeps looking for at least MIN_LINGER_S after it starts: a commit whose kick was held
+# back by the kick that started this run is then delivered by it (kick, deliver).
 KICK_INTERVAL_S = 1.0
 LINGER_POLL_S = 0.25
+MIN_LINGER_S = config.OUTBOX_MIN_LINGER_S  # KICK_INTERVAL_S + LINGER_POLL_S (tests check)
 
 
 def deliver(
@@ -125,23 +126,29 @@ def deliver(
     clock: Callable[[], float] = time.monotonic,
 ) -> Summary:
     """Drain due entries (until none is due, ``max_batches``, or ``should_stop()``), purge old
-    rows, and report the backlog. With ``linger_s`` (the outbox function: ``OUTBOX_LINGER_SECONDS``),
-    a run that delivered anything polls every ``LINGER_POLL_S`` until nothing has been due for
-    ``linger_s`` seconds; a run that found nothing returns at once (a kick whose entries another
-    run took, or a quiet minute)."""
+    rows, and report the backlog. With ``linger_s`` (the outbox function: ``OUTBOX_LINGER_SECONDS``,
+    0 or at least ``MIN_LINGER_S``) the run polls every ``LINGER_POLL_S`` when nothing is due: until
+    ``MIN_LINGER_S`` after its start while it has claimed nothing (a kick's run covers the commits
+    whose kicks that kick held back, even when another run took its entries), then until nothing
+    has been due for ``linger_s`` since its last claim."""
     summary = Summary()
+    started = clock()
     idle_since: float | None = None
     while summary.batches < max_batches and not should_stop():
         if _batch(dispatcher, summary):
             idle_since = None
             continue
-        if summary.claimed == 0 or linger_s <= 0:
+        if linger_s <= 0:
             break
         tick = clock()
-        if idle_since is None:
-            idle_since = tick
-        if tick - idle_since >= linger_s:
-            break
+        if summary.claimed == 0:
+            if tick - started >= min(linger_s, MIN_LINGER_S):
+                break
+        else:
+            if idle_since is None:
+                idle_since = tick
+            if tick - idle_since >= linger_s:
+                break
         sleep(LINGER_POLL_S)
     now = dispatcher.now()
     s = dispatcher.settings
@@ -358,20 +365,25 @@ def wrote(uow: db.UnitOfWork) -> bool:
 
 
 _last_kick: dict[str, float] = {}
-_monotonic: Callable[[], float] = time.monotonic  # tests move it
+# Wall-clock time, not time.monotonic(): a monotonic clock may stand still while a Lambda
+# environment is frozen between invocations, and would then hold back every later kick.
+_clock: Callable[[], float] = time.time  # tests move it
 
 
 def kick(settings: config.CommitterSettings) -> None:
     """Call after a commit that wrote outbox rows: the dispatcher runs now (async Lambda invoke;
     a failure is only logged), not at the next scheduled minute. At most one kick per
-    ``KICK_INTERVAL_S`` per process: the invoke is an API call on the webhook's clock (tens of
-    milliseconds in AWS, more than the rest of the webhook), and the run a kick starts lingers
-    (``deliver``'s ``linger_s``) to deliver what commits in between."""
+    ``KICK_INTERVAL_S`` per process: the invoke is an API call on the caller's clock (tens of
+    milliseconds in AWS, more than the rest of a webhook), and the run a kick starts lingers
+    (``deliver``) for the commits whose kicks it held back. A kick that failed holds nothing back."""
     name = settings.outbox_function_name or ""
-    now = _monotonic()
     with _lock:
+        now = _clock()
         last = _last_kick.get(name)
         if last is not None and 0 <= now - last < KICK_INTERVAL_S:
             return
         _last_kick[name] = now
-    kicker(settings).kick()
+    if not kicker(settings).kick():
+        with _lock:
+            if _last_kick.get(name) == now:
+                del _last_kick[name]
