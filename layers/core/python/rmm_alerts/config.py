@@ -104,8 +104,12 @@ class TicketClosedSettings(PollerSettings):
     """ticket_closed: resets alerts in the RMM when their ticket closes."""
 
 
-# The shortest linger that covers a throttled kick: outbox.KICK_INTERVAL_S + outbox.LINGER_POLL_S.
-OUTBOX_MIN_LINGER_S = 1.25
+# After-commit kicks are throttled to one per OUTBOX_KICK_INTERVAL_S per process (outbox.kick), and
+# a lingering run polls every OUTBOX_LINGER_POLL_S (outbox.deliver): the shortest linger that
+# covers a held-back kick is one of each.
+OUTBOX_KICK_INTERVAL_S = 1.0
+OUTBOX_LINGER_POLL_S = 0.25
+OUTBOX_MIN_LINGER_S = OUTBOX_KICK_INTERVAL_S + OUTBOX_LINGER_POLL_S
 
 
 class OutboxSettings(DatabaseSettings):

@@ -111,9 +111,9 @@ _Result = _Done | SendResult
 # After-commit kicks are throttled to one per KICK_INTERVAL_S per process (a webhook instance), so
 # every run keeps looking for at least MIN_LINGER_S after it starts: a commit whose kick was held
 # back by the kick that started this run is then delivered by it (kick, deliver).
-KICK_INTERVAL_S = 1.0
-LINGER_POLL_S = 0.25
-MIN_LINGER_S = config.OUTBOX_MIN_LINGER_S  # KICK_INTERVAL_S + LINGER_POLL_S (tests check)
+KICK_INTERVAL_S = config.OUTBOX_KICK_INTERVAL_S
+LINGER_POLL_S = config.OUTBOX_LINGER_POLL_S
+MIN_LINGER_S = config.OUTBOX_MIN_LINGER_S
 
 
 def deliver(
