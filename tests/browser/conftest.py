@@ -97,6 +97,22 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     }
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test also reports where the page was and what it showed: CI keeps only the
+    text output, and "waiting for get_by_label(...)" alone does not say which page was on screen."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when != "call" or not report.failed or page is None:
+        return
+    try:
+        shown = f"{page.url}\n{page.locator('body').inner_text(timeout=2_000)[:3_000]}"
+    except Exception as exc:  # a closed or crashed page: say so instead of hiding the test's own error
+        shown = f"(could not read the page: {exc})"
+    report.sections.append(("what the page showed", shown))
+
+
 def sign_in(page: Page, dev: Dev, token: str | None = None, route: str = "#/integrations") -> None:
     """Open the UI with ``#token=`` (as `rmm-alerts dev` prints it), then go to ``route``."""
     page.goto(f"{dev.base}/#token={token or dev.admin}")

@@ -372,18 +372,36 @@ def test_alerts_list_pages(page: Page, dev: Dev) -> None:
     expect(rows).to_have_count(25)
 
 
+# -- navigation -------------------------------------------------------------------------------
+
+# The page's effects run after paint, so the router starts listening for hashchange a moment after
+# the shell is on screen. This stands in for a link followed in that moment (CI once caught it):
+# just before the router subscribes, the address changes without an event, as the missed one.
+MISSED_HASHCHANGE = """
+(() => {
+  const add = window.addEventListener;
+  let seen = 0;
+  window.addEventListener = function (type, listener, options) {
+    if (type === "hashchange" && ++seen === 2) history.replaceState(null, "", "#/windows");
+    return add.call(this, type, listener, options);
+  };
+})();
+"""
+
+
+def test_a_link_followed_before_the_router_listens_still_opens_its_page(page: Page, dev: Dev) -> None:
+    page.add_init_script(MISSED_HASHCHANGE)  # the 1st listener is the app's (#token=), the 2nd the router's
+    sign_in(page, dev)
+    expect(page.get_by_role("heading", level=1, name="Maintenance windows")).to_be_visible()
+    expect(page.get_by_role("link", name="Maintenance windows")).to_have_attribute("aria-current", "page")
+
+
 # -- my preferences ---------------------------------------------------------------------------
 
 
 def test_my_notification_preferences(page: Page, dev: Dev) -> None:
-    """GET|PUT /v1/me/notification-preferences arrives with the outbox work: until then the page says
-    it is not available; once it is there, the change is saved."""
-    status = dev.api("GET", "/v1/me/notification-preferences").status_code
+    assert dev.api("GET", "/v1/me/notification-preferences").json()["rmmAlerts"]["email"] is True
     sign_in(page, dev, route="#/preferences")
-    if status == 404:
-        expect(page.get_by_text("Notification preferences are not available on this server yet.")).to_be_visible()
-        return
-    assert status == 200
     page.get_by_label("By e-mail").uncheck()
     page.get_by_role("button", name="Save preferences").click()
     expect(page.get_by_text("Preferences saved.")).to_be_visible()

@@ -10,17 +10,19 @@ import "./style.css";
 import { ErrorText, Loading, READ_ONLY_REASON_ID, SessionContext, type Session } from "./ui";
 
 function useHashRoute(): string[] {
-  const parse = () => (location.hash.replace(/^#\/?/, "") || "integrations").split("/").filter(Boolean);
-  const [parts, setParts] = useState(parse);
+  const [hash, setHash] = useState(() => location.hash);
   useEffect(() => {
     const on = () => {
-      setParts(parse());
+      setHash(location.hash);
       window.scrollTo(0, 0);
     };
     window.addEventListener("hashchange", on);
+    // Effects run after paint: a link followed between the first render and this line fired its
+    // hashchange before anyone listened. Catch up (the same string re-renders nothing).
+    setHash(location.hash);
     return () => window.removeEventListener("hashchange", on);
   }, []);
-  return parts;
+  return (hash.replace(/^#\/?/, "") || "integrations").split("/").filter(Boolean);
 }
 
 const NAV = [
