@@ -114,7 +114,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def sign_in(page: Page, dev: Dev, token: str | None = None, route: str = "#/integrations") -> None:
-    """Open the UI with ``#token=`` (as `rmm-alerts dev` prints it), then go to ``route``."""
+    """Open the UI with ``#token=`` (as `rmm-alerts dev` prints it), then go to ``route``.
+
+    From a blank page: on a page already showing the UI, ``#token=`` is only a hash change that the
+    app answers with a reload, which the checks below could race (they would pass on the old page)."""
+    page.goto("about:blank")
     page.goto(f"{dev.base}/#token={token or dev.admin}")
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     assert "token=" not in page.url  # read, then dropped from the address bar

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from rmm_alerts import demo
 from tests.browser.conftest import Dev, axe_violations, sign_in
@@ -234,11 +234,15 @@ def test_rule_with_an_invalid_regex_then_fixed_reordered_by_keyboard_and_toggled
     names = [r["name"] for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"]]
     assert names[0] == "Disks"
     # and with the mouse: down one, then up again
+    # The list moves at the click; the announcement waits for the server's answer.
+    announced = page.get_by_role("status").filter(has_text=re.compile(r"^Moved “Disks” to position"))
     page.get_by_role("button", name="Move Disks down").click()
     expect(items.nth(1)).to_contain_text("Disks")
+    expect(announced).to_contain_text("position 2")
     assert [r["name"] for r in dev.api("GET", f"/v1/integrations/{NINJA}/rules").json()["items"]][1] == "Disks"
     page.get_by_role("button", name="Move Disks up").click()
     expect(items.first).to_contain_text("Disks")
+    expect(announced).to_contain_text("position 1")
 
     # Toggle it off.
     items.first.get_by_label("Active", exact=True).uncheck()
@@ -263,6 +267,41 @@ def test_rule_with_an_invalid_regex_then_fixed_reordered_by_keyboard_and_toggled
 
 
 # -- maintenance windows ----------------------------------------------------------------------
+
+
+def test_quick_moves_reach_the_server_in_click_order_and_the_page_shows_the_last(page: Page, dev: Dev) -> None:
+    """Two moves in a row while the first is still unanswered: the second must not overtake the first
+    on another connection (the server keeps the last order it receives), and the first's late answer
+    must not put its order back on the page."""
+    url = f"/v1/integrations/{TACTICAL}/rules"
+    for name in ("Quick A", "Quick B"):
+        assert dev.api("POST", url, {"name": name, "conditions": {}, "actions": {}}).status_code == 201, name
+    held: list[Route] = []
+
+    def hold_the_first_reorder(route: Route) -> None:
+        if route.request.method == "PUT" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/rules/order", hold_the_first_reorder)
+    sign_in(page, dev, route=f"#/integrations/{TACTICAL}/rules")
+    items = page.locator("ol.rules > li")
+    expect(items.last).to_contain_text("Quick B")
+    count = items.count()
+    page.get_by_role("button", name="Move Quick B up").click()
+    expect(items.last).to_contain_text("Quick A")  # on the page at once, unanswered
+    page.get_by_role("button", name="Move Quick B down").click()
+    expect(items.last).to_contain_text("Quick B")
+    page.wait_for_timeout(500)  # time for a second request to overtake the held one, were it sent
+    assert len(held) == 1
+    held[0].continue_()
+
+    expect(page.get_by_role("status").filter(has_text=re.compile(r"^Moved “Quick B”"))).to_contain_text(
+        f"to position {count} of {count}"
+    )
+    assert [r["name"] for r in dev.api("GET", url).json()["items"]][-2:] == ["Quick A", "Quick B"]
+    expect(items.last).to_contain_text("Quick B")
 
 
 def test_weekly_window_in_another_timezone(page: Page, dev: Dev) -> None:

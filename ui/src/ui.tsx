@@ -30,24 +30,25 @@ export type Load<T> =
   | { state: "error"; error: ApiError }
   | { state: "ok"; data: T };
 
+const LOADING = { state: "loading" } as const;
+
 export function useLoad<T>(fn: () => Promise<{ ok: true; data: T } | { ok: false; error: ApiError }>, deps: unknown[]) {
-  const [value, setValue] = useState<Load<T>>({ state: "loading" });
+  const [value, setValue] = useState<{ key: string; load: Load<T> } | null>(null);
   const [tick, setTick] = useState(0);
   const key = JSON.stringify(deps);
-  const loadedKey = useRef<string | null>(null);
   useEffect(() => {
     let live = true;
-    // New inputs show "loading"; a reload of the same ones keeps the page (and its open dialogs).
-    if (loadedKey.current !== key) setValue({ state: "loading" });
-    loadedKey.current = key;
     fn().then((r) => {
-      if (live) setValue(r.ok ? { state: "ok", data: r.data } : { state: "error", error: r.error });
+      if (live) setValue({ key, load: r.ok ? { state: "ok", data: r.data } : { state: "error", error: r.error } });
     });
     return () => {
       live = false;
     };
   }, [key, tick]);
-  return [value, () => setTick((n) => n + 1)] as const;
+  // An answer for other inputs is never shown, not even in the frame before the effect runs (effects
+  // run after paint); a reload of the same inputs keeps the page (and its open dialogs) meanwhile.
+  const load: Load<T> = value !== null && value.key === key ? value.load : LOADING;
+  return [load, () => setTick((n) => n + 1)] as const;
 }
 
 export function Loading({ what }: { what: string }) {

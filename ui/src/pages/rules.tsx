@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, call, type ApiError, type S } from "../api/client";
 import {
   Badge,
@@ -37,10 +37,21 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
   const [dragging, setDragging] = useState<number | null>(null);
   const guard = useEditGuard();
   const editable = { ...guard, disabled: guard.disabled || !integration.isActive };
+  // Quick moves and toggles are sent one after another, in click order (the server keeps the last
+  // one sent, so they must not overtake each other on parallel connections), and only the answer to
+  // the last one asked updates the page.
+  const asked = useRef(0);
+  const queue = useRef<Promise<unknown>>(Promise.resolve());
+  const inTurn = <T,>(send: () => Promise<T>): Promise<T> => {
+    const turn = queue.current.then(send);
+    queue.current = turn.catch(() => undefined);
+    return turn;
+  };
   useEffect(() => {
     if (load.state === "ok") setOrder(load.data.items);
   }, [load]);
-  const rules = order ?? [];
+  // Before the effect above has run (after paint), the loaded list, not an empty one.
+  const rules = order ?? (load.state === "ok" ? load.data.items : []);
 
   const move = async (from: number, to: number, focusSelector?: string) => {
     if (to < 0 || to >= rules.length || from === to) return;
@@ -49,12 +60,16 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
     if (!item) return;
     next.splice(to, 0, item);
     setOrder(next);
-    const r = await call(
-      api().PUT("/v1/integrations/{integrationId}/rules/order", {
-        params: { path: { integrationId: iid } },
-        body: { ruleIds: next.map((x) => x.ruleId) },
-      }),
+    const mine = ++asked.current;
+    const r = await inTurn(() =>
+      call(
+        api().PUT("/v1/integrations/{integrationId}/rules/order", {
+          params: { path: { integrationId: iid } },
+          body: { ruleIds: next.map((x) => x.ruleId) },
+        }),
+      ),
     );
+    if (mine !== asked.current) return; // a later move or toggle has the say
     if (r.ok) {
       setError(null);
       setOrder(r.data.items);
@@ -67,12 +82,17 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
   };
   const toggle = async (rule: Rule, active: boolean) => {
     const body = { name: rule.name, description: rule.description, isActive: active, conditions: rule.conditions, actions: rule.actions };
-    const r = await call(
-      api().PUT("/v1/integrations/{integrationId}/rules/{ruleId}", { params: { path: { integrationId: iid, ruleId: rule.ruleId } }, body: body as S["RuleIn"] }),
+    const mine = ++asked.current;
+    const r = await inTurn(() =>
+      call(
+        api().PUT("/v1/integrations/{integrationId}/rules/{ruleId}", { params: { path: { integrationId: iid, ruleId: rule.ruleId } }, body: body as S["RuleIn"] }),
+      ),
     );
     if (r.ok) {
       setError(null);
-      setOrder(rules.map((x) => (x.ruleId === rule.ruleId ? r.data : x)));
+      // Into the list as it is now (a move may have answered meanwhile), not as it was at the click.
+      setOrder((now) => (now ?? rules).map((x) => (x.ruleId === rule.ruleId ? r.data : x)));
+      if (mine !== asked.current) return;
       setAnnounce(`“${rule.name}” is now ${active ? "active" : "inactive"}.`);
     } else setError(r.error);
   };
