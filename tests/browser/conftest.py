@@ -123,7 +123,15 @@ def sign_in(page: Page, dev: Dev, token: str | None = None, route: str = "#/inte
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     assert "token=" not in page.url  # read, then dropped from the address bar
     if route != "#/integrations":
-        page.goto(f"{dev.base}/{route}")
+        open_route(page, dev, route)
+
+
+def open_route(page: Page, dev: Dev, route: str) -> None:
+    """Go to ``route`` (``#/...``) in the signed-in app and wait until the app shows it: ``goto``
+    returns once the address has changed, before the app has redrawn, and the old page's heading
+    would satisfy the next check."""
+    page.goto(f"{dev.base}/{route}")
+    expect(page.locator("main#main")).to_have_attribute("data-route", route.removeprefix("#/"))
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:

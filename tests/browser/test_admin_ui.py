@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
 from rmm_alerts import demo
-from tests.browser.conftest import Dev, axe_violations, sign_in
+from tests.browser.conftest import Dev, axe_violations, open_route, sign_in
 from tests.support.devproc import REPO
 
 NINJA = str(demo.NINJA_INTEGRATION)
@@ -466,7 +466,7 @@ def test_read_only_user_sees_everything_but_no_enabled_edit_control(page: Page, 
     reason = page.get_by_role("note").filter(has_text="Read-only")
     expect(reason).to_contain_text("not in the rmm-admin group")
     for route in [*EDIT_FREE_PAGES, f"#/alerts/{alert['alertId']}"]:
-        page.goto(f"{dev.base}/{route}")
+        open_route(page, dev, route)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         settled(page)
         expect(page.locator("main").get_by_role("alert")).to_have_count(0)  # it could read everything
@@ -484,7 +484,7 @@ def test_read_only_user_sees_everything_but_no_enabled_edit_control(page: Page, 
             assert "read-only-reason" in described or title.startswith("Read-only"), (route, i)
     expect(page.locator("ol.trace")).to_contain_text("Outcome:")
     expect(page.get_by_role("button", name="Create ticket")).to_be_disabled()
-    page.goto(f"{dev.base}/#/integrations/{NINJA}/rules")
+    open_route(page, dev, f"#/integrations/{NINJA}/rules")
     expect(page.locator("ol.rules > li").first).to_be_visible()
     expect(page.get_by_role("button", name="Add rule")).to_have_attribute("aria-describedby", "read-only-reason")
 
@@ -497,11 +497,11 @@ def _pages(page: Page, dev: Dev) -> list[tuple[str, Any]]:
     alert = send_ninja(dev, 775001, device=101, org=2)
 
     def go(route: str) -> Any:
-        return lambda: page.goto(f"{dev.base}/{route}")
+        return lambda: open_route(page, dev, route)
 
     def dialog(route: str, button: str) -> Any:
         def open_it() -> None:
-            page.goto(f"{dev.base}/{route}")
+            open_route(page, dev, route)
             settled(page)
             page.get_by_role("button", name=button, exact=True).click()
             expect(page.get_by_role("dialog")).to_be_visible()

@@ -78,7 +78,7 @@ function Shell({ cfg, session }: { cfg: Config; session: Session }) {
           {session.reason}
         </p>
       ) : null}
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} data-route={parts.join("/")}>
         {page}
       </main>
     </SessionContext.Provider>
