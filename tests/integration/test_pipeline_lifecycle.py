@@ -33,6 +33,28 @@ def test_reset_closes_an_untouched_ticket(world: Tenant, uow_factory: Any) -> No
     assert resolved["alertId"] == str(trig.alert_id) and resolved["resolvedAt"] == later(20).isoformat()
 
 
+def test_a_reset_that_closes_its_ticket_writes_the_ticket_row_once(world: Tenant, conn: Any, uow_factory: Any) -> None:
+    # A second UPDATE of a row in one transaction makes PostgreSQL re-run all of the row's foreign-key
+    # checks (five for a ticket): the close goes first, and the reset's note finds updated_at moved.
+    world.add_rule(actions={"autoResolveTicket": True})
+    trig = run(uow_factory, event(world))
+    conn.execute("CREATE TABLE test_ticket_writes (ticket_id uuid NOT NULL, closed boolean NOT NULL)")
+    conn.execute(
+        """CREATE FUNCTION test_count_ticket_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+           BEGIN INSERT INTO test_ticket_writes VALUES (NEW.ticket_id, NEW.closed_at IS NOT NULL); RETURN NEW; END $$"""
+    )
+    conn.execute(
+        """CREATE TRIGGER test_count_ticket_write AFTER UPDATE ON tickets
+           FOR EACH ROW EXECUTE FUNCTION test_count_ticket_write()"""
+    )
+    assert run(uow_factory, event(world, "reset", at=later(20))).outcome == "resolved"
+    writes = conn.execute("SELECT closed FROM test_ticket_writes WHERE ticket_id = %s", (trig.ticket_id,)).fetchall()
+    assert writes == [{"closed": True}]
+    ticket = world.ticket(trig.ticket_id)
+    assert ticket["closed_at"] is not None and ticket["updated_at"] == ticket["closed_at"]
+    assert "closed automatically" in world.comments(trig.ticket_id)[-1]["note"]
+
+
 def test_auto_resolve_status_from_the_rule(world: Tenant, uow_factory: Any) -> None:
     resolved_status = uuid.uuid4()
     world.q(

@@ -29,7 +29,7 @@ triggered, skipped     1       config: the alert is stored already (a replay); n
   (already_ingested_   3       config, batch(BEGIN, trigger state), batch(adopt the webhook's
    by_poll)                    ids into the polled alert, COMMIT)
 resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
-                               status)), batch(updates, notes, closes, outbox, COMMIT)
+                               status)), batch(closes, notes, updates, outbox, COMMIT)
 reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
                                was-seen check, COMMIT)
   (poller's reset)     2       batch(BEGIN, lock, targets), COMMIT (nothing remembered)
@@ -720,10 +720,13 @@ def _reset(
                             others_active=int(target["others_active"]),
                             close_status=target["close_status_id"],
                         )
-                        uow.psa.add_system_note(tenant, ticket_id, decision.note, now)
+                        # The close first: it moves updated_at, so the note then leaves the ticket row
+                        # alone. A second UPDATE of a row in one transaction re-runs all of the row's
+                        # foreign-key checks (five for a ticket).
                         if decision.close:
                             uow.psa.close_ticket(tenant, ticket_id, target["close_status_id"], now)
                             outbox.append(("event", events.TICKET_CLOSED, events.ticket_closed(tenant, ticket_id, now)))
+                        uow.psa.add_system_note(tenant, ticket_id, decision.note, now)
                         handled_tickets[ticket_id] = decision.close
                         reset_trace["ticket"] = {
                             "ticketId": str(ticket_id),
