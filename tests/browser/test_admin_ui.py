@@ -277,12 +277,15 @@ def test_quick_moves_reach_the_server_in_click_order_and_the_page_shows_the_last
     for name in ("Quick A", "Quick B"):
         assert dev.api("POST", url, {"name": name, "conditions": {}, "actions": {}}).status_code == 201, name
     held: list[Route] = []
+    sent: list[str] = []  # every reorder that left the page
 
     def hold_the_first_reorder(route: Route) -> None:
-        if route.request.method == "PUT" and not held:
-            held.append(route)
-        else:
-            route.continue_()
+        if route.request.method == "PUT":
+            sent.append(route.request.post_data or "")
+            if len(sent) == 1:
+                held.append(route)
+                return
+        route.continue_()
 
     page.route("**/rules/order", hold_the_first_reorder)
     sign_in(page, dev, route=f"#/integrations/{TACTICAL}/rules")
@@ -294,14 +297,49 @@ def test_quick_moves_reach_the_server_in_click_order_and_the_page_shows_the_last
     page.get_by_role("button", name="Move Quick B down").click()
     expect(items.last).to_contain_text("Quick B")
     page.wait_for_timeout(500)  # time for a second request to overtake the held one, were it sent
-    assert len(held) == 1
+    assert len(sent) == 1  # the second waits for the first's answer
     held[0].continue_()
+    expect(page.get_by_role("status").filter(has_text=re.compile(r"^Moved “Quick B”"))).to_be_attached()
+    assert len(sent) == 2
 
     expect(page.get_by_role("status").filter(has_text=re.compile(r"^Moved “Quick B”"))).to_contain_text(
         f"to position {count} of {count}"
     )
     assert [r["name"] for r in dev.api("GET", url).json()["items"]][-2:] == ["Quick A", "Quick B"]
     expect(items.last).to_contain_text("Quick B")
+
+
+def test_a_refused_move_answered_after_a_toggle_still_shows_and_the_order_is_the_servers(page: Page, dev: Dev) -> None:
+    url = f"/v1/integrations/{TACTICAL}/rules"
+    for name in ("Refused A", "Refused B"):
+        assert dev.api("POST", url, {"name": name, "conditions": {}, "actions": {}}).status_code == 201, name
+    held: list[Route] = []
+
+    def hold_the_reorder(route: Route) -> None:
+        if route.request.method == "PUT":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/rules/order", hold_the_reorder)
+    sign_in(page, dev, route=f"#/integrations/{TACTICAL}/rules")
+    items = page.locator("ol.rules > li")
+    expect(items.last).to_contain_text("Refused B")
+    page.get_by_role("button", name="Move Refused B up").click()
+    expect(items.last).to_contain_text("Refused A")  # on the page at once
+    # Asked after the move, answered after it: a plain click, as the box shows the stored state.
+    items.filter(has_text="Refused A").get_by_label("Active", exact=True).click()
+    for _ in range(100):  # route handlers run while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    held[0].fulfill(status=409, json={"errors": [{"path": "ruleIds", "message": "the rules changed meanwhile"}]})
+
+    expect(items.filter(has_text="Refused A")).to_contain_text("Inactive")  # the toggle went through
+    expect(page.locator("main").get_by_role("alert")).to_contain_text("the rules changed meanwhile")
+    expect(items.last).to_contain_text("Refused B")  # the server's order, reloaded
+    assert [r["name"] for r in dev.api("GET", url).json()["items"]][-2:] == ["Refused A", "Refused B"]
 
 
 def test_weekly_window_in_another_timezone(page: Page, dev: Dev) -> None:

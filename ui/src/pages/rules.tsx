@@ -60,6 +60,7 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
     if (!item) return;
     next.splice(to, 0, item);
     setOrder(next);
+    setError(null); // a new action; a failure of one asked before it still shows when it arrives
     const mine = ++asked.current;
     const r = await inTurn(() =>
       call(
@@ -69,19 +70,20 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
         }),
       ),
     );
-    if (mine !== asked.current) return; // a later move or toggle has the say
-    if (r.ok) {
-      setError(null);
-      setOrder(r.data.items);
-      setAnnounce(`Moved “${item.name}” to position ${to + 1} of ${next.length}.`);
-      if (focusSelector) setTimeout(() => (document.querySelector(focusSelector) as HTMLElement | null)?.focus(), 0);
-    } else {
+    if (!r.ok) {
+      // Even when more was asked since: the page must not keep an order the server refused.
       setError(r.error);
       reload();
+      return;
     }
+    if (mine !== asked.current) return; // a later move or toggle has the say
+    setOrder(r.data.items);
+    setAnnounce(`Moved “${item.name}” to position ${to + 1} of ${next.length}.`);
+    if (focusSelector) setTimeout(() => (document.querySelector(focusSelector) as HTMLElement | null)?.focus(), 0);
   };
   const toggle = async (rule: Rule, active: boolean) => {
     const body = { name: rule.name, description: rule.description, isActive: active, conditions: rule.conditions, actions: rule.actions };
+    setError(null);
     const mine = ++asked.current;
     const r = await inTurn(() =>
       call(
@@ -89,7 +91,6 @@ export function RulesSection({ integration }: { integration: S["IntegrationOut"]
       ),
     );
     if (r.ok) {
-      setError(null);
       // Into the list as it is now (a move may have answered meanwhile), not as it was at the click.
       setOrder((now) => (now ?? rules).map((x) => (x.ruleId === rule.ruleId ? r.data : x)));
       if (mine !== asked.current) return;
