@@ -6,6 +6,8 @@ import base64
 import http.client
 import json
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,35 @@ def test_dispatch_authorizer_404_and_response_mapping() -> None:
     assert gateway.dispatch("POST", "/bin", {}, b"")[1:] == ({}, b"\x01")
     assert gateway.dispatch("GET", "/nowhere", {}, b"")[0] == 404
     assert len(seen) == 2
+
+
+def test_functions_run_one_invocation_at_a_time_as_in_lambda() -> None:
+    # The HTTP server is threaded; Powertools' resolvers share the current request between them.
+    running: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+
+    def slow(name: str) -> Any:
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            running.append(name)
+            if len(running) > 1:
+                overlaps.append(tuple(running))
+            time.sleep(0.05)
+            running.remove(name)
+            return {"statusCode": 200, "body": name}
+
+        return handler
+
+    gateway = LocalGateway(
+        [
+            Route("POST", "/webhooks/ninjaone/{integrationId}", slow("webhook"), "webhook_ninjaone"),
+            Route(None, "/v1/{proxy+}", slow("api"), "rules_api"),
+        ]
+    )
+    requests = [("POST", "/webhooks/ninjaone/a"), ("GET", "/v1/alerts")] * 3
+    with ThreadPoolExecutor(len(requests)) as pool:
+        answers = list(pool.map(lambda r: gateway.dispatch(r[0], r[1], {}, b"")[2], requests))
+    assert answers == [b"webhook", b"api"] * 3
+    assert overlaps == []
 
 
 def test_http_server_round_trip() -> None:

@@ -10,6 +10,7 @@ import base64
 import json
 import mimetypes
 import re
+import threading
 import time
 import traceback
 import uuid
@@ -168,6 +169,11 @@ class LocalGateway:
         self.routes = routes
         self.on_response = on_response
         self.static = static
+        # One invocation at a time, as a Lambda instance runs one event at a time: the HTTP server is
+        # threaded (the UI asks in parallel), and Powertools' resolvers keep the current request in
+        # state shared by all of them (``BaseRouter.current_event`` is a class attribute), so two
+        # functions running side by side could route or read each other's request.
+        self._invoking = threading.Lock()
 
     def dispatch(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -188,7 +194,8 @@ class LocalGateway:
                         )
                     return 401, {"Content-Type": "application/json"}, _error_body("Unauthorized")
             event = build_event(route, method, raw_path, headers, body, params, claims)
-            response = route.handler(event, LocalContext(function_name=route.name))
+            with self._invoking:
+                response = route.handler(event, LocalContext(function_name=route.name))
             if self.on_response is not None:
                 self.on_response(route, event, response)
             return _to_http(response)

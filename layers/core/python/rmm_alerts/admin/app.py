@@ -169,8 +169,9 @@ class AdminResolver(APIGatewayRestResolver):
     _lock = threading.Lock()
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        # Powertools keeps the current request in shared state; the local gateway is threaded, so one
-        # request at a time (uncontended in Lambda).
+        # Powertools keeps the current request in shared state: one request at a time for in-process
+        # callers on threads (tests; the local gateway also runs one invocation at a time), uncontended
+        # in Lambda.
         started = time.perf_counter()
         with self._lock:
             response = self._resolve_one(event, context)
