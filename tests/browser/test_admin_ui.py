@@ -269,13 +269,19 @@ def test_rule_with_an_invalid_regex_then_fixed_reordered_by_keyboard_and_toggled
 # -- maintenance windows ----------------------------------------------------------------------
 
 
+def add_rules(dev: Dev, integration: str, *names: str) -> str:
+    """Rules matching everything, added last in this order; their collection's API path."""
+    url = f"/v1/integrations/{integration}/rules"
+    for name in names:
+        assert dev.api("POST", url, {"name": name, "conditions": {}, "actions": {}}).status_code == 201, name
+    return url
+
+
 def test_quick_moves_reach_the_server_in_click_order_and_the_page_shows_the_last(page: Page, dev: Dev) -> None:
     """Two moves in a row while the first is still unanswered: the second must not overtake the first
     on another connection (the server keeps the last order it receives), and the first's late answer
     must not put its order back on the page."""
-    url = f"/v1/integrations/{TACTICAL}/rules"
-    for name in ("Quick A", "Quick B"):
-        assert dev.api("POST", url, {"name": name, "conditions": {}, "actions": {}}).status_code == 201, name
+    url = add_rules(dev, TACTICAL, "Quick A", "Quick B")
     held: list[Route] = []
     sent: list[str] = []  # every reorder that left the page
 
@@ -299,20 +305,15 @@ def test_quick_moves_reach_the_server_in_click_order_and_the_page_shows_the_last
     page.wait_for_timeout(500)  # time for a second request to overtake the held one, were it sent
     assert len(sent) == 1  # the second waits for the first's answer
     held[0].continue_()
-    expect(page.get_by_role("status").filter(has_text=re.compile(r"^Moved “Quick B”"))).to_be_attached()
+    moved = page.get_by_role("status").filter(has_text=re.compile(r"^Moved “Quick B”"))
+    expect(moved).to_contain_text(f"to position {count} of {count}")  # the last one asked, answered
     assert len(sent) == 2
-
-    expect(page.get_by_role("status").filter(has_text=re.compile(r"^Moved “Quick B”"))).to_contain_text(
-        f"to position {count} of {count}"
-    )
     assert [r["name"] for r in dev.api("GET", url).json()["items"]][-2:] == ["Quick A", "Quick B"]
     expect(items.last).to_contain_text("Quick B")
 
 
 def test_a_refused_move_answered_after_a_toggle_still_shows_and_the_order_is_the_servers(page: Page, dev: Dev) -> None:
-    url = f"/v1/integrations/{TACTICAL}/rules"
-    for name in ("Refused A", "Refused B"):
-        assert dev.api("POST", url, {"name": name, "conditions": {}, "actions": {}}).status_code == 201, name
+    url = add_rules(dev, TACTICAL, "Refused A", "Refused B")
     held: list[Route] = []
 
     def hold_the_reorder(route: Route) -> None:

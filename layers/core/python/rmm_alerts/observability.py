@@ -53,8 +53,8 @@ class InvocationMetrics(AmazonCloudWatchEMFProvider):
         self._recording = not disabled
         return disabled
 
-    # With metrics disabled nothing is recorded at all: the local gateway runs handlers in threads
-    # that share this provider, and a neighbour's "outcome" must not collide with ours.
+    # With metrics disabled nothing is recorded at all: in-process callers on threads (tests) share
+    # this provider, and a neighbour's "outcome" must not collide with ours.
     def add_metric(
         self,
         name: str,
