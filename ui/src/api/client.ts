@@ -58,26 +58,3 @@ export async function call<T>(
     return { ok: false, status: 0, error: asError(0, undefined) };
   }
 }
-
-/** Routes other engineers are adding (not in docs/openapi.json on this branch yet): plain fetch,
- * so the UI can tell "not available" (404) from a real answer before and after they land. */
-export async function untyped<T>(method: string, path: string, body?: unknown): Promise<Result<T>> {
-  try {
-    const headers: Record<string, string> = {};
-    const t = tokenSource();
-    if (t) headers["Authorization"] = `Bearer ${t}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(baseUrl + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (response.status === 401) onUnauthorized();
-    const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : undefined;
-    if (response.ok) return { ok: true, status: response.status, data: parsed as T };
-    return { ok: false, status: response.status, error: asError(response.status, parsed) };
-  } catch {
-    return { ok: false, status: 0, error: asError(0, undefined) };
-  }
-}

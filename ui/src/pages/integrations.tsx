@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { api, call, untyped, type ApiError, type S } from "../api/client";
+import { api, call, type ApiError, type S } from "../api/client";
 import {
   Badge,
   CheckField,
@@ -277,9 +277,10 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
   const testConnection = async () => {
     setTest("Testing…");
     setTestError(null);
-    const r = await untyped<{ ok: boolean; error?: string | null }>("POST", `/v1/integrations/${i.integrationId}/test-connection`);
+    const r = await call(
+      api().POST("/v1/integrations/{integrationId}/test-connection", { params: { path: { integrationId: i.integrationId } } }),
+    );
     if (r.ok) setTest(r.data.ok ? "✓ Connection works." : `✕ Connection failed: ${r.data.error ?? "unknown error"}`);
-    else if (r.status === 404 || r.status === 405) setTest("Test connection is not available on this server yet.");
     else {
       setTest("");
       setTestError(r.error);
@@ -287,12 +288,13 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
   };
   const retryRegistration = async () => {
     setRegMsg("Retrying…");
-    const r = await untyped<unknown>("POST", `/v1/integrations/${i.integrationId}/webhook-registration`);
+    const r = await call(
+      api().POST("/v1/integrations/{integrationId}/webhook-registration", { params: { path: { integrationId: i.integrationId } } }),
+    );
     if (r.ok) {
       setRegMsg("Registration retried.");
       reload();
-    } else if (r.status === 404 || r.status === 405) setRegMsg("Webhook registration is not available on this server yet.");
-    else setRegMsg(`Retry failed: ${r.error.errors.map((e) => e.message).join("; ")}`);
+    } else setRegMsg(`Retry failed: ${r.error.errors.map((e) => e.message).join("; ")}`);
   };
   const reg = i.webhookRegistration;
 

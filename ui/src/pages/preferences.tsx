@@ -1,24 +1,20 @@
 import { useEffect, useState } from "preact/hooks";
-import { untyped, type ApiError } from "../api/client";
+import { api, call, type ApiError, type S } from "../api/client";
 import { CheckField, ErrorText, Loading } from "../ui";
 
-// GET|PUT /v1/me/notification-preferences comes with the outbox issue; until it lands the server
-// answers 404 and this page says so instead of failing.
-type Prefs = { rmmAlerts: { inApp: boolean; email: boolean } };
-const PATH = "/v1/me/notification-preferences";
+type Prefs = S["NotificationPreferences"];
 
 export function PreferencesPage() {
-  const [state, setState] = useState<"loading" | "missing" | "error" | "ok">("loading");
+  const [state, setState] = useState<"loading" | "error" | "ok">("loading");
   const [prefs, setPrefs] = useState<Prefs>({ rmmAlerts: { inApp: true, email: true } });
   const [error, setError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState("");
   useEffect(() => {
-    untyped<Prefs>("GET", PATH).then((r) => {
+    call(api().GET("/v1/me/notification-preferences")).then((r) => {
       if (r.ok) {
         setPrefs(r.data);
         setState("ok");
-      } else if (r.status === 404) setState("missing");
-      else {
+      } else {
         setError(r.error);
         setState("error");
       }
@@ -29,7 +25,6 @@ export function PreferencesPage() {
     <>
       <h1>My notifications</h1>
       {state === "loading" ? <Loading what="your preferences" /> : null}
-      {state === "missing" ? <p class="empty">Notification preferences are not available on this server yet.</p> : null}
       {state === "error" ? <ErrorText error={error} prefix="Could not load your preferences" /> : null}
       {state === "ok" ? (
         <form
@@ -37,7 +32,7 @@ export function PreferencesPage() {
           onSubmit={async (e) => {
             e.preventDefault();
             setSaved("");
-            const r = await untyped<Prefs>("PUT", PATH, prefs);
+            const r = await call(api().PUT("/v1/me/notification-preferences", { body: prefs }));
             if (r.ok) {
               setPrefs(r.data ?? prefs);
               setError(null);
