@@ -15,7 +15,7 @@ from rmm_alerts.providers import client_for_integration
 from rmm_alerts.providers.ninjaone import clear_token_cache
 from rmm_alerts.simulator import NinjaOneSim, TacticalSim
 from tests.support.admin_api import BASE_URL, Api, claims
-from tests.support.apigw import FakeContext, rest_event
+from tests.support.apigw import FakeContext, rest_event, webhook_event
 
 CREDS = {"clientId": "sim-client", "clientSecret": "sim-client-secret"}
 
@@ -43,6 +43,22 @@ def channel_post(url: str, body: Any) -> tuple[int, Any]:
     )
     response = ninja_webhook.handler(event, FakeContext())
     return int(response["statusCode"]), json.loads(response["body"])
+
+
+def header_post(iid: str, secret: str, body: Any) -> int:
+    """A NinjaOne delivery authenticated by its X-Webhook-Secret header."""
+    return int(ninja_webhook.handler(webhook_event("ninjaone", iid, body, secret=secret), FakeContext())["statusCode"])
+
+
+def end_graces(api: Api, iid: str) -> None:
+    """As if every grace period had run out: the previous secrets' expiries in the past."""
+    api.world.q(
+        """UPDATE rmm_integrations
+              SET previous_secret_expires_at = now() - interval '1 second',
+                  previous_channel_secret_expires_at = now() - interval '1 second'
+            WHERE integration_id = %s""",
+        iid,
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,6 +159,45 @@ def test_a_failed_registration_never_fails_connect_and_can_be_retried(api: Api, 
     assert api.ok("GET", f"/v1/integrations/{iid}")["webhookRegistration"]["status"] == "registered"
     tactical = api.connect("tacticalrmm")["integrationId"]
     assert api.call("POST", f"/v1/integrations/{tactical}/webhook-registration")[0] == 409
+
+
+def test_registering_again_never_revives_a_channel_url_rotated_away(api: Api, sim: NinjaOneSim) -> None:
+    data = api.connect("ninjaone", instanceUrl=sim.url, credentials=CREDS)
+    iid, first = data["integrationId"], data["channelUrl"]
+    rotated = api.ok("POST", f"/v1/integrations/{iid}/webhook-secret/rotate", {"graceHours": 1})
+    alert = sim.fire(101, "disk", webhook=False)
+    assert channel_post(first, sim.activity(alert, "TRIGGERED"))[0] == 200  # in its grace
+    end_graces(api, iid)
+    assert channel_post(first, sim.activity(alert, "TRIGGERED"))[0] == 401
+
+    # Registering again rotates the header secret (24 h of grace for the old one) and nothing else.
+    assert api.ok("POST", f"/v1/integrations/{iid}/webhook-registration")["status"] == "registered"
+    assert channel_post(first, sim.activity(alert, "TRIGGERED"))[0] == 401
+    assert channel_post(rotated["channelUrl"], sim.activity(alert, "TRIGGERED"))[0] == 200
+    assert header_post(iid, rotated["webhookSecret"], sim.activity(alert, "TRIGGERED")) == 200  # its grace
+    assert sim.webhook is not None
+    new_secret = sim.webhook["headers"][0]["value"]
+    assert new_secret != rotated["webhookSecret"]
+    assert header_post(iid, new_secret, sim.activity(alert, "TRIGGERED")) == 200
+
+
+def test_a_refused_registration_leaves_the_secret_ninjaone_sends(api: Api, sim: NinjaOneSim) -> None:
+    data = api.connect("ninjaone", instanceUrl=sim.url, credentials=CREDS)
+    iid, secret = data["integrationId"], data["webhookSecret"]
+    sim.fail("PUT /api/v2/webhook", status=500, times=1)
+    assert api.ok("POST", f"/v1/integrations/{iid}/webhook-registration")["status"] == "failed"
+    assert sim.webhook is not None
+    assert sim.webhook["headers"] == [{"name": "X-Webhook-Secret", "value": secret}]  # what NinjaOne still has
+    end_graces(api, iid)  # a day later: it must still be the current secret, not a previous one
+    alert = sim.fire(101, "disk", webhook=False)
+    assert header_post(iid, secret, sim.activity(alert, "TRIGGERED")) == 200
+
+    # Registered the next time: the secret NinjaOne now has is the current one.
+    assert api.ok("POST", f"/v1/integrations/{iid}/webhook-registration")["status"] == "registered"
+    end_graces(api, iid)
+    assert sim.webhook is not None
+    assert header_post(iid, sim.webhook["headers"][0]["value"], sim.activity(alert, "RESET")) == 200
+    assert header_post(iid, secret, sim.activity(alert, "RESET")) == 401
 
 
 def test_get_shows_the_last_poll_error_and_success(api: Api, sim: NinjaOneSim, pool: Any) -> None:

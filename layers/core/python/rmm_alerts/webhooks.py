@@ -56,6 +56,9 @@ class Integration:
     previous_secret_expires_at: datetime | None
     channel_secret_hash: str | None = None
     previous_channel_secret_hash: str | None = None
+    # The channel's previous secret has a grace of its own (migration 0013): re-registering the
+    # webhook rotates the header secret alone and must not revive a channel URL rotated away.
+    previous_channel_secret_expires_at: datetime | None = None
 
 
 def secret_matches(integration: Integration, presented: str | None, now: datetime) -> bool:
@@ -74,7 +77,8 @@ def secret_matches(integration: Integration, presented: str | None, now: datetim
 
 
 def channel_secret_matches(integration: Integration, presented: str | None, now: datetime) -> bool:
-    """The NinjaOne UI-channel path secret: same rules as the header secret, its own hashes."""
+    """The NinjaOne UI-channel path secret: same rules as the header secret, its own hashes and
+    expiry."""
     as_header = Integration(
         integration.tenant,
         integration.integration_id,
@@ -82,7 +86,7 @@ def channel_secret_matches(integration: Integration, presented: str | None, now:
         integration.is_active,
         integration.channel_secret_hash,
         integration.previous_channel_secret_hash,
-        integration.previous_secret_expires_at,
+        integration.previous_channel_secret_expires_at,
     )
     return secret_matches(as_header, presented, now)
 
@@ -114,6 +118,7 @@ _INTEGRATION_FIELDS = (
     "previous_secret_expires_at",
     "channel_secret_hash",
     "previous_channel_secret_hash",
+    "previous_channel_secret_expires_at",
 )
 
 

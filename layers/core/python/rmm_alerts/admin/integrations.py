@@ -136,11 +136,41 @@ class IntegrationRepository:
         assert row is not None
         return row
 
+    def secret_state(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
+        """The header secret's hashes and grace, locked until the unit of work ends."""
+        row = self.conn.execute(
+            """SELECT webhook_secret_hash, previous_webhook_secret_hash, previous_secret_expires_at
+                 FROM rmm_integrations WHERE tenant = %s AND integration_id = %s FOR UPDATE""",
+            (tenant, integration_id),
+        ).fetchone()
+        assert row is not None
+        return row
+
+    def restore_secret(self, tenant: UUID, integration_id: UUID, rotated_hash: str, state: dict[str, Any]) -> None:
+        """Undo a rotation to ``rotated_hash``: ``state`` (from secret_state) again, unless the secret
+        was rotated once more since."""
+        self.conn.execute(
+            """UPDATE rmm_integrations
+                  SET webhook_secret_hash = %(current)s, previous_webhook_secret_hash = %(previous)s,
+                      previous_secret_expires_at = %(expires)s, updated_at = now()
+                WHERE tenant = %(tenant)s AND integration_id = %(id)s AND webhook_secret_hash = %(rotated)s""",
+            {
+                "current": state["webhook_secret_hash"],
+                "previous": state["previous_webhook_secret_hash"],
+                "expires": state["previous_secret_expires_at"],
+                "tenant": tenant,
+                "id": integration_id,
+                "rotated": rotated_hash,
+            },
+        )
+
     def disconnect(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
         row = self.conn.execute(
             f"""UPDATE rmm_integrations
                    SET is_active = false, polling_enabled = false, disconnected_at = now(), credentials_ref = NULL,
-                       previous_webhook_secret_hash = NULL, previous_secret_expires_at = NULL, updated_at = now()
+                       previous_webhook_secret_hash = NULL, previous_secret_expires_at = NULL,
+                       previous_channel_secret_hash = NULL, previous_channel_secret_expires_at = NULL,
+                       updated_at = now()
                  WHERE tenant = %s AND integration_id = %s RETURNING {_COLUMNS}""",
             (tenant, integration_id),
         ).fetchone()
@@ -386,7 +416,7 @@ def channel_url(deps: Deps, integration_id: UUID, secret: str) -> str:
 
 def _new_channel_secret(uow: Any, tenant: UUID, row: dict[str, Any], *, grace: timedelta | None) -> str | None:
     """NinjaOne only: a fresh UI-channel path secret (hash stored; the previous one stays valid for
-    the same grace as the header secret)."""
+    ``grace``, as the header secret rotated with it, with an expiry of its own)."""
     if row["provider"] != "ninjaone":
         return None
     secret = new_secret()
@@ -394,9 +424,11 @@ def _new_channel_secret(uow: Any, tenant: UUID, row: dict[str, Any], *, grace: t
     uow.conn.execute(
         """UPDATE rmm_integrations
               SET previous_channel_secret_hash = CASE WHEN %(keep)s THEN channel_secret_hash END,
+                  previous_channel_secret_expires_at = CASE WHEN %(keep)s AND channel_secret_hash IS NOT NULL
+                                                            THEN now() + %(grace)s END,
                   channel_secret_hash = %(new)s
             WHERE tenant = %(t)s AND integration_id = %(i)s""",
-        {"keep": keep, "new": hash_secret(secret), "t": tenant, "i": row["integration_id"]},
+        {"keep": keep, "grace": grace, "new": hash_secret(secret), "t": tenant, "i": row["integration_id"]},
     )
     return secret
 
@@ -456,13 +488,21 @@ def unregister_webhook(deps: Deps, tenant: UUID, row: dict[str, Any], uow: Any) 
 
 def retry_registration(deps: Deps, p: Principal, integration_id: UUID) -> s.WebhookRegistration:
     """Register the NinjaOne webhook again. Only the hash of the header secret is kept, so this
-    rotates it (the previous one stays valid for 24 h) and registers the new one."""
+    rotates it (the previous one stays valid for 24 h) and registers the new one. When NinjaOne
+    does not take it, the rotation is undone: the webhook NinjaOne has keeps the secret it sends,
+    instead of one that expires in a day while the new one is known to no one."""
     with deps.uow_factory() as uow:
         row = _active_row(uow, p, integration_id)
         if row["provider"] != "ninjaone":
             raise ApiError(409, [FieldError("", "only NinjaOne webhooks are registered through the RMM's API")])
         secret = new_secret()
-        row = IntegrationRepository(uow.conn).rotate(p.tenant, integration_id, hash_secret(secret), timedelta(hours=24))
+        repo = IntegrationRepository(uow.conn)
+        before = repo.secret_state(p.tenant, integration_id)
+        row = repo.rotate(p.tenant, integration_id, hash_secret(secret), timedelta(hours=24))
+    # Committed first: NinjaOne may deliver with the new secret as soon as it has it.
     result = register_webhook(deps, p.tenant, row, secret)
     assert result is not None
+    if result["status"] != "registered":
+        with deps.uow_factory() as uow:
+            IntegrationRepository(uow.conn).restore_secret(p.tenant, integration_id, hash_secret(secret), before)
     return s.WebhookRegistration.model_validate(result)
