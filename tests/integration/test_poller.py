@@ -232,6 +232,37 @@ def test_an_alert_triggered_after_the_fetch_began_is_not_reset(
     assert nworld.alerts()[0]["status"] == "active"
 
 
+def test_an_alert_reset_because_the_api_did_not_list_it_yet_is_ingested_when_it_does(
+    nworld: Tenant, ninja: NinjaOneSim, pool: Any, store: LocalSecretStore, uow_factory: Any
+) -> None:
+    alert = ninja.fire(101, "disk")
+    deliver(nworld, uow_factory, "ninjaone", ninja.activity(alert, "TRIGGERED"))
+    hidden = ninja.alerts.pop(alert["uid"])  # the REST API lags behind the webhook
+
+    assert poll(nworld, pool, store).resolved == 1  # so the poll takes it for gone
+    (first,) = nworld.alerts()
+    assert first["status"] == "auto_resolved"
+
+    ninja.alerts[alert["uid"]] = hidden  # the API catches up: the condition never cleared
+    summary = poll(nworld, pool, store)
+    assert (summary.triggered, summary.resolved) == (1, 0)
+    again = next(a for a in nworld.alerts() if a["alert_id"] != first["alert_id"])
+    assert again["status"] == "active" and again["ticket_id"] not in (None, first["ticket_id"])
+    assert nworld.ticket(again["ticket_id"])["closed_at"] is None
+    assert poll(nworld, pool, store).triggered == 0  # and once only
+
+
+def test_an_alert_the_api_still_lists_after_a_webhook_reset_is_not_ingested_again(
+    nworld: Tenant, ninja: NinjaOneSim, pool: Any, store: LocalSecretStore, uow_factory: Any
+) -> None:
+    alert = ninja.fire(101, "disk")
+    deliver(nworld, uow_factory, "ninjaone", ninja.activity(alert, "TRIGGERED"))
+    deliver(nworld, uow_factory, "ninjaone", ninja.activity(alert, "RESET"))  # the API has not caught up
+    summary = poll(nworld, pool, store)
+    assert (summary.triggered, summary.resolved) == (0, 0)
+    assert [a["status"] for a in nworld.alerts()] == ["auto_resolved"]
+
+
 # -- window catch-up ------------------------------------------------------------------------------
 
 
@@ -379,6 +410,32 @@ def test_tactical_missed_trigger_maps_client_names_and_matches_the_webhook_ident
     tactical.clear(alert["id"], webhook=False)
     assert poll(tworld, pool, store).resolved == 1
     assert tworld.alerts()[0]["status"] == "auto_resolved"
+
+
+def test_a_snoozed_tactical_alert_keeps_its_ticket_and_an_unknown_one_waits_for_the_snooze_to_end(
+    tworld: Tenant, tactical: TacticalSim, pool: Any, store: LocalSecretStore
+) -> None:
+    known = tactical.fire("agent-101", check_id=7)
+    assert poll(tworld, pool, store).triggered == 1
+    (local,) = tworld.alerts()
+    assert local["ticket_id"] is not None
+    tactical.snooze(known["id"])  # a technician silences it for a day: it is still failing
+    other = tactical.fire("agent-102", check_id=7)
+    tactical.snooze(other["id"])  # silenced before we ever saw it
+
+    summary = poll(tworld, pool, store)
+    assert (summary.status, summary.snoozed, summary.resolved, summary.triggered) == ("ok", 2, 0, 0)
+    (local,) = tworld.alerts()
+    assert local["status"] == "active" and tworld.ticket(local["ticket_id"])["closed_at"] is None
+
+    # The snooze ends: the unknown one is ingested now; the check passes: the known one resolves.
+    tactical.unsnooze(other["id"])
+    tactical.unsnooze(known["id"])
+    tactical.clear(known["id"], webhook=False)
+    summary = poll(tworld, pool, store)
+    assert (summary.snoozed, summary.resolved, summary.triggered) == (0, 1, 1)
+    by_device = {a["external_device_id"]: a for a in tworld.alerts()}
+    assert by_device["agent-101"]["status"] == "auto_resolved" and by_device["agent-102"]["status"] == "active"
 
 
 def test_tactical_nones(tworld: Tenant, tactical: TacticalSim, pool: Any, store: LocalSecretStore) -> None:

@@ -95,7 +95,7 @@ def test_test_connection(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
             "ok": True,
             "error": None,
         }
-        assert tactical.calls("PATCH", "/alerts/")[0].json() == {"resolvedFilter": False, "snoozedFilter": False}
+        assert tactical.calls("PATCH", "/alerts/")[0].json() == {"resolvedFilter": False, "snoozedFilter": True}
         bad = api.connect("tacticalrmm", instanceUrl=tactical.url, credentials={"apiKey": "wrong-key-xyz"})
         out = api.ok("POST", f"/v1/integrations/{bad['integrationId']}/test-connection")
         assert out["ok"] is False and "HTTP 401" in out["error"] and "wrong-key-xyz" not in out["error"]

@@ -83,6 +83,7 @@ class CycleSummary:
     resolved: int = 0
     released: int = 0
     unreadable: int = 0
+    snoozed: int = 0
     failed_events: int = 0
     duration_ms: float = 0.0
     error: str | None = None
@@ -213,9 +214,15 @@ UPDATE rmm_alerts al SET rmm_alert_uid = m.uid, updated_at = now()
 # When a remote alert's condition was last resolved here: an alert the RMM still lists although it
 # was resolved after it fired (a RESET webhook ahead of the REST API, a reset call the RMM has not
 # applied yet) is not a new alert.
+# When each condition was last resolved, other than by this poller's own synthesized resets: a
+# remote alert that fired before then is the RMM's REST API lagging behind a reset it already
+# sent (or a ticket closed here), not a new alert. The poller's own reset is left out because the
+# API can lag the other way too: an alert it did not list yet was reset, and when the API lists it
+# later it must be ingested again, not ignored for ever.
 _LAST_RESOLVED = """
 SELECT dedup_key, max(resolved_at) AS resolved_at FROM rmm_alerts
  WHERE tenant = %(t)s AND integration_id = %(i)s AND dedup_key = ANY(%(keys)s) AND resolved_at IS NOT NULL
+   AND (metadata #>> '{reset,raw,source}') IS DISTINCT FROM 'poll'
  GROUP BY dedup_key
 """
 
@@ -311,6 +318,7 @@ def _cycle(
         # Still active in the RMM, whether or not we could read them: never reset their local alerts.
         remote_ids = {alert.alert_id for alert in remote}
         unreadable_devices: set[str] = set()
+        snoozed_keys: set[str] = set()
         for alert in remote:
             try:
                 event = to_event(alert, tenant=tenant, integration_id=integration_id, now=now)
@@ -319,6 +327,11 @@ def _cycle(
                 if alert.device_id:
                     unreadable_devices.add(alert.device_id)
                 logger.warning("unreadable remote alert skipped", extra={"alertId": alert.alert_id, "why": str(exc)})
+                continue
+            if alert.snoozed:
+                # Silenced, still failing: its local alert stays open; nothing opens until it wakes.
+                summary.snoozed += 1
+                snoozed_keys.add(dedup.dedup_key_for(event))
                 continue
             events.setdefault(dedup.dedup_key_for(event), (alert, event))
 
@@ -362,7 +375,7 @@ def _cycle(
         resets: dict[tuple[str | None, str], dict[str, Any]] = {}
         for row in open_alerts:
             created = datetime.fromisoformat(row["created_at"])
-            if row["dedup_key"] in events or created >= fetch_started:
+            if row["dedup_key"] in events or row["dedup_key"] in snoozed_keys or created >= fetch_started:
                 continue
             if (
                 row["external_alert_id"] in remote_ids

@@ -66,6 +66,9 @@ class RemoteAlert:
     message: str | None = None
     created_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # Silenced by a technician for a while (TacticalRMM's snooze): still failing, so the poll keeps
+    # its local alert open, but opens nothing for it until the snooze ends.
+    snoozed: bool = False
 
 
 @runtime_checkable

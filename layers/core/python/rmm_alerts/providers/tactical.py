@@ -1,9 +1,11 @@
 """TacticalRMM REST API client (docs/polling.md; amidaware/tacticalrmm ``alerts/views.py``).
 
 Auth is the ``X-API-KEY`` header. Active alerts: ``PATCH /alerts/`` with exactly
-``{"resolvedFilter": false, "snoozedFilter": false}`` (any unknown key makes Tactical return every
-alert, resolved ones included). API alerts carry the client's *name*; webhooks carry its id, which
-org mappings key on, so names are mapped to ids with ``GET /clients/``.
+``{"resolvedFilter": false, "snoozedFilter": true}``: the unresolved ones, snoozed included (Tactical
+filters on a filter key only when its value is false; any unknown key makes it return every alert,
+resolved ones included). A snoozed alert is still failing: the poll must not reset it. API alerts
+carry the client's *name*; webhooks carry its id, which org mappings key on, so names are mapped to
+ids with ``GET /clients/``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from rmm_alerts.providers.base import ProviderConfigError, ProviderResponseError
 from rmm_alerts.providers.http import DEFAULT_POLICY, HttpPolicy, Transport
 
 PROVIDER = "tacticalrmm"
-ACTIVE_FILTER: Final[dict[str, bool]] = {"resolvedFilter": False, "snoozedFilter": False}
+ACTIVE_FILTER: Final[dict[str, bool]] = {"resolvedFilter": False, "snoozedFilter": True}
 
 
 def _text(value: object) -> str | None:
@@ -56,6 +58,7 @@ def remote_alert(raw: dict[str, Any], client_ids: dict[str, str]) -> RemoteAlert
         message=_text(raw.get("message")),
         created_at=_time(raw.get("alert_time")),
         raw=raw,
+        snoozed=raw.get("snoozed") is True,
     )
 
 
@@ -116,8 +119,8 @@ class TacticalClient:
         for raw in raw_alerts:
             if not isinstance(raw, dict):
                 raise ProviderResponseError(PROVIDER, endpoint, 200, "an alert is not a JSON object", transient=False)
-            # The filter asks for unresolved, unsnoozed alerts; hidden ones are still active.
-            if raw.get("resolved") is True or raw.get("snoozed") is True:
+            # The filter asks for the unresolved ones; snoozed and hidden ones are still failing.
+            if raw.get("resolved") is True:
                 continue
             alert = remote_alert(raw, client_ids)
             if alert is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rmm_alerts import tactical_template
@@ -144,6 +144,20 @@ class TacticalSim(SimServer):
             self._deliver(alert, "resolve")
         return True
 
+    def snooze(self, alert_id: int, days: int = 1) -> None:
+        """A technician silences the alert for ``days`` (Tactical's ``{"type": "snooze"}``)."""
+        with self._alert_lock:
+            alert = self.alerts[alert_id]
+            alert["snoozed"] = True
+            alert["snooze_until"] = (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+    def unsnooze(self, alert_id: int) -> None:
+        """The snooze ends (or is lifted): the alert is listed as an ordinary unresolved one again."""
+        with self._alert_lock:
+            alert = self.alerts[alert_id]
+            alert["snoozed"] = False
+            alert["snooze_until"] = None
+
     def variables(self, alert: dict[str, Any]) -> dict[str, object]:
         agent = self.agents.get(alert["agent_id"], {})
         client = self.clients.get(agent.get("client_id", -1), {})
@@ -196,14 +210,20 @@ class TacticalSim(SimServer):
             return Reply(200, [{"id": c["id"], "name": c["name"], "sites": []} for c in self.clients.values()])
         parts = req.path.strip("/").split("/")
         if req.method == "PUT" and len(parts) == 2 and parts[0] == "alerts":
+            body = req.json() or {}
             with self._alert_lock:
                 alert = self.alerts.get(int(parts[1]))
                 if alert is None:
                     return Reply(404, {"detail": "Not found."})
-                if (req.json() or {}).get("type") == "resolve":
+                if body.get("type") == "resolve":
                     alert["resolved"] = True
                     alert["resolved_on"] = datetime.now(UTC).isoformat()
+                    alert["snoozed"], alert["snooze_until"] = False, None
                     self.resolves.append(alert["id"])
+            if body.get("type") == "snooze" and "snooze_days" in body:
+                self.snooze(alert["id"], int(body["snooze_days"]))
+            elif body.get("type") == "unsnooze":
+                self.unsnooze(alert["id"])
             return Reply(200, "ok")
         return Reply(404, {"detail": "Not found."})
 
