@@ -120,7 +120,9 @@ class ApiAndAuth(Construct):
                 stage_name=c.API_STAGE_NAME,
                 throttling_rate_limit=c.API_RATE_LIMIT,
                 throttling_burst_limit=c.API_BURST_LIMIT,
-                tracing_enabled=True,
+                # API Gateway's X-Ray segments record the request URL, and the NinjaOne UI-channel
+                # URL carries its secret in the path: the functions trace themselves instead.
+                tracing_enabled=False,
                 metrics_enabled=True,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # never log request or response bodies
@@ -142,6 +144,13 @@ class ApiAndAuth(Construct):
                     "/webhooks/ninjaone/{integrationId}/{channelSecret}/POST": webhook_throttle,
                 },
             ),
+        )
+        acknowledge(
+            self.api.deployment_stage,
+            "Serverless-APIGWXrayEnabled",
+            "API Gateway's X-Ray segments record the request URL, and the NinjaOne UI-channel URL "
+            "carries its secret in the path; every function behind the API traces itself (active "
+            "tracing), and the access log records the resource path template only.",
         )
         validator = self.api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True

@@ -23,12 +23,14 @@ the WAF metrics), and on every other path a second rule blocks on the same label
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as waf
 from constructs import Construct
 
 from infra import constants as c
+from infra.network_database import stack_instance_suffix
 
 CORE_RULE_SET = "AWSManagedRulesCommonRuleSet"
 BAD_INPUTS_RULE_SET = "AWSManagedRulesKnownBadInputsRuleSet"
@@ -50,8 +52,11 @@ def label_name(rule: str, namespace: str) -> str:
 
 
 def _visibility(metric: str) -> waf.CfnWebACL.VisibilityConfigProperty:
+    # No sampled requests: WAF keeps each sample's URI and every header (X-Webhook-Secret, the
+    # UI-channel secret in the path, bearer tokens) readable through wafv2:GetSampledRequests, with
+    # no way to redact them. What was blocked or counted goes to the redacted log (ApiFirewall).
     return waf.CfnWebACL.VisibilityConfigProperty(
-        cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+        cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=False
     )
 
 
@@ -159,7 +164,7 @@ def _rate_rule(
 class ApiFirewall(Construct):
     """A regional web ACL associated with the REST API's stage."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage: apigw.Stage) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, stage: apigw.Stage, log_removal: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         prefix = Stack.of(self).stack_name
         webhooks = _webhook_paths()
@@ -225,6 +230,44 @@ class ApiFirewall(Construct):
         self.association = waf.CfnWebACLAssociation(
             self, "StageAssociation", resource_arn=stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
+        self._log(prefix, log_removal)
+
+    def _log(self, prefix: str, removal: RemovalPolicy) -> None:
+        """The requests a rule blocked or counted, in CloudWatch Logs, with the secrets redacted:
+        the URI path (the UI-channel URL ends in its secret), X-Webhook-Secret and Authorization.
+        Allowed requests are not logged (API Gateway's access log has them)."""
+        # WAF only logs to groups named aws-waf-logs-*; the suffix keeps a retained group out of the
+        # way of a stack created again under the same name.
+        name = Fn.join("-", ["aws-waf-logs", prefix, stack_instance_suffix()])
+        self.log_group = logs.LogGroup(
+            self, "Logs", log_group_name=name, retention=c.LOG_RETENTION, removal_policy=removal
+        )
+        field = waf.CfnLoggingConfiguration.FieldToMatchProperty
+        kept = [{"ActionCondition": {"Action": action}} for action in ("BLOCK", "COUNT", "CAPTCHA", "CHALLENGE")]
+        self.logging = waf.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            # The group's ARN without the ":*" that LogGroup.log_group_arn ends with.
+            log_destination_configs=[
+                Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            redacted_fields=[
+                field(uri_path={}),
+                field(single_header={"Name": "x-webhook-secret"}),
+                field(single_header={"Name": "authorization"}),
+            ],
+            logging_filter={
+                "DefaultBehavior": "DROP",
+                "Filters": [{"Behavior": "KEEP", "Requirement": "MEETS_ANY", "Conditions": kept}],
+            },
+        )
+        self.logging.node.add_dependency(self.log_group)
 
     def _managed(self, group: str, priority: int, counted: list[str]) -> waf.CfnWebACL.RuleProperty:
         return waf.CfnWebACL.RuleProperty(

@@ -208,7 +208,7 @@ class Monitoring(Construct):
             self.waf_blocked,
             c.WAF_BLOCKED_THRESHOLD,
             f"WAF blocked {c.WAF_BLOCKED_THRESHOLD} or more requests in 5 minutes (rate limits, body size, "
-            "managed rules): check the sampled requests of the web ACL",
+            "managed rules): see the web ACL's aws-waf-logs-* log group",
         )
         hours = config.no_webhook_alarm_hours
         alarm(

@@ -195,8 +195,13 @@ class NetworkAndDatabase(Construct):
             )
 
 
-def cluster_identifier_for(stack_name: str) -> str:
-    """``<stack>-db-<12 hex of this stack instance's id>``: stable for the stack's life, new for a
-    stack created again under the same name (so nothing it left behind is in the way)."""
+def stack_instance_suffix() -> str:
+    """12 hex digits of this stack instance's id: stable for the stack's life, new for a stack
+    created again under the same name, so a retained resource named with it is never in the way."""
     stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
-    return Fn.join("-", [stack_name.lower()[:40], "db", Fn.select(4, Fn.split("-", stack_uuid))])
+    return Fn.select(4, Fn.split("-", stack_uuid))
+
+
+def cluster_identifier_for(stack_name: str) -> str:
+    """``<stack>-db-<stack_instance_suffix()>``."""
+    return Fn.join("-", [stack_name.lower()[:40], "db", stack_instance_suffix()])

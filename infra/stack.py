@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Fn, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Fn, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
 from infra import constants as c
@@ -50,7 +50,12 @@ class RmmAlertsStack(Stack):
             rules_api=self.functions.rules_api,
         )
         self.functions.set_api_base_url(self.api.base_url)
-        self.firewall = ApiFirewall(self, "Firewall", stage=self.api.api.deployment_stage)
+        self.firewall = ApiFirewall(
+            self,
+            "Firewall",
+            stage=self.api.api.deployment_stage,
+            log_removal=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY,
+        )
         self.functions.rules_api.add_environment("ADMIN_UI_ORIGINS", Fn.join(",", list(api_config.admin_ui_origins)))
         api_origin = Fn.join(
             "", ["https://", self.api.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]

@@ -430,10 +430,29 @@ def test_every_v1_method_uses_the_cognito_authorizer(s: Synth) -> None:
     }
 
 
-def test_api_is_throttled_traced_and_logs_no_bodies(s: Synth) -> None:
+def test_api_is_throttled_keeps_secrets_out_of_traces_and_logs_no_bodies(s: Synth) -> None:
     (stage,) = of_type(s, "AWS::ApiGateway::Stage").values()
     props = stage["Properties"]
-    assert props["TracingEnabled"] is True
+    # API Gateway's X-Ray segments would record the UI-channel URL, secret and all.
+    assert props["TracingEnabled"] is False
+    # WAF samples keep URIs and headers unredacted: none are kept.
+    (acl,) = of_type(s, "AWS::WAFv2::WebACL").values()
+    visibility = [acl["Properties"]["VisibilityConfig"]] + [r["VisibilityConfig"] for r in acl["Properties"]["Rules"]]
+    assert visibility and all(v["SampledRequestsEnabled"] is False for v in visibility)
+    # What WAF blocked or counted is logged instead, with the secrets redacted.
+    (logging,) = of_type(s, "AWS::WAFv2::LoggingConfiguration").values()
+    waf_log = logging["Properties"]
+    assert {json.dumps(f, sort_keys=True) for f in waf_log["RedactedFields"]} == {
+        json.dumps({"UriPath": {}}),
+        json.dumps({"SingleHeader": {"Name": "x-webhook-secret"}}),
+        json.dumps({"SingleHeader": {"Name": "authorization"}}),
+    }
+    assert waf_log["LoggingFilter"]["DefaultBehavior"] == "DROP"
+    (kept,) = waf_log["LoggingFilter"]["Filters"]
+    actions = {c["ActionCondition"]["Action"] for c in kept["Conditions"]}
+    assert kept["Behavior"] == "KEEP" and {"BLOCK", "COUNT"} <= actions and "ALLOW" not in actions
+    groups = [json.dumps(g["Properties"].get("LogGroupName")) for g in of_type(s, "AWS::Logs::LogGroup").values()]
+    assert any('"aws-waf-logs-' in n for n in groups), groups
     fmt = props["AccessLogSetting"]["Format"]
     assert "requestId" in fmt
     for body_variable in ("$input.body", "$context.requestBody", "$input.json", "responseBody"):
@@ -792,6 +811,7 @@ def test_every_acknowledgment_has_a_reason(s: Synth) -> None:
     assert serverless == {
         "Serverless-LambdaDLQ", "Serverless-LambdaLatestVersion", "Serverless-SQSRedrivePolicy",
         "Serverless-SNSRedrivePolicy", "Serverless-LambdaTracing",  # the last: CDK's BucketDeployment handler
+        "Serverless-APIGWXrayEnabled",  # the stage: its traces would record the UI-channel secret
     }  # fmt: skip
     iam5 = {rule_id for rule_id in acknowledged if rule_id.startswith("AwsSolutions-IAM5")}
     assert "AwsSolutions-IAM5" not in iam5  # only named findings, never the whole rule
