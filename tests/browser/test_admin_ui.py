@@ -155,6 +155,16 @@ def test_integration_settings_polling_and_test_connection(page: Page, dev: Dev) 
     status = page.get_by_role("region", name="Status").get_by_role("status").filter(has_text=re.compile(r"\S"))
     expect(status).to_contain_text("✓ Connection works." if works else "✕ Connection failed")
 
+    # A new instance URL without the credentials again is refused, and says so at the credentials.
+    stored = dev.api("GET", f"/v1/integrations/{NINJA}").json()
+    assert stored["hasCredentials"] is True
+    general = page.get_by_role("region", name="General")
+    general.get_by_label("Instance URL").fill("https://eu.ninjarmm.com")
+    general.get_by_role("button", name="Save").click()
+    client_id = general.get_by_label("API client ID")
+    expect(client_id).to_have_accessible_description(re.compile("enter the credentials again"))
+    assert dev.api("GET", f"/v1/integrations/{NINJA}").json()["instanceUrl"] == stored["instanceUrl"]
+
 
 def test_map_an_organization_and_a_device(page: Page, dev: Dev) -> None:
     sign_in(page, dev, route=f"#/integrations/{NINJA}/organizations")

@@ -70,6 +70,16 @@ def end_graces(api: Api, iid: str) -> None:
         ("ninjaone", "https://rmm.example.test"),
         ("ninjaone", "http://eu.ninjarmm.com"),
         ("ninjaone", "http://127.0.0.1:9000"),
+        # An address in any spelling must be a public one.
+        ("tacticalrmm", "https://[::ffff:127.0.0.1]:8443"),
+        ("tacticalrmm", "https://[0:0:0:0:0:0:0:1]"),
+        ("tacticalrmm", "https://2130706433"),
+        ("tacticalrmm", "https://0x7f.1"),
+        ("tacticalrmm", "https://10.0.0.5"),
+        ("tacticalrmm", "https://172.16.0.1:8443"),
+        ("tacticalrmm", "https://192.168.1.10"),
+        ("tacticalrmm", "https://[fd00::1]"),
+        ("tacticalrmm", "https://rmm.localhost"),
     ],
 )
 def test_instance_url_rules(api: Api, provider: str, url: str) -> None:
@@ -85,6 +95,25 @@ def test_loopback_needs_the_flag(api: Api, monkeypatch: pytest.MonkeyPatch) -> N
     data = api.connect("tacticalrmm", instanceUrl="http://127.0.0.1:9000")
     assert data["instanceUrl"] == "http://127.0.0.1:9000"
     assert api.connect("ninjaone", instanceUrl="https://eu.ninjarmm.com")["instanceUrl"] == "https://eu.ninjarmm.com"
+
+
+def test_stored_credentials_never_follow_a_new_instance_url(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOW_LOOPBACK_PROVIDERS", "true")
+    with TacticalSim() as tactical, TacticalSim(api_key="elsewhere-key") as elsewhere:
+        iid = api.connect("tacticalrmm", instanceUrl=tactical.url, credentials={"apiKey": "sim-api-key"})[
+            "integrationId"
+        ]
+        status, data = api.call("PATCH", f"/v1/integrations/{iid}", {"instanceUrl": elsewhere.url})
+        assert status == 422 and [e["path"] for e in data["errors"]] == ["credentials"]
+        assert api.ok("GET", f"/v1/integrations/{iid}")["instanceUrl"] == tactical.url
+        api.ok("POST", f"/v1/integrations/{iid}/test-connection")
+        assert elsewhere.calls("PATCH", "/alerts/") == []  # the stored key went nowhere new
+        # The same URL again, or a name, needs nothing; a new URL with its own credentials is fine.
+        assert api.ok("PATCH", f"/v1/integrations/{iid}", {"instanceUrl": tactical.url, "name": "T"})["name"] == "T"
+        moved = {"instanceUrl": elsewhere.url, "credentials": {"apiKey": "elsewhere-key"}}
+        assert api.ok("PATCH", f"/v1/integrations/{iid}", moved)["instanceUrl"] == elsewhere.url
+        assert api.ok("POST", f"/v1/integrations/{iid}/test-connection")["ok"] is True
+        assert len(elsewhere.calls("PATCH", "/alerts/")) == 1
 
 
 def test_test_connection(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -229,6 +229,9 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
   const editable = { ...guard, disabled: guard.disabled || !i.isActive };
   const [name, setName] = useState(i.name);
   const [instanceUrl, setInstanceUrl] = useState(i.instanceUrl ?? "");
+  const [clientId, setClientId] = useState("");
+  const [clientSecret, setClientSecret] = useState("");
+  const [apiKey, setApiKey] = useState("");
   const [saveError, setSaveError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState("");
   const [enabled, setEnabled] = useState(i.polling.enabled);
@@ -247,14 +250,20 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
   const save = async (e: Event) => {
     e.preventDefault();
     setSaved("");
+    // Credentials only when typed: empty fields keep the stored ones.
+    const credentials =
+      i.provider === "ninjaone" ? (clientId || clientSecret ? { clientId, clientSecret } : undefined) : apiKey ? { apiKey } : undefined;
     const r = await call(
       api().PATCH("/v1/integrations/{integrationId}", {
         params: { path: { integrationId: i.integrationId } },
-        body: { name, instanceUrl: instanceUrl || undefined },
+        body: { name, instanceUrl: instanceUrl || undefined, ...(credentials ? { credentials } : {}) },
       }),
     );
     if (r.ok) {
       setSaveError(null);
+      setClientId("");
+      setClientSecret("");
+      setApiKey("");
       setSaved("Saved.");
       reload();
     } else setSaveError(r.error);
@@ -382,6 +391,34 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
               disabled={editable.disabled}
               error={nameErrors.fields.instanceUrl}
             />
+            <fieldset>
+              <legend>New credentials</legend>
+              <p class="small muted">
+                {i.hasCredentials ? "Stored credentials are never shown. " : "None stored. "}
+                Leave empty to keep them; a changed instance URL needs them entered again.
+              </p>
+              {i.provider === "ninjaone" ? (
+                <>
+                  <TextField
+                    label="API client ID"
+                    value={clientId}
+                    onInput={setClientId}
+                    disabled={editable.disabled}
+                    error={nameErrors.fields.credentials}
+                  />
+                  <TextField label="API client secret" type="password" value={clientSecret} onInput={setClientSecret} disabled={editable.disabled} />
+                </>
+              ) : (
+                <TextField
+                  label="API key"
+                  type="password"
+                  value={apiKey}
+                  onInput={setApiKey}
+                  disabled={editable.disabled}
+                  error={nameErrors.fields.credentials}
+                />
+              )}
+            </fieldset>
             <div class="actions">
               <button type="submit" class="primary" {...editable}>
                 Save

@@ -311,6 +311,13 @@ def patch(deps: Deps, p: Principal, integration_id: UUID, body: s.IntegrationPat
             changes["name"] = body.name
         if "instance_url" in given:
             changes["instance_url"] = check_instance_url(row["provider"], body.instance_url)
+            moved = changes["instance_url"] not in (None, row["instance_url"])
+            if moved and row["credentials_ref"] and "credentials" not in given:
+                # Stored credentials only ever go to the host they were entered for.
+                raise ApiError(
+                    422,
+                    [FieldError("credentials", "enter the credentials again to change instanceUrl")],
+                )
         if "credentials" in given:
             if body.credentials is None:
                 old_ref = row["credentials_ref"]

@@ -2,13 +2,18 @@
 
 The service sends credentials to this URL, so anything else is SSRF and a credential leak:
 ``https://`` only, no user info, no query or fragment, and for NinjaOne one of its regional hosts.
+A host written as an IP address, in any of its forms (``[::ffff:127.0.0.1]``, ``2130706433``,
+``0x7f.1``), must be a public one; ``localhost`` and ``*.localhost`` are refused. A DNS name that
+resolves to a private address is not caught here (that would need the check at connect time).
 ``ALLOW_LOOPBACK_PROVIDERS=true`` additionally allows ``http://127.0.0.1:<port>`` and
 ``http://localhost:<port>`` (tests, the local simulator).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from urllib.parse import urlsplit
 
 NINJAONE_HOSTS = frozenset(f"{region}.ninjarmm.com" for region in ("app", "us2", "eu", "ca", "oc"))
@@ -44,6 +49,25 @@ def validate_instance_url(provider: str, url: str, *, allow_loopback: bool | Non
     if provider == "ninjaone" and host not in NINJAONE_HOSTS:
         allowed = ", ".join(sorted(NINJAONE_HOSTS))
         raise ValueError(f"must be a NinjaOne regional host ({allowed})")
-    if host in LOOPBACK_HOSTS or host.startswith(("127.", "169.254.", "0.")) or host in {"[::1]", "::1"}:
+    if host in LOOPBACK_HOSTS or host.endswith(".localhost"):
         raise ValueError("must not be a loopback or link-local address")
+    address = _ip_literal(host)
+    if address is not None and not address.is_global:
+        raise ValueError("must not be a private, loopback or link-local address")
     return f"https://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` spells, if it is one: IPv6 (an IPv4-mapped one as its IPv4 address),
+    dotted IPv4, or the legacy IPv4 forms that resolvers still accept (``2130706433``, ``127.1``,
+    ``0x7f.0.0.1``)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
