@@ -4,11 +4,12 @@ status never comes from another board (at rule save and at close time)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from tests.support.admin_api import Api, errors
-from tests.support.events import event, later, run
+from tests.support.events import T0, event, later, run
 from tests.support.world import Tenant
 
 
@@ -62,6 +63,27 @@ def test_create_ticket_never_opens_a_second_ticket_for_the_group(api: Api, uow_f
     )
     api.ok("POST", f"/v1/alerts/{second.alert_id}/ticket", None, 201)
     assert len(world.tickets()) == 2
+
+
+def test_a_ticket_made_for_a_suppressed_alert_makes_it_active_again(api: Api, uow_factory: Any) -> None:
+    world = api.world
+    world.map_org("2")
+    world.add_rule(actions={"autoResolveTicket": True})
+    world.add_window(starts_at=T0 - timedelta(hours=1), ends_at=T0 + timedelta(hours=1))
+    trigger = run(uow_factory, event(world, external_alert_id="m1"))
+    assert trigger.outcome == "suppressed"
+    created = api.ok("POST", f"/v1/alerts/{trigger.alert_id}/ticket", None, 201)
+    (alert,) = world.alerts()
+    assert alert["status"] == "active" and str(alert["ticket_id"]) == created["ticketId"]
+    assert alert["decision_trace"]["manualTicket"]["unsuppressed"] is True
+    # Its reset is an ordinary one now, not a suppressed alert's quiet one: it reaches the ticket
+    # (which no rule made, so a technician closes it) and tells the workflows.
+    reset = run(uow_factory, event(world, "reset", external_alert_id="m1-reset", at=later(5)))
+    assert reset.outcome == "resolved"
+    (alert,) = world.alerts()
+    assert alert["status"] == "resolved" and alert["decision_trace"]["reset"]["quiet"] is False
+    assert alert["decision_trace"]["reset"]["ticket"]["ticketId"] == created["ticketId"]
+    assert "RMM_ALERT_RESOLVED" in [o["event_type"] for o in world.outbox()]
 
 
 # -- item 6 ----------------------------------------------------------------------------------

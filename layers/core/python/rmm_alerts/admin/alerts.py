@@ -164,12 +164,18 @@ class AdminAlertRepository:
         asset_id: UUID | None,
         trace: dict[str, Any],
     ) -> None:
+        # A suppressed alert someone made a ticket for is active again: its reset then notes and
+        # closes the ticket, a technician's close resets it in the RMM, and the window's end no
+        # longer re-decides it (which would unlink the ticket).
         self.conn.execute(
             """UPDATE rmm_alerts
                   SET ticket_id = %s, client_id = coalesce(client_id, %s), asset_id = coalesce(asset_id, %s),
-                      decision_trace = decision_trace || %s, updated_at = now()
+                      status = CASE WHEN status = 'suppressed' THEN 'active' ELSE status END,
+                      decision_trace = decision_trace || jsonb_build_object('manualTicket',
+                          %s::jsonb || jsonb_build_object('unsuppressed', status = 'suppressed')),
+                      updated_at = now()
                 WHERE tenant = %s AND alert_id = %s""",
-            (ticket_id, client_id, asset_id, Jsonb({"manualTicket": trace}), tenant, alert_id),
+            (ticket_id, client_id, asset_id, Jsonb(trace), tenant, alert_id),
         )
 
 
