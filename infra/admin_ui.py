@@ -98,7 +98,7 @@ class AdminUi(Construct):
         )
         files = s3_assets.Asset(self, "Files", path=str(UI_DIST), exclude=[".built-*"])
         role = self._deploy_role(files)
-        s3deploy.BucketDeployment(
+        deployment = s3deploy.BucketDeployment(
             self,
             "Deploy",
             sources=[
@@ -118,6 +118,9 @@ class AdminUi(Construct):
             role=role.without_policy_updates(),
             log_group=self._deploy_logs,
         )
+        # The role's permissions are a policy of their own: the copy must not start before it is
+        # attached (nothing else orders the two, and an early copy fails with AccessDenied).
+        deployment.node.add_dependency(self.deploy_policy)
         # The handler is a stack-level singleton function named after the deployment's settings.
         handler = next(
             child for child in Stack.of(self).node.children if child.node.id.startswith("Custom::CDKBucketDeployment")
@@ -181,6 +184,7 @@ class AdminUi(Construct):
         ]
         policy = iam.Policy(self, "DeployPolicy", statements=statements)
         role.attach_inline_policy(policy)
+        self.deploy_policy = policy
         acknowledge(
             policy,
             "AwsSolutions-IAM5",

@@ -249,6 +249,18 @@ class LayerAndFunctions(Construct):
             database="direct",
         )
         data.app_secret.grant_read(self._role(self.migrate))
+        # After everything of the data layer but RDS Proxy: the proxy logs in to Aurora as rmm_app,
+        # a role only this migration gives a login, and CloudFormation does not finish the proxy's
+        # target group until its targets are healthy (AWS::RDS::DBProxyTargetGroup's create handler
+        # waits for AVAILABLE), so waiting for the proxy here would never end. The target group
+        # waits for the migration instead.
+        # (By path: jsii hands out a new Python object for the same construct.)
+        needs = [
+            child
+            for scope, skip in ((data, data.cluster), (data.cluster, data.proxy))
+            for child in scope.node.children
+            if isinstance(child, Construct) and child.node.path != skip.node.path
+        ]
         self.migration_trigger = triggers.Trigger(
             self,
             "MigrateOnDeploy",
@@ -256,9 +268,10 @@ class LayerAndFunctions(Construct):
             invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
             timeout=c.MIGRATE_TRIGGER_TIMEOUT,
             execute_on_handler_change=True,
-            execute_after=[data],
+            execute_after=needs,
             execute_before=self.service_functions,
         )
+        data.proxy.node.find_child("ProxyTargetGroup").node.add_dependency(self.migration_trigger)
         # A changed migration set changes this property, so CloudFormation updates the trigger and
         # the migration function runs again even if nothing else changed.
         trigger_resource = self.migration_trigger.node.find_child("Default").node.default_child

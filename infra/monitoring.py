@@ -240,7 +240,7 @@ class Monitoring(Construct):
         )
 
     def webhooks_accepted(self, period: Duration) -> cw.MathExpression:
-        """Webhook requests that got past the secret check: requests minus 4xx answers, both routes."""
+        """Webhook requests that got past the secret check: requests minus 4xx answers, every route."""
         using: dict[str, cw.IMetric] = {}
         terms = []
         for i, resource in enumerate(self._webhook_resources):

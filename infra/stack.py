@@ -57,9 +57,12 @@ class RmmAlertsStack(Stack):
             log_removal=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY,
         )
         self.functions.rules_api.add_environment("ADMIN_UI_ORIGINS", Fn.join(",", list(api_config.admin_ui_origins)))
-        api_origin = Fn.join(
-            "", ["https://", self.api.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]
-        )
+        # The origin the UI calls: its config.json's apiUrl is the custom domain when one is set.
+        api_origin = Fn.condition_if(
+            self.api.has_custom_domain.logical_id,
+            Fn.join("", ["https://", self.api.domain_name_param.value_as_string]),
+            Fn.join("", ["https://", self.api.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]),
+        ).to_string()
         self.admin_ui.publish(
             api_url=self.api.base_url,
             cognito_domain=self.api.domain.base_url(),
@@ -81,7 +84,11 @@ class RmmAlertsStack(Stack):
             dlq=self.events.dlq,
             api=self.api.api,
             access_logs=self.api.access_logs,
-            webhook_resources=[f"/webhooks/{provider}/{{integrationId}}" for provider in WEBHOOK_ROUTES],
+            # The NinjaOne UI-channel route too: a tenant may use nothing else.
+            webhook_resources=[
+                *(f"/webhooks/{provider}/{{integrationId}}" for provider in WEBHOOK_ROUTES),
+                "/webhooks/ninjaone/{integrationId}/{channelSecret}",
+            ],
             web_acl=self.firewall.web_acl,
             cluster=self.data.cluster,
             proxy=self.data.proxy,

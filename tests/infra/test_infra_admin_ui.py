@@ -62,6 +62,8 @@ def test_distribution_uses_origin_access_control_https_and_security_headers(s: S
     csp = json.dumps(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert s.logical_id(s.stack.api.api) in csp  # connect-src names the stack's own API
+    # ... or its custom domain, the origin config.json's apiUrl then has.
+    assert "HasCustomDomain" in csp and "CustomDomainName" in csp
 
 
 def test_csp_allows_only_the_api_and_cognito() -> None:
@@ -82,6 +84,11 @@ def test_config_json_is_written_at_deploy_time_with_api_cognito_and_client(s: Sy
     assert s.logical_id(s.stack.api.client) in markers
     assert s.logical_id(s.stack.api.domain) in markers
     assert len(props["SourceObjectKeys"]) == 2  # ui/dist and config.json
+
+
+def test_the_copy_waits_for_its_role_policy(s: Synth) -> None:
+    (deployment,) = of_type(s, "Custom::CDKBucketDeployment").values()
+    assert s.logical_id(s.stack.admin_ui.deploy_policy) in deployment.get("DependsOn", [])
 
 
 def test_deployment_role_is_least_privilege(s: Synth) -> None:

@@ -192,9 +192,13 @@ def test_alarm_when_no_webhook_arrived_for_n_hours(s: Synth) -> None:
         next(d["Value"] for d in st["Metric"]["Dimensions"] if d["Name"] == "Resource"): st["Metric"]["MetricName"]
         for st in stats
     }
-    assert set(resources) == {"/webhooks/ninjaone/{integrationId}", "/webhooks/tacticalrmm/{integrationId}"}
+    assert set(resources) == {
+        "/webhooks/ninjaone/{integrationId}",
+        "/webhooks/tacticalrmm/{integrationId}",
+        "/webhooks/ninjaone/{integrationId}/{channelSecret}",  # a tenant may only use UI channels
+    }
     names = sorted(st["Metric"]["MetricName"] for st in stats)
-    assert names == ["4XXError", "4XXError", "Count", "Count"]  # accepted = requests - rejected (401s)
+    assert names == ["4XXError"] * 3 + ["Count"] * 3  # accepted = requests - rejected (401s)
 
 
 def test_no_webhook_hours_and_profile_come_from_context() -> None:

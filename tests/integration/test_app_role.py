@@ -16,7 +16,7 @@ from psycopg import sql
 
 from rmm_alerts import config, db
 from rmm_alerts.localpooler import PgBouncer
-from rmm_alerts.migrations import APP_ROLE, MigrationError, grant_app_login, scram_verifier
+from rmm_alerts.migrations import APP_ROLE, MigrationError, grant_app_login, scram_verifier, with_owner_login
 
 DENIED = (psycopg.errors.InsufficientPrivilege,)
 
@@ -162,3 +162,54 @@ def test_a_rotated_secret_is_refreshed_once_on_an_auth_failure(
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(stale)  # ... and refused
         assert who() == (rotating_role,)  # refreshed once on the failure, then logged in
+
+
+def test_the_migration_waits_out_an_owner_secret_being_rotated(
+    conn: Any, pooler: PgBouncer, rotating_role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="eu-west-1")
+        arn = sm.create_secret(
+            Name=f"owner-{rotating_role}", SecretString=f'{{"username": "{rotating_role}", "password": "old"}}'
+        )["ARN"]
+        # Mid-rotation: setSecret has changed the password, finishSecret has not yet moved AWSCURRENT.
+        _set_password(conn, rotating_role, "new")
+        settings = config.load(
+            config.DatabaseSettings,
+            {
+                "DB_HOST": "127.0.0.1",
+                "DB_PORT": str(pooler.port),
+                "DB_NAME": conn.info.dbname,
+                "DB_SECRET_ARN": arn,
+                "DB_SSLMODE": "disable",
+            },
+        )
+        waits: list[float] = []
+
+        def finish_rotation_after_two_waits(seconds: float) -> None:
+            waits.append(seconds)
+            if len(waits) == 2:
+                sm.put_secret_value(SecretId=arn, SecretString=f'{{"username": "{rotating_role}", "password": "new"}}')
+
+        def who(owner: str) -> Any:
+            with psycopg.connect(owner, autocommit=True) as c:
+                return c.execute("SELECT current_user").fetchone()
+
+        assert with_owner_login(settings, who, wait_s=0.5, sleep=finish_rotation_after_two_waits) == (rotating_role,)
+        assert waits == [0.5, 0.5]
+
+        # A password that never comes right fails after the last attempt, with the login error.
+        _set_password(conn, rotating_role, "newer")
+        tries: list[float] = []
+        with pytest.raises(psycopg.OperationalError) as info:
+            with_owner_login(settings, who, attempts=3, wait_s=0.1, sleep=tries.append)
+        assert db.is_auth_failure(info.value) and tries == [0.1, 0.1]
+
+        # Anything but a refused login is not retried.
+        def broken(owner: str) -> Any:
+            raise psycopg.OperationalError("connection refused")
+
+        with pytest.raises(psycopg.OperationalError, match="connection refused"):
+            with_owner_login(settings, broken, sleep=tries.append)
+        assert tries == [0.1, 0.1]

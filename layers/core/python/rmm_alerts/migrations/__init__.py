@@ -19,9 +19,10 @@ import hmac
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID, uuid4
 
 import psycopg
@@ -33,6 +34,14 @@ logger = logging.getLogger(__name__)
 MIGRATION_LOCK_KEY = 0x524D4D5F414C5254  # "RMM_ALRT"
 # The role the functions log in as (migration 0003).
 APP_ROLE = "rmm_app"
+# How long a refused owner login is retried (with the secret fetched again): see with_owner_login.
+OWNER_LOGIN_ATTEMPTS = 10
+OWNER_LOGIN_WAIT_S = 6.0
+
+if TYPE_CHECKING:
+    from rmm_alerts.config import DatabaseSettings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -182,6 +191,34 @@ def create_tenant(conninfo: str, name: str, tenant_id: UUID | None = None) -> tu
     return tenant, row is not None
 
 
+def with_owner_login(
+    settings: DatabaseSettings,
+    work: Callable[[str], T],
+    *,
+    attempts: int = OWNER_LOGIN_ATTEMPTS,
+    wait_s: float = OWNER_LOGIN_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``work(conninfo)`` as the database owner, retrying a refused login with the secret fetched
+    again, for about a minute.
+
+    The owner's secret is rotated on a schedule, and right away when the stack is created, which is
+    when this first runs: between the rotation's setSecret and finishSecret steps the database
+    already has the new password while the secret's AWSCURRENT still holds the old one."""
+    from rmm_alerts import db
+
+    credentials = db.Credentials(settings)
+    for attempt in range(1, attempts + 1):
+        try:
+            return work(credentials.conninfo())
+        except psycopg.OperationalError as exc:
+            if attempt == attempts or not db.is_auth_failure(exc) or not credentials.refresh():
+                raise
+            logger.warning("owner login refused (secret being rotated?); retrying", extra={"attempt": attempt})
+        sleep(wait_s)
+    raise AssertionError("unreachable")
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Entry point of the deploy-time migration function (CDK ``triggers.Trigger``).
 
@@ -190,33 +227,37 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     creates a tenant (``rmm-alerts admin create-tenant`` invokes it: the database is only reachable
     from inside the VPC).
     """
-    from rmm_alerts import config, db
+    from rmm_alerts import config
 
     settings = config.cached(config.MigrateSettings)
     action = (event or {}).get("action", "migrate")
-    owner = db.conninfo(settings)
     if action == "migrate":
-        applied = apply_all(
-            owner,
-            lock_timeout_ms=settings.migrate_lock_timeout_ms,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-        )
-        if settings.app_db_secret_arn:
-            from aws_lambda_powertools.utilities import parameters
 
-            secret = parameters.get_secret(settings.app_db_secret_arn, transform="json", force_fetch=True)
-            if not isinstance(secret, dict):
-                raise MigrationError("APP_DB_SECRET_ARN is not a JSON object")
-            grant_app_login(owner, str(secret["username"]), str(secret["password"]))
-        return {"applied": applied}
+        def migrate(owner: str) -> list[str]:
+            applied = apply_all(
+                owner,
+                lock_timeout_ms=settings.migrate_lock_timeout_ms,
+                statement_timeout_ms=settings.db_statement_timeout_ms,
+            )
+            if settings.app_db_secret_arn:
+                from aws_lambda_powertools.utilities import parameters
+
+                secret = parameters.get_secret(settings.app_db_secret_arn, transform="json", force_fetch=True)
+                if not isinstance(secret, dict):
+                    raise MigrationError("APP_DB_SECRET_ARN is not a JSON object")
+                grant_app_login(owner, str(secret["username"]), str(secret["password"]))
+            return applied
+
+        return {"applied": with_owner_login(settings, migrate)}
     if action == "create_tenant":
         raw_id = event.get("tenantId")
         try:
             tenant_id = UUID(str(raw_id)) if raw_id else None
         except ValueError:
             return {"error": "tenantId: not a UUID"}
+        name = str(event.get("name") or "")
         try:
-            tenant, created = create_tenant(owner, str(event.get("name") or ""), tenant_id)
+            tenant, created = with_owner_login(settings, lambda owner: create_tenant(owner, name, tenant_id))
         except ValueError as exc:
             return {"error": str(exc)}
         return {"tenantId": str(tenant), "created": created}
