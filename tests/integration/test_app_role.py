@@ -105,6 +105,24 @@ def _set_password(conn: Any, role: str, password: str) -> None:
     )
 
 
+def _secret_login(conn: Any, pooler: PgBouncer, role: str, password: str) -> tuple[Any, str, config.DatabaseSettings]:
+    """A (moto) Secrets Manager secret holding ``role``'s ``password``, and settings that log in
+    with it through the pooler: (client, secret ARN, settings)."""
+    sm = boto3.client("secretsmanager", region_name="eu-west-1")
+    arn = sm.create_secret(Name=f"db-{role}", SecretString=f'{{"username": "{role}", "password": "{password}"}}')["ARN"]
+    settings = config.load(
+        config.DatabaseSettings,
+        {
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(pooler.port),
+            "DB_NAME": conn.info.dbname,
+            "DB_SECRET_ARN": arn,
+            "DB_SSLMODE": "disable",  # the test pooler speaks no TLS
+        },
+    )
+    return sm, arn, settings
+
+
 def test_scram_verifier_is_what_postgres_checks(conn: Any, pooler: PgBouncer, rotating_role: str) -> None:
     _set_password(conn, rotating_role, "correct horse")
     dbname = conn.info.dbname
@@ -128,21 +146,8 @@ def test_a_rotated_secret_is_refreshed_once_on_an_auth_failure(
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
-        sm = boto3.client("secretsmanager", region_name="eu-west-1")
-        arn = sm.create_secret(
-            Name=f"db-{rotating_role}", SecretString=f'{{"username": "{rotating_role}", "password": "before"}}'
-        )["ARN"]
+        sm, arn, settings = _secret_login(conn, pooler, rotating_role, "before")
         _set_password(conn, rotating_role, "before")
-        settings = config.load(
-            config.DatabaseSettings,
-            {
-                "DB_HOST": "127.0.0.1",
-                "DB_PORT": str(pooler.port),
-                "DB_NAME": conn.info.dbname,
-                "DB_SECRET_ARN": arn,
-                "DB_SSLMODE": "disable",  # the test pooler speaks no TLS
-            },
-        )
 
         def who() -> Any:
             pool = db.create_pool(settings, max_size=1, name="rotation-test")
@@ -169,22 +174,9 @@ def test_the_migration_waits_out_an_owner_secret_being_rotated(
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
-        sm = boto3.client("secretsmanager", region_name="eu-west-1")
-        arn = sm.create_secret(
-            Name=f"owner-{rotating_role}", SecretString=f'{{"username": "{rotating_role}", "password": "old"}}'
-        )["ARN"]
+        sm, arn, settings = _secret_login(conn, pooler, rotating_role, "old")
         # Mid-rotation: setSecret has changed the password, finishSecret has not yet moved AWSCURRENT.
         _set_password(conn, rotating_role, "new")
-        settings = config.load(
-            config.DatabaseSettings,
-            {
-                "DB_HOST": "127.0.0.1",
-                "DB_PORT": str(pooler.port),
-                "DB_NAME": conn.info.dbname,
-                "DB_SECRET_ARN": arn,
-                "DB_SSLMODE": "disable",
-            },
-        )
         waits: list[float] = []
 
         def finish_rotation_after_two_waits(seconds: float) -> None:

@@ -88,21 +88,40 @@ export function IntegrationsPage() {
   );
 }
 
+type Creds = { clientId: string; clientSecret: string; apiKey: string };
+const NO_CREDS: Creds = { clientId: "", clientSecret: "", apiKey: "" };
+
+/** What was typed, as the API's `credentials` (undefined when nothing was). */
+function credentialsOf(provider: string, c: Creds) {
+  if (provider === "ninjaone") return c.clientId || c.clientSecret ? { clientId: c.clientId, clientSecret: c.clientSecret } : undefined;
+  return c.apiKey ? { apiKey: c.apiKey } : undefined;
+}
+
+/** The provider's credential inputs: NinjaOne's API client, TacticalRMM's API key. */
+function CredentialFields(p: { provider: string; value: Creds; onInput: (c: Creds) => void; error?: string; disabled?: boolean }) {
+  const set = (k: keyof Creds) => (v: string) => p.onInput({ ...p.value, [k]: v });
+  return p.provider === "ninjaone" ? (
+    <>
+      <TextField label="API client ID" value={p.value.clientId} onInput={set("clientId")} disabled={p.disabled} error={p.error} />
+      <TextField label="API client secret" type="password" value={p.value.clientSecret} onInput={set("clientSecret")} disabled={p.disabled} />
+    </>
+  ) : (
+    <TextField label="API key" type="password" value={p.value.apiKey} onInput={set("apiKey")} disabled={p.disabled} error={p.error} />
+  );
+}
+
 function ConnectDialog({ onClose, onConnected }: { onClose: () => void; onConnected: (s: Secret) => void }) {
   const [provider, setProvider] = useState<"ninjaone" | "tacticalrmm">("ninjaone");
   const [name, setName] = useState("");
   const [instanceUrl, setInstanceUrl] = useState("");
-  const [clientId, setClientId] = useState("");
-  const [clientSecret, setClientSecret] = useState("");
-  const [apiKey, setApiKey] = useState("");
+  const [creds, setCreds] = useState<Creds>(NO_CREDS);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const { fields, rest } = splitErrors(error, ["provider", "name", "instanceUrl", "credentials"]);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
-    const credentials =
-      provider === "ninjaone" ? (clientId || clientSecret ? { clientId, clientSecret } : undefined) : apiKey ? { apiKey } : undefined;
+    const credentials = credentialsOf(provider, creds);
     const r = await call(
       api().POST("/v1/integrations", {
         body: { provider, name, instanceUrl: instanceUrl || undefined, credentials },
@@ -127,14 +146,7 @@ function ConnectDialog({ onClose, onConnected }: { onClose: () => void; onConnec
           hint="The RMM's API base URL (needed for polling and resetting alerts)."
           error={fields.instanceUrl}
         />
-        {provider === "ninjaone" ? (
-          <>
-            <TextField label="API client ID" value={clientId} onInput={setClientId} error={fields["credentials"]} />
-            <TextField label="API client secret" type="password" value={clientSecret} onInput={setClientSecret} />
-          </>
-        ) : (
-          <TextField label="API key" type="password" value={apiKey} onInput={setApiKey} error={fields["credentials"]} />
-        )}
+        <CredentialFields provider={provider} value={creds} onInput={setCreds} error={fields["credentials"]} />
         <FormActions submit="Connect" busy={busy} onCancel={onClose} />
       </form>
     </Dialog>
@@ -229,9 +241,7 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
   const editable = { ...guard, disabled: guard.disabled || !i.isActive };
   const [name, setName] = useState(i.name);
   const [instanceUrl, setInstanceUrl] = useState(i.instanceUrl ?? "");
-  const [clientId, setClientId] = useState("");
-  const [clientSecret, setClientSecret] = useState("");
-  const [apiKey, setApiKey] = useState("");
+  const [creds, setCreds] = useState<Creds>(NO_CREDS);
   const [saveError, setSaveError] = useState<ApiError | null>(null);
   const [saved, setSaved] = useState("");
   const [enabled, setEnabled] = useState(i.polling.enabled);
@@ -251,8 +261,7 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
     e.preventDefault();
     setSaved("");
     // Credentials only when typed: empty fields keep the stored ones.
-    const credentials =
-      i.provider === "ninjaone" ? (clientId || clientSecret ? { clientId, clientSecret } : undefined) : apiKey ? { apiKey } : undefined;
+    const credentials = credentialsOf(i.provider, creds);
     const r = await call(
       api().PATCH("/v1/integrations/{integrationId}", {
         params: { path: { integrationId: i.integrationId } },
@@ -261,9 +270,7 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
     );
     if (r.ok) {
       setSaveError(null);
-      setClientId("");
-      setClientSecret("");
-      setApiKey("");
+      setCreds(NO_CREDS);
       setSaved("Saved.");
       reload();
     } else setSaveError(r.error);
@@ -397,27 +404,13 @@ function Settings({ integration: i, reload }: { integration: Integration; reload
                 {i.hasCredentials ? "Stored credentials are never shown. " : "None stored. "}
                 Leave empty to keep them; a changed instance URL needs them entered again.
               </p>
-              {i.provider === "ninjaone" ? (
-                <>
-                  <TextField
-                    label="API client ID"
-                    value={clientId}
-                    onInput={setClientId}
-                    disabled={editable.disabled}
-                    error={nameErrors.fields.credentials}
-                  />
-                  <TextField label="API client secret" type="password" value={clientSecret} onInput={setClientSecret} disabled={editable.disabled} />
-                </>
-              ) : (
-                <TextField
-                  label="API key"
-                  type="password"
-                  value={apiKey}
-                  onInput={setApiKey}
-                  disabled={editable.disabled}
-                  error={nameErrors.fields.credentials}
-                />
-              )}
+              <CredentialFields
+                provider={i.provider}
+                value={creds}
+                onInput={setCreds}
+                error={nameErrors.fields.credentials}
+                disabled={editable.disabled}
+              />
             </fieldset>
             <div class="actions">
               <button type="submit" class="primary" {...editable}>
