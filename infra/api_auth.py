@@ -35,7 +35,7 @@ class ApiAndAuth(Construct):
         # leftover pool is never in the way of the next deploy). Log groups are kept on delete but
         # removed when their creation is rolled back.
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
-        log_removal = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY
+        log_removal = config.log_removal
 
         # --- Cognito ------------------------------------------------------------------------
         self.user_pool = cognito.UserPool(
@@ -317,11 +317,14 @@ class ApiAndAuth(Construct):
             description="Point a CNAME (or Route 53 alias) for CustomDomainName at this name",
         )
         target.condition = self.has_custom_domain
-        return Fn.condition_if(
+        custom = Fn.join("", ["https://", self.domain_name_param.value_as_string])
+        # The origin browsers call the API at (the admin UI's CSP): the custom domain, else execute-api.
+        self.public_origin = Fn.condition_if(
             self.has_custom_domain.logical_id,
-            Fn.join("", ["https://", self.domain_name_param.value_as_string]),
-            self.execute_api_url,
+            custom,
+            Fn.join("", ["https://", self.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]),
         ).to_string()
+        return Fn.condition_if(self.has_custom_domain.logical_id, custom, self.execute_api_url).to_string()
 
     def _gateway_responses(self, origin: str | None) -> None:
         """Errors API Gateway answers itself (authorizer 401/403, throttling 429, 413, 5xx) use the

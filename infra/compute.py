@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from aws_cdk import ArnFormat, CfnResource, Duration, RemovalPolicy, Stack, triggers
+from aws_cdk import ArnFormat, CfnResource, Duration, Stack, triggers
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events_
 from aws_cdk import aws_events_targets as event_targets
@@ -104,7 +104,7 @@ class LayerAndFunctions(Construct):
         stack = Stack.of(self)
         # Kept when the stack is deleted, removed when their creation is rolled back (a failed first
         # deploy leaves nothing behind). Unnamed, so a kept one never blocks a redeploy.
-        self._log_removal = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY
+        self._log_removal = config.log_removal
 
         self.layer = lambda_.LayerVersion(
             self,

@@ -72,6 +72,19 @@ def _webhook_paths() -> waf.CfnWebACL.StatementProperty:
     )
 
 
+def _channel_paths() -> waf.CfnWebACL.StatementProperty:
+    """The NinjaOne UI-channel route, /webhooks/ninjaone/<integration>/<secret>: its path holds a
+    secret, so no rate rule may count by path there (WAF logs the key of a rate-based rule that
+    acted, in rateBasedRuleList, where neither redaction nor data protection reaches a URI path)."""
+    return waf.CfnWebACL.StatementProperty(
+        regex_match_statement=waf.CfnWebACL.RegexMatchStatementProperty(
+            field_to_match=waf.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            regex_string=r"/webhooks/ninjaone/[^/]+/[^/]+/?$",
+            text_transformations=[waf.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")],
+        )
+    )
+
+
 def _not(statement: waf.CfnWebACL.StatementProperty) -> waf.CfnWebACL.StatementProperty:
     return waf.CfnWebACL.StatementProperty(not_statement=waf.CfnWebACL.NotStatementProperty(statement=statement))
 
@@ -185,14 +198,15 @@ class ApiFirewall(Construct):
         rules = [
             _rule(prefix, "WebhookBodySize", 0, _and(webhooks, oversize), _block(413, TOO_LARGE_BODY_KEY)),
             _rate_rule(prefix, "WebhookRatePerIp", 1, c.WAF_WEBHOOK_RATE_PER_IP, c.WAF_WEBHOOK_RATE_STATUS, webhooks),
-            # Each URL path (one integration) has its own counter.
+            # Each URL path (one integration) has its own counter; UI-channel URLs, whose path is
+            # a secret, only count per source address.
             _rate_rule(
                 prefix,
                 "WebhookRatePerIntegration",
                 2,
                 c.WAF_WEBHOOK_RATE_PER_PATH,
                 c.WAF_WEBHOOK_RATE_STATUS,
-                webhooks,
+                _and(webhooks, _not(_channel_paths())),
                 per_path=True,
             ),
             _rate_rule(prefix, "AdminRatePerIp", 3, c.WAF_ADMIN_RATE_PER_IP, c.WAF_ADMIN_RATE_STATUS, _not(webhooks)),

@@ -88,7 +88,7 @@ class NetworkAndDatabase(Construct):
             "PostgresLogs",
             log_group_name=Fn.join("", ["/aws/rds/cluster/", cluster_identifier, "/postgresql"]),
             retention=c.DB_LOG_RETENTION,
-            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY,
+            removal_policy=config.log_removal,
         )
         self.cluster = rds.DatabaseCluster(
             self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Fn, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, Fn, Stack, Tags
 from constructs import Construct
 
 from infra import constants as c
@@ -54,20 +54,14 @@ class RmmAlertsStack(Stack):
             self,
             "Firewall",
             stage=self.api.api.deployment_stage,
-            log_removal=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if config.retain_data else RemovalPolicy.DESTROY,
+            log_removal=config.log_removal,
         )
         self.functions.rules_api.add_environment("ADMIN_UI_ORIGINS", Fn.join(",", list(api_config.admin_ui_origins)))
-        # The origin the UI calls: its config.json's apiUrl is the custom domain when one is set.
-        api_origin = Fn.condition_if(
-            self.api.has_custom_domain.logical_id,
-            Fn.join("", ["https://", self.api.domain_name_param.value_as_string]),
-            Fn.join("", ["https://", self.api.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]),
-        ).to_string()
         self.admin_ui.publish(
             api_url=self.api.base_url,
             cognito_domain=self.api.domain.base_url(),
             client_id=self.api.client.user_pool_client_id,
-            api_origin=api_origin,
+            api_origin=self.api.public_origin,
         )
         self.monitoring = Monitoring(
             self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from aws_cdk import RemovalPolicy
 from constructs import Node
 
 from infra import constants as c
@@ -100,6 +101,12 @@ class StackConfig:
     nat_gateways: int = c.COST_PROFILES[c.DEFAULT_COST_PROFILE].nat_gateways
     layer_build: LayerBuild = "pip"
     no_webhook_alarm_hours: int = c.DEFAULT_NO_WEBHOOK_ALARM_HOURS
+
+    @property
+    def log_removal(self) -> RemovalPolicy:
+        """Log groups are kept when the stack is deleted (not when its creation rolls back), unless
+        the deployment was made with retainData=false."""
+        return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if self.retain_data else RemovalPolicy.DESTROY
 
     @classmethod
     def from_context(cls, node: Node) -> StackConfig:

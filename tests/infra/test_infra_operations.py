@@ -69,6 +69,15 @@ def test_webhooks_are_rate_limited_per_source_ip_and_per_integration_path(s: Syn
     assert [list(k) for k in per_path["CustomKeys"]] == [["UriPath"]]
     assert per_path["Limit"] == c.WAF_WEBHOOK_RATE_PER_PATH
     assert mentions_webhooks(per_path["ScopeDownStatement"])
+    # Never keyed on a UI-channel URL: WAF would log its path, secret and all, as the rule's key.
+    scope = per_path["ScopeDownStatement"]["AndStatement"]["Statements"]
+    (excluded,) = [st["NotStatement"]["Statement"]["RegexMatchStatement"] for st in scope if "NotStatement" in st]
+    channel = re.compile(excluded["RegexString"])
+    iid = "0b5e1f1c-1111-4222-8333-444455556666"
+    assert channel.search(f"/prod/webhooks/ninjaone/{iid}/s3cr3t-Path_Secret")
+    assert channel.search(f"/webhooks/ninjaone/{iid}/s3cr3t/")
+    assert not channel.search(f"/prod/webhooks/ninjaone/{iid}")
+    assert not channel.search(f"/prod/webhooks/tacticalrmm/{iid}")
     for name in ("WebhookRatePerIp", "WebhookRatePerIntegration"):
         block = by_name[name]["Action"]["Block"]["CustomResponse"]
         # 5xx so NinjaOne (which retries only 5xx) retries a genuine burst instead of losing it.

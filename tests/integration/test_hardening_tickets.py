@@ -76,6 +76,11 @@ def test_a_ticket_made_for_a_suppressed_alert_makes_it_active_again(api: Api, uo
     (alert,) = world.alerts()
     assert alert["status"] == "active" and str(alert["ticket_id"]) == created["ticketId"]
     assert alert["decision_trace"]["manualTicket"]["unsuppressed"] is True
+    # Workflows hear of it now, as of an alert that triggered with its ticket.
+    triggered = [o for o in world.outbox() if o["event_type"] == "RMM_ALERT_TRIGGERED"]
+    assert [(t["payload"]["alertId"], t["payload"]["ticketId"]) for t in triggered] == [
+        (str(trigger.alert_id), created["ticketId"])
+    ]
     # Its reset is an ordinary one now, not a suppressed alert's quiet one: it reaches the ticket
     # (which no rule made, so a technician closes it) and tells the workflows.
     reset = run(uow_factory, event(world, "reset", external_alert_id="m1-reset", at=later(5)))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from functions.webhook_ninjaone import handler as ninja_webhook
-from rmm_alerts import reconcile
+from rmm_alerts import reconcile, webhooks
 from rmm_alerts.providers import client_for_integration
 from rmm_alerts.providers.ninjaone import clear_token_cache
 from rmm_alerts.simulator import NinjaOneSim, TacticalSim
@@ -80,6 +80,11 @@ def end_graces(api: Api, iid: str) -> None:
         ("tacticalrmm", "https://192.168.1.10"),
         ("tacticalrmm", "https://[fd00::1]"),
         ("tacticalrmm", "https://rmm.localhost"),
+        ("tacticalrmm", "https://localhost./"),
+        ("tacticalrmm", "https://169.254.169.254./"),
+        ("tacticalrmm", "https://[64:ff9b::a00:1]"),
+        ("tacticalrmm", "https://[::7f00:1]"),
+        ("tacticalrmm", "https://[2002:a00:1::]"),
     ],
 )
 def test_instance_url_rules(api: Api, provider: str, url: str) -> None:
@@ -217,6 +222,12 @@ def test_a_refused_registration_leaves_the_secret_ninjaone_sends(api: Api, sim: 
     assert api.ok("POST", f"/v1/integrations/{iid}/webhook-registration")["status"] == "failed"
     assert sim.webhook is not None
     assert sim.webhook["headers"] == [{"name": "X-Webhook-Secret", "value": secret}]  # what NinjaOne still has
+    # The old secret is current again; the new one is the previous one, for a day, in case NinjaOne
+    # took it before the failure.
+    row = api.world.one("SELECT * FROM rmm_integrations WHERE integration_id = %s", iid)
+    assert row["webhook_secret_hash"] == webhooks.hash_secret(secret)
+    assert row["previous_webhook_secret_hash"] not in (None, row["webhook_secret_hash"])
+    assert row["previous_secret_expires_at"] is not None
     end_graces(api, iid)  # a day later: it must still be the current secret, not a previous one
     alert = sim.fire(101, "disk", webhook=False)
     assert header_post(iid, secret, sim.activity(alert, "TRIGGERED")) == 200

@@ -211,14 +211,12 @@ UPDATE rmm_alerts al SET rmm_alert_uid = m.uid, updated_at = now()
  WHERE al.tenant = %(t)s AND al.alert_id = m.alert_id AND al.rmm_alert_uid IS DISTINCT FROM m.uid
 """
 
-# When a remote alert's condition was last resolved here: an alert the RMM still lists although it
-# was resolved after it fired (a RESET webhook ahead of the REST API, a reset call the RMM has not
-# applied yet) is not a new alert.
 # When each condition was last resolved, other than by this poller's own synthesized resets: a
-# remote alert that fired before then is the RMM's REST API lagging behind a reset it already
-# sent (or a ticket closed here), not a new alert. The poller's own reset is left out because the
-# API can lag the other way too: an alert it did not list yet was reset, and when the API lists it
-# later it must be ingested again, not ignored for ever.
+# remote alert that fired before then is the RMM still listing an alert already resolved here (a
+# RESET webhook ahead of the REST API, a reset call the RMM has not applied yet), not a new alert.
+# The poller's own reset is left out because the API can lag the other way too: an alert it did not
+# list yet was reset, and when the API lists it later, under a REST uid never seen here, it must be
+# ingested again, not ignored for ever.
 _LAST_RESOLVED = """
 SELECT dedup_key, max(resolved_at) AS resolved_at FROM rmm_alerts
  WHERE tenant = %(t)s AND integration_id = %(i)s AND dedup_key = ANY(%(keys)s) AND resolved_at IS NOT NULL

@@ -381,11 +381,28 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
             asset_id=asset_id,
             trace={"ticketId": str(ticket_id), "by": p.user_id, "at": now.isoformat(), "warnings": draft.warnings},
         )
-        uow.outbox.add(
-            p.tenant,
-            kind="event",
-            event_type=events.TICKET_CREATED,
-            payload=events.ticket_created(p.tenant, ticket_id, event.provider),
-        )
+        entries = [("event", events.TICKET_CREATED, events.ticket_created(p.tenant, ticket_id, event.provider))]
+        if row["status"] == "suppressed":
+            # Active from now on: workflows hear of it now (a suppressed alert told them nothing),
+            # so its reset's RMM_ALERT_RESOLVED does not come out of nowhere.
+            triggered = events.alert_event(
+                events.RMM_ALERT_TRIGGERED,
+                tenant_id=p.tenant,
+                integration_id=event.integration_id,
+                provider=event.provider,
+                alert_id=alert_id,
+                external_alert_id=event.external_alert_id,
+                severity=event.severity,
+                external_device_id=event.external_device_id,
+                asset_id=asset_id,
+                client_id=draft.client_id,
+                ticket_id=ticket_id,
+                message=event.message,
+                source_type=event.source_type,
+                alert_class=event.alert_class,
+                at=event.occurred_at,
+            )
+            entries.insert(0, ("event", events.RMM_ALERT_TRIGGERED, triggered))
+        uow.outbox.add_many(p.tenant, entries)
     outbox.kick(deps.settings)  # committed: deliver TICKET_CREATED now, not at the next minute
     return s.TicketCreated(ticket_id=ticket_id, ticket_number=str(created["ticket_number"]))

@@ -136,32 +136,28 @@ class IntegrationRepository:
         assert row is not None
         return row
 
-    def secret_state(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
-        """The header secret's hashes and grace, locked until the unit of work ends."""
+    def secret_hash(self, tenant: UUID, integration_id: UUID) -> str | None:
+        """The header secret's hash (the row is locked until the unit of work ends)."""
         row = self.conn.execute(
-            """SELECT webhook_secret_hash, previous_webhook_secret_hash, previous_secret_expires_at
-                 FROM rmm_integrations WHERE tenant = %s AND integration_id = %s FOR UPDATE""",
+            """SELECT webhook_secret_hash FROM rmm_integrations
+                WHERE tenant = %s AND integration_id = %s FOR UPDATE""",
             (tenant, integration_id),
         ).fetchone()
         assert row is not None
-        return row
+        return str(row["webhook_secret_hash"]) if row["webhook_secret_hash"] is not None else None
 
-    def restore_secret(self, tenant: UUID, integration_id: UUID, rotated_hash: str, state: dict[str, Any]) -> None:
-        """Undo a rotation to ``rotated_hash``: ``state`` (from secret_state) again, unless the secret
-        was rotated once more since."""
+    def restore_secret(
+        self, tenant: UUID, integration_id: UUID, rotated_hash: str, before: str, grace: timedelta
+    ) -> None:
+        """Undo a rotation to ``rotated_hash``, unless the secret was rotated once more since: the
+        secret it replaced (``before``) is current again, and the rotated one stays accepted for
+        ``grace`` as the previous one, in case the RMM took it after all."""
         self.conn.execute(
             """UPDATE rmm_integrations
-                  SET webhook_secret_hash = %(current)s, previous_webhook_secret_hash = %(previous)s,
-                      previous_secret_expires_at = %(expires)s, updated_at = now()
+                  SET webhook_secret_hash = %(before)s, previous_webhook_secret_hash = %(rotated)s,
+                      previous_secret_expires_at = now() + %(grace)s, updated_at = now()
                 WHERE tenant = %(tenant)s AND integration_id = %(id)s AND webhook_secret_hash = %(rotated)s""",
-            {
-                "current": state["webhook_secret_hash"],
-                "previous": state["previous_webhook_secret_hash"],
-                "expires": state["previous_secret_expires_at"],
-                "tenant": tenant,
-                "id": integration_id,
-                "rotated": rotated_hash,
-            },
+            {"before": before, "rotated": rotated_hash, "grace": grace, "tenant": tenant, "id": integration_id},
         )
 
     def disconnect(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
@@ -495,21 +491,23 @@ def unregister_webhook(deps: Deps, tenant: UUID, row: dict[str, Any], uow: Any) 
 
 def retry_registration(deps: Deps, p: Principal, integration_id: UUID) -> s.WebhookRegistration:
     """Register the NinjaOne webhook again. Only the hash of the header secret is kept, so this
-    rotates it (the previous one stays valid for 24 h) and registers the new one. When NinjaOne
-    does not take it, the rotation is undone: the webhook NinjaOne has keeps the secret it sends,
-    instead of one that expires in a day while the new one is known to no one."""
+    rotates it (the previous one stays valid for 24 h) and registers the new one. When the
+    registration fails, the secret it replaced is current again (NinjaOne most likely still sends
+    it, and the new one is known to no one), and the new one is accepted for 24 h in case NinjaOne
+    took it before the failure (a timed-out answer)."""
+    grace = timedelta(hours=24)
     with deps.uow_factory() as uow:
         row = _active_row(uow, p, integration_id)
         if row["provider"] != "ninjaone":
             raise ApiError(409, [FieldError("", "only NinjaOne webhooks are registered through the RMM's API")])
         secret = new_secret()
         repo = IntegrationRepository(uow.conn)
-        before = repo.secret_state(p.tenant, integration_id)
-        row = repo.rotate(p.tenant, integration_id, hash_secret(secret), timedelta(hours=24))
+        before = repo.secret_hash(p.tenant, integration_id)
+        row = repo.rotate(p.tenant, integration_id, hash_secret(secret), grace)
     # Committed first: NinjaOne may deliver with the new secret as soon as it has it.
     result = register_webhook(deps, p.tenant, row, secret)
     assert result is not None
-    if result["status"] != "registered":
+    if result["status"] != "registered" and before is not None:
         with deps.uow_factory() as uow:
-            IntegrationRepository(uow.conn).restore_secret(p.tenant, integration_id, hash_secret(secret), before)
+            IntegrationRepository(uow.conn).restore_secret(p.tenant, integration_id, hash_secret(secret), before, grace)
     return s.WebhookRegistration.model_validate(result)

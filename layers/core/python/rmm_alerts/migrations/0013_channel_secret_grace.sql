@@ -7,8 +7,8 @@
 -- its own expiry, and a header-only rotation leaves the channel's alone.
 ALTER TABLE rmm_integrations ADD COLUMN previous_channel_secret_expires_at timestamptz;
 
--- A channel URL in its grace period now keeps exactly the grace it was given; an expired one is
--- forgotten.
+-- A channel URL still accepted keeps the shared expiry it has (for one re-registered in the last
+-- day, that is the revived expiry: it lapses within a day); one no longer accepted is forgotten.
 UPDATE rmm_integrations
    SET previous_channel_secret_expires_at = previous_secret_expires_at
  WHERE previous_channel_secret_hash IS NOT NULL AND previous_secret_expires_at > now();
@@ -16,8 +16,8 @@ UPDATE rmm_integrations
    SET previous_channel_secret_hash = NULL
  WHERE previous_channel_secret_hash IS NOT NULL AND previous_channel_secret_expires_at IS NULL;
 
--- rmm_webhook_lookup (0011) with the channel's own expiry as its last column. Its result type
--- changes, so it is dropped and created again; the body is 0011's otherwise.
+-- rmm_webhook_lookup (0011) with the channel's own expiry, after previous_channel_secret_hash. Its
+-- result type changes, so it is dropped and created again; the body is 0011's otherwise.
 DROP FUNCTION rmm_webhook_lookup(uuid, boolean, text, text, text, bigint);
 CREATE FUNCTION rmm_webhook_lookup(
     p_integration uuid, p_context boolean, p_external_alert_id text, p_organization text, p_device text,

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 NINJAONE_HOSTS = frozenset(f"{region}.ninjarmm.com" for region in ("app", "us2", "eu", "ca", "oc"))
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 def loopback_allowed(env: dict[str, str] | None = None) -> bool:
@@ -30,7 +32,8 @@ def validate_instance_url(provider: str, url: str, *, allow_loopback: bool | Non
     allow = loopback_allowed() if allow_loopback is None else allow_loopback
     try:
         parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower()
+        # "localhost." and "127.0.0.1." name the same hosts as without the dot.
+        host = (parts.hostname or "").lower().rstrip(".")
         port = parts.port
     except ValueError:
         raise ValueError("must be a valid URL") from None
@@ -68,6 +71,13 @@ def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:
             return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one reaches that IPv4 host: mapped (::ffff:a.b.c.d),
+        # the old compatible form (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:a.b.c.d::).
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address in _COMPATIBLE or address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
