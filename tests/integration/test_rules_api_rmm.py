@@ -240,6 +240,19 @@ def test_a_refused_registration_leaves_the_secret_ninjaone_sends(api: Api, sim: 
     assert header_post(iid, secret, sim.activity(alert, "RESET")) == 401
 
 
+def test_retrying_after_a_failed_rotation_keeps_the_secret_ninjaone_still_has(api: Api, sim: NinjaOneSim) -> None:
+    data = api.connect("ninjaone", instanceUrl=sim.url, credentials=CREDS)
+    iid, first = data["integrationId"], data["webhookSecret"]
+    sim.fail("PUT /api/v2/webhook", status=500, times=2)
+    rotated = api.ok("POST", f"/v1/integrations/{iid}/webhook-secret/rotate", {"graceHours": 48})
+    assert rotated["webhookRegistration"]["status"] == "failed"  # NinjaOne still sends the first
+    assert api.ok("POST", f"/v1/integrations/{iid}/webhook-registration")["status"] == "failed"
+    assert sim.webhook is not None and sim.webhook["headers"][0]["value"] == first
+    alert = sim.fire(101, "disk", webhook=False)
+    assert header_post(iid, first, sim.activity(alert, "TRIGGERED")) == 200  # still in its 48 h
+    assert header_post(iid, rotated["webhookSecret"], sim.activity(alert, "TRIGGERED")) == 200
+
+
 def test_get_shows_the_last_poll_error_and_success(api: Api, sim: NinjaOneSim, pool: Any) -> None:
     data = api.connect("ninjaone", instanceUrl=sim.url, credentials=CREDS)
     iid = data["integrationId"]

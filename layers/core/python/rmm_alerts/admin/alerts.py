@@ -163,20 +163,24 @@ class AdminAlertRepository:
         client_id: UUID,
         asset_id: UUID | None,
         trace: dict[str, Any],
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Link the ticket; the alert's client and asset as stored (kept when it had them)."""
         # A suppressed alert someone made a ticket for is active again: its reset then notes and
         # closes the ticket, a technician's close resets it in the RMM, and the window's end no
         # longer re-decides it (which would unlink the ticket).
-        self.conn.execute(
+        row = self.conn.execute(
             """UPDATE rmm_alerts
                   SET ticket_id = %s, client_id = coalesce(client_id, %s), asset_id = coalesce(asset_id, %s),
                       status = CASE WHEN status = 'suppressed' THEN 'active' ELSE status END,
                       decision_trace = decision_trace || jsonb_build_object('manualTicket',
                           %s::jsonb || jsonb_build_object('unsuppressed', status = 'suppressed')),
                       updated_at = now()
-                WHERE tenant = %s AND alert_id = %s""",
+                WHERE tenant = %s AND alert_id = %s
+            RETURNING client_id, asset_id""",
             (ticket_id, client_id, asset_id, Jsonb(trace), tenant, alert_id),
-        )
+        ).fetchone()
+        assert row is not None
+        return row
 
 
 def _summary(row: dict[str, Any]) -> s.AlertOut:
@@ -373,7 +377,7 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
         uow.psa.add_system_note(p.tenant, ticket_id, tickets.initial_note(event, alert_id, requested_by=p.user_id), now)
         if asset_id is not None:
             uow.psa.associate_asset(p.tenant, asset_id, ticket_id)
-        repo.link_ticket(
+        linked = repo.link_ticket(
             p.tenant,
             alert_id,
             ticket_id=ticket_id,
@@ -394,8 +398,8 @@ def create_ticket(deps: Deps, p: Principal, alert_id: UUID, body: s.CreateTicket
                 external_alert_id=event.external_alert_id,
                 severity=event.severity,
                 external_device_id=event.external_device_id,
-                asset_id=asset_id,
-                client_id=draft.client_id,
+                asset_id=linked["asset_id"],
+                client_id=linked["client_id"],
                 ticket_id=ticket_id,
                 message=event.message,
                 source_type=event.source_type,

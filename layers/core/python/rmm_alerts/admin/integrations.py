@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -136,28 +136,47 @@ class IntegrationRepository:
         assert row is not None
         return row
 
-    def secret_hash(self, tenant: UUID, integration_id: UUID) -> str | None:
-        """The header secret's hash (the row is locked until the unit of work ends)."""
+    def secret_state(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
+        """The header secret's hashes and grace (the row is locked until the unit of work ends)."""
         row = self.conn.execute(
-            """SELECT webhook_secret_hash FROM rmm_integrations
-                WHERE tenant = %s AND integration_id = %s FOR UPDATE""",
+            """SELECT webhook_secret_hash, previous_webhook_secret_hash, previous_secret_expires_at,
+                      previous_secret_expires_at > now() AS previous_valid
+                 FROM rmm_integrations WHERE tenant = %s AND integration_id = %s FOR UPDATE""",
             (tenant, integration_id),
         ).fetchone()
         assert row is not None
-        return str(row["webhook_secret_hash"]) if row["webhook_secret_hash"] is not None else None
+        return row
 
     def restore_secret(
-        self, tenant: UUID, integration_id: UUID, rotated_hash: str, before: str, grace: timedelta
+        self,
+        tenant: UUID,
+        integration_id: UUID,
+        rotated_hash: str,
+        *,
+        current: str,
+        previous: str | None,
+        expires: datetime | timedelta | None,
     ) -> None:
-        """Undo a rotation to ``rotated_hash``, unless the secret was rotated once more since: the
-        secret it replaced (``before``) is current again, and the rotated one stays accepted for
-        ``grace`` as the previous one, in case the RMM took it after all."""
+        """Undo a rotation to ``rotated_hash``, unless the secret was rotated once more since:
+        ``current`` is the secret again, ``previous`` the previous one until ``expires`` (a time,
+        or a grace from now)."""
         self.conn.execute(
             """UPDATE rmm_integrations
-                  SET webhook_secret_hash = %(before)s, previous_webhook_secret_hash = %(rotated)s,
-                      previous_secret_expires_at = now() + %(grace)s, updated_at = now()
+                  SET webhook_secret_hash = %(current)s, previous_webhook_secret_hash = %(previous)s,
+                      previous_secret_expires_at = CASE WHEN %(grace)s::interval IS NOT NULL
+                                                        THEN now() + %(grace)s::interval
+                                                        ELSE %(at)s::timestamptz END,
+                      updated_at = now()
                 WHERE tenant = %(tenant)s AND integration_id = %(id)s AND webhook_secret_hash = %(rotated)s""",
-            {"before": before, "rotated": rotated_hash, "grace": grace, "tenant": tenant, "id": integration_id},
+            {
+                "current": current,
+                "previous": previous,
+                "grace": expires if isinstance(expires, timedelta) else None,
+                "at": expires if isinstance(expires, datetime) else None,
+                "tenant": tenant,
+                "id": integration_id,
+                "rotated": rotated_hash,
+            },
         )
 
     def disconnect(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
@@ -491,23 +510,34 @@ def unregister_webhook(deps: Deps, tenant: UUID, row: dict[str, Any], uow: Any) 
 
 def retry_registration(deps: Deps, p: Principal, integration_id: UUID) -> s.WebhookRegistration:
     """Register the NinjaOne webhook again. Only the hash of the header secret is kept, so this
-    rotates it (the previous one stays valid for 24 h) and registers the new one. When the
-    registration fails, the secret it replaced is current again (NinjaOne most likely still sends
-    it, and the new one is known to no one), and the new one is accepted for 24 h in case NinjaOne
-    took it before the failure (a timed-out answer)."""
+    rotates it (the previous one stays valid for 24 h) and registers the new one.
+
+    When that registration fails, the secret it replaced is current again. Which one is kept as
+    the previous: when the last registration had failed too, the previous one still in its grace
+    (NinjaOne most likely still sends it); otherwise the new one, for 24 h, in case NinjaOne took
+    it before the failure (a timed-out answer)."""
     grace = timedelta(hours=24)
     with deps.uow_factory() as uow:
         row = _active_row(uow, p, integration_id)
         if row["provider"] != "ninjaone":
             raise ApiError(409, [FieldError("", "only NinjaOne webhooks are registered through the RMM's API")])
+        last_registered = (row.get("webhook_registration") or {}).get("status") == "registered"
         secret = new_secret()
         repo = IntegrationRepository(uow.conn)
-        before = repo.secret_hash(p.tenant, integration_id)
+        before = repo.secret_state(p.tenant, integration_id)
         row = repo.rotate(p.tenant, integration_id, hash_secret(secret), grace)
     # Committed first: NinjaOne may deliver with the new secret as soon as it has it.
     result = register_webhook(deps, p.tenant, row, secret)
     assert result is not None
-    if result["status"] != "registered" and before is not None:
+    if result["status"] != "registered" and before["webhook_secret_hash"] is not None:
+        keep_previous = not last_registered and before["previous_valid"]
         with deps.uow_factory() as uow:
-            IntegrationRepository(uow.conn).restore_secret(p.tenant, integration_id, hash_secret(secret), before, grace)
+            IntegrationRepository(uow.conn).restore_secret(
+                p.tenant,
+                integration_id,
+                hash_secret(secret),
+                current=before["webhook_secret_hash"],
+                previous=before["previous_webhook_secret_hash"] if keep_previous else hash_secret(secret),
+                expires=before["previous_secret_expires_at"] if keep_previous else grace,
+            )
     return s.WebhookRegistration.model_validate(result)

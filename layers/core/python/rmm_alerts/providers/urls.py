@@ -43,6 +43,8 @@ def validate_instance_url(provider: str, url: str, *, allow_loopback: bool | Non
         raise ValueError("must not have a query or fragment")
     if not host:
         raise ValueError("must have a host")
+    if (parts.hostname or "").endswith("."):
+        raise ValueError("must not end the host with a dot")
     if parts.scheme == "http" and allow and host in LOOPBACK_HOSTS:
         if port is None:
             raise ValueError("a loopback URL needs an explicit port")
