@@ -118,7 +118,7 @@ def _trigger_state(
     with conn.transaction(force_rollback=True):
         row = conn.execute(
             "SELECT * FROM rmm_trigger_state(42, %s, %s, %s, '101', %s, NULL, now(), now(),"
-            " NULL, true, %s, %s, %s, %s)",
+            " NULL, true, %s, %s, %s, %s, false)",
             (
                 world.tenant,
                 world.integration_id,

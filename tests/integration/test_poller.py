@@ -263,6 +263,37 @@ def test_an_alert_the_api_still_lists_after_a_webhook_reset_is_not_ingested_agai
     assert [a["status"] for a in nworld.alerts()] == ["auto_resolved"]
 
 
+def test_a_webhook_landing_between_the_diff_and_the_ingest_is_still_one_alert(
+    nworld: Tenant, ninja: NinjaOneSim, pool: Any, store: LocalSecretStore, uow_factory: Any
+) -> None:
+    ninja.bare_alerts = True  # the REST alert needs a device lookup: after the diff, before the ingest
+    ninja.add_device(102, organization_id=2, name="ACME-SRV-02")
+    alert = ninja.fire(102, "disk", webhook=False)
+
+    def with_webhook_first(row: Any) -> Any:
+        client = factory(store)(row)
+        lookup = client.device
+
+        def device(device_id: str) -> Any:
+            deliver(nworld, uow_factory, "ninjaone", ninja.activity(alert, "TRIGGERED"))  # it lands now
+            return lookup(device_id)
+
+        client.device = device
+        return client
+
+    summary = reconcile.poll(nworld.tenant, nworld.integration_id, pool=pool, client_factory=with_webhook_first)
+    assert summary.status == "ok" and summary.outcomes == {"skipped": 1}
+    (local,) = nworld.alerts()  # the webhook's alert, now known by its REST uid too
+    assert local["rmm_alert_uid"] == alert["uid"] and local["occurrence_count"] == 1
+    assert len(nworld.tickets()) == 1
+    # Its RESET resolves it and closes the ticket: no second alert keeps the ticket open.
+    deliver(nworld, uow_factory, "ninjaone", ninja.activity(alert, "RESET"))
+    ninja.clear(102, "disk", webhook=False)
+    (local,) = nworld.alerts()
+    assert local["status"] == "auto_resolved" and nworld.ticket(local["ticket_id"])["closed_at"] is not None
+    assert poll(nworld, pool, store).resolved == 0
+
+
 # -- window catch-up ------------------------------------------------------------------------------
 
 

@@ -73,6 +73,16 @@ def plan(**facts: Any) -> TriggerPlan:
         ({"released_status": "suppressed", "window": WINDOW}, TriggerPlan("suppress", "maintenance_window")),
         ({"released_status": "suppressed", "open_group": GROUP}, TriggerPlan("join")),
         ({"released_status": "resolved", "existing_alert_id": TWIN}, TriggerPlan("skip", "no_longer_suppressed")),
+        (
+            {"from_poll": True, "poll_twin_id": TWIN, "provider": "ninjaone", "open_group": GROUP, "window": WINDOW},
+            TriggerPlan("adopt_uid", "already_ingested_by_webhook"),
+        ),
+        (
+            {"from_poll": True, "poll_twin_id": TWIN, "existing_alert_id": TWIN},
+            TriggerPlan("skip", "duplicate_delivery"),
+        ),
+        ({"from_poll": True, "open_group": GROUP}, TriggerPlan("join")),
+        ({"from_poll": True, "released_status": "suppressed", "poll_twin_id": TWIN}, TriggerPlan("create")),
     ],
     ids=[
         "ticket",
@@ -92,6 +102,10 @@ def plan(**facts: Any) -> TriggerPlan:
         "release-still-in-a-window",
         "release-joins-open-ticket",
         "release-of-an-alert-no-longer-suppressed",
+        "poll-trigger-meets-the-open-alert-a-webhook-brought-since-the-diff",
+        "poll-replay-first",
+        "poll-trigger-after-a-reset-joins-the-still-open-ticket",
+        "release-is-never-its-own-twin",
     ],
 )
 def test_plan_trigger(facts: dict[str, Any], expected: TriggerPlan) -> None:

@@ -262,7 +262,7 @@ class TriggerPlan:
     """What a trigger does, decided from the facts alone (:func:`plan_trigger`, pure);
     :func:`_triggered` applies it."""
 
-    action: Literal["skip", "adopt", "already_reset", "suppress", "record", "join", "create"]
+    action: Literal["skip", "adopt", "adopt_uid", "already_reset", "suppress", "record", "join", "create"]
     reason: str | None = None
     warning: str | None = None
 
@@ -280,11 +280,14 @@ def plan_trigger(
     poll_twin_id: UUID | None = None,
     provider: str | None = None,
     released_status: str | None = None,
+    from_poll: bool = False,
 ) -> TriggerPlan:
-    """The decision for one trigger, in order: a replay is skipped; a NinjaOne trigger for an open
-    alert the poller ingested is that alert's late webhook (adopted, skipped); a trigger whose reset
-    already arrived is recorded resolved; a window suppresses; no ticket-making rule records only;
-    an open ticket of the group is joined; no client records only (with a warning); else a ticket.
+    """The decision for one trigger, in order: a replay is skipped; a poll trigger for an open
+    alert of its group is that alert, come by webhook since the poll's diff (its RMM id recorded,
+    skipped); a NinjaOne trigger for an open alert the poller ingested is that alert's late webhook
+    (adopted, skipped); a trigger whose reset already arrived is recorded resolved; a window
+    suppresses; no ticket-making rule records only; an open ticket of the group is joined; no
+    client records only (with a warning); else a ticket.
 
     ``released_status`` is set only for the poller's release of a suppressed alert (the alert's
     current status): one no longer suppressed is skipped, else the alert itself is re-decided, so
@@ -295,6 +298,9 @@ def plan_trigger(
     else:
         if existing_alert_id is not None:
             return TriggerPlan("skip", "duplicate_delivery")
+        # The diff matches a remote alert to its group's open alert; one found here came since.
+        if from_poll and poll_twin_id is not None:
+            return TriggerPlan("adopt_uid", "already_ingested_by_webhook")
         # NinjaOne raises a condition again only after a reset, so an open polled alert of the group
         # is this very alert (the poller saw it by REST uid before its webhook came, by activity id).
         if poll_twin_id is not None and provider == "ninjaone":
@@ -368,6 +374,7 @@ def _triggered(
     # this trigger may make a ticket and there is no open ticket to join, the ticket defaults
     # (configuration, but they need the matched rule's board): one statement (migration 0010).
     may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
+    from_poll = release is None and event.raw.get("source") == "poll"
     with uow.batch(begin=True):
         state_cur = uow.alerts.query_trigger_state(
             tenant,
@@ -385,6 +392,7 @@ def _triggered(
                 if may_create and actions is not None
                 else None
             ),
+            from_poll=from_poll,
         )
     state = state_cur.fetchone()
     assert state is not None
@@ -400,9 +408,15 @@ def _triggered(
         poll_twin_id=state["poll_twin_id"],
         provider=event.provider,
         released_status=state["released_status"] if release is not None else None,
+        from_poll=from_poll,
     )
     if plan.action == "skip":
         return ProcessResult("skipped", alert_id=release or state["existing_alert_id"], reason=plan.reason)
+    if plan.action == "adopt_uid":
+        twin = state["poll_twin_id"]
+        with uow.batch(commit=commit):
+            uow.alerts.record_rmm_uid(tenant, twin, event.external_alert_id)
+        return ProcessResult("skipped", alert_id=twin, reason=plan.reason)
     if plan.action == "adopt":
         twin = state["poll_twin_id"]
         with uow.batch(commit=commit):

@@ -53,7 +53,8 @@ _GROUP_STATE = (
 # one statement (migration 0010).
 _TRIGGER_STATE = (
     "SELECT * FROM rmm_trigger_state(%(lock)s, %(t)s, %(i)s, %(x)s, %(dev)s, %(d)s, %(p)s, %(at)s, %(now)s,"
-    " %(rel)s::uuid, %(want)s, %(board)s::uuid, %(assignee)s::uuid, %(contact)s::uuid, %(client)s::uuid)"
+    " %(rel)s::uuid, %(want)s, %(board)s::uuid, %(assignee)s::uuid, %(contact)s::uuid, %(client)s::uuid,"
+    " %(poll)s)"
 )
 # The ticket defaults' columns in _TRIGGER_STATE's row (PsaRepository.query_ticket_defaults' row).
 TICKET_DEFAULT_FIELDS = (
@@ -174,12 +175,14 @@ class AlertRepository:
         now: datetime,
         released_alert_id: UUID | None = None,
         defaults_for: tuple[UUID | None, UUID | None, UUID | None, UUID | None] | None = None,
+        from_poll: bool = False,
     ) -> Rows:
         """Take the group lock, then read the group state and, with ``defaults_for`` (board,
         assignee, contact, client) and no open ticket to join, the ticket defaults
         (``TICKET_DEFAULT_FIELDS``, NULL otherwise): one function call (migration 0010) whose
         reads run after the lock is held, so they see what its previous holder committed; the
-        defaults are read only when they are wanted and no group is open (migration 0012)."""
+        defaults are read only when they are wanted and no group is open (migration 0012). For a
+        trigger ``from_poll``, ``poll_twin_id`` is the group's open alert of any source (0014)."""
         board, assignee, contact, client = defaults_for or (None, None, None, None)
         group = _group_params(
             tenant, integration_id, external_alert_id, external_device_id, dedup_key, pairing_key, occurred_at, now
@@ -195,6 +198,7 @@ class AlertRepository:
                 "assignee": assignee,
                 "contact": contact,
                 "client": client,
+                "poll": from_poll,
             },
         )
 
@@ -241,6 +245,14 @@ class AlertRepository:
                       metadata = metadata || jsonb_build_object('webhookActivityId', %s::text)
                 WHERE tenant = %s AND alert_id = %s""",
             (pairing_key, activity_id, tenant, alert_id),
+        )
+
+    def record_rmm_uid(self, tenant: UUID, alert_id: UUID, uid: str) -> None:
+        """The RMM's own id of an alert that arrived by webhook, as the poll's diff records it."""
+        self.conn.execute(
+            """UPDATE rmm_alerts SET rmm_alert_uid = %s, updated_at = now()
+                WHERE tenant = %s AND alert_id = %s AND rmm_alert_uid IS DISTINCT FROM %s""",
+            (uid, tenant, alert_id, uid),
         )
 
     def count_occurrence(
