@@ -112,13 +112,18 @@ def test_the_trigger_context_and_ticket_defaults_plans_are_generic_and_indexed(
 
 
 def _trigger_state(
-    conn: psycopg.Connection[dict[str, Any]], world: Tenant, external_alert_id: str, dedup_key: str
+    conn: psycopg.Connection[dict[str, Any]],
+    world: Tenant,
+    external_alert_id: str,
+    dedup_key: str,
+    from_poll: str = ", false",
 ) -> dict[str, Any]:
-    """rmm_trigger_state for a trigger that may create a ticket (defaults for the world's board)."""
+    """rmm_trigger_state for a trigger that may create a ticket (defaults for the world's board);
+    ``from_poll=""`` calls it as the previous release did, with 15 arguments."""
     with conn.transaction(force_rollback=True):
         row = conn.execute(
             "SELECT * FROM rmm_trigger_state(42, %s, %s, %s, '101', %s, NULL, now(), now(),"
-            " NULL, true, %s, %s, %s, %s, false)",
+            " NULL, true, %s, %s, %s, %s" + from_poll + ")",
             (
                 world.tenant,
                 world.integration_id,
@@ -156,3 +161,18 @@ def test_the_trigger_state_reads_ticket_defaults_only_when_no_group_is_open(
     assert state["open_group"]["ticket_id"] == str(created.ticket_id)
     assert state["board_id"] is None and state["priorities"] is None
     assert plans and not any("board_name" in p for p in plans), plans
+
+
+def test_the_previous_release_still_finds_the_trigger_state_during_a_deploy(
+    conn: psycopg.Connection[dict[str, Any]], world: Tenant, uow_factory: Any
+) -> None:
+    """Migrations run before the functions are updated (and stay after a rollback): 0014's new
+    parameter has a default, so the 15-argument call of the previous release still resolves, as a
+    webhook trigger; a poll trigger (true) is told about the group's open alert."""
+    world.add_rule()
+    created = run(uow_factory, event(world))
+    key = world.alert(created.alert_id)["dedup_key"]
+    old = _trigger_state(conn, world, "new-3", key, from_poll="")
+    assert old["open_group"]["ticket_id"] == str(created.ticket_id) and old["poll_twin_id"] is None
+    polled = _trigger_state(conn, world, "new-3", key, from_poll=", true")
+    assert polled["poll_twin_id"] == created.alert_id

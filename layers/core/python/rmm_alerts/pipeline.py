@@ -28,6 +28,8 @@ triggered, skipped     1       config: the alert is stored already (a replay); n
    raced its original)
   (already_ingested_   3       config, batch(BEGIN, trigger state), batch(adopt the webhook's
    by_poll)                    ids into the polled alert, COMMIT)
+  (already_ingested_   3       the poller's trigger: config, batch(BEGIN, trigger state),
+   by_webhook)                 batch(record its RMM uid on the webhook's alert, COMMIT)
 resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
                                status)), batch(closes, notes, updates, outbox, COMMIT)
 reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
@@ -138,12 +140,17 @@ def _now() -> datetime:
 
 
 def process_event(
-    event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime | None = None, synthesized: bool = False
+    event: NormalizedAlertEvent,
+    uow: UnitOfWork,
+    *,
+    now: datetime | None = None,
+    synthesized: bool = False,
+    polled: bool = False,
 ) -> ProcessResult:
     """Apply one event in its own transaction; commit on success, roll back (and raise) on any error."""
     uow.begin_lazily()
     with uow:
-        return apply_event(event, uow, now=now, synthesized=synthesized, commit=True)
+        return apply_event(event, uow, now=now, synthesized=synthesized, polled=polled, commit=True)
 
 
 def release_suppressed(
@@ -166,17 +173,19 @@ def apply_event(
     *,
     now: datetime | None = None,
     synthesized: bool = False,
+    polled: bool = False,
     config: dict[str, Any] | None = None,
     commit: bool = False,
 ) -> ProcessResult:
     """Apply one event inside the caller's open unit of work (the webhook shares its connection
     with the integration lookup). ``synthesized``: the poller's reset for an alert it had (not a
     delivery from the RMM), never remembered as an early reset when that alert is gone meanwhile.
+    ``polled``: a trigger the poller ingested from the RMM's list (not a webhook delivery).
     ``config``: a trigger's config read, already done by the caller (the webhook reads it in its
     lookup's round trip). ``commit``: the last writes carry the COMMIT (a lazily begun unit of
     work, see db.UnitOfWork); nothing may follow in the transaction."""
     if event.kind is EventKind.TRIGGERED:
-        return _triggered(event, uow, now or _now(), config=config, commit=commit)
+        return _triggered(event, uow, now or _now(), config=config, commit=commit, polled=polled)
     if event.kind is EventKind.RESET:
         return _reset(event, uow, now or _now(), remember=not synthesized, commit=commit)
     return _acknowledged(event, uow, now or _now(), commit=commit)
@@ -328,6 +337,7 @@ def _triggered(
     release: UUID | None = None,
     config: dict[str, Any] | None = None,
     commit: bool = False,
+    polled: bool = False,
 ) -> ProcessResult:
     tenant, integration = event.tenant_id, event.integration_id
     key = dedup.dedup_key_for(event)
@@ -374,7 +384,6 @@ def _triggered(
     # this trigger may make a ticket and there is no open ticket to join, the ticket defaults
     # (configuration, but they need the matched rule's board): one statement (migration 0010).
     may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
-    from_poll = release is None and event.raw.get("source") == "poll"
     with uow.batch(begin=True):
         state_cur = uow.alerts.query_trigger_state(
             tenant,
@@ -392,7 +401,7 @@ def _triggered(
                 if may_create and actions is not None
                 else None
             ),
-            from_poll=from_poll,
+            from_poll=polled and release is None,
         )
     state = state_cur.fetchone()
     assert state is not None
@@ -408,7 +417,7 @@ def _triggered(
         poll_twin_id=state["poll_twin_id"],
         provider=event.provider,
         released_status=state["released_status"] if release is not None else None,
-        from_poll=from_poll,
+        from_poll=polled and release is None,
     )
     if plan.action == "skip":
         return ProcessResult("skipped", alert_id=release or state["existing_alert_id"], reason=plan.reason)

@@ -398,7 +398,7 @@ def _cycle(
     errors: list[str] = []
     work: list[tuple[str, Callable[..., pipeline.ProcessResult], tuple[Any, ...], str | None]] = []
     for alert, event in new:
-        work.append(("trigger", pipeline.process_event, (event,), alert.alert_id))
+        work.append(("trigger", _polled_trigger, (event,), alert.alert_id))
     for row in resets.values():
         reset = _reset_event(
             row, tenant=tenant, integration_id=integration_id, provider=integration["provider"], now=now
@@ -452,6 +452,11 @@ def _cycle(
         fail(f"{len(errors)} event(s) failed: " + "; ".join(errors[:5]))
     else:
         conn.execute(_STAMP_OK, params)
+
+
+def _polled_trigger(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime) -> pipeline.ProcessResult:
+    # From the RMM's list: an open alert of its group found under the lock is this very alert.
+    return pipeline.process_event(event, uow, now=now, polled=True)
 
 
 def _synthesized_reset(event: NormalizedAlertEvent, uow: UnitOfWork, *, now: datetime) -> pipeline.ProcessResult:

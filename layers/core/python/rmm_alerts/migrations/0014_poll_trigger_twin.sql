@@ -11,14 +11,16 @@
 -- for them poll_twin_id is still only an open alert the poller ingested (rmm_group_state, 0011).
 --
 -- rmm_trigger_state (0012) with one more parameter: dropped and created again; its body is
--- 0012's apart from the poll-trigger lookup.
+-- 0012's apart from the poll-trigger lookup. The parameter defaults to false, so the functions of
+-- the previous release, which run until the deploy updates them (migrations run first) or again
+-- after a rollback, still find it with their 15 arguments.
 DROP FUNCTION rmm_trigger_state(
     bigint, uuid, uuid, text, text, text, text, timestamptz, timestamptz, uuid, boolean, uuid, uuid, uuid, uuid);
 CREATE FUNCTION rmm_trigger_state(
     p_lock bigint, p_tenant uuid, p_integration uuid, p_external_alert_id text, p_device text,
     p_dedup_key text, p_pairing_key text, p_at timestamptz, p_now timestamptz, p_released uuid,
     p_want_defaults boolean, p_board uuid, p_assignee uuid, p_contact uuid, p_client uuid,
-    p_from_poll boolean)
+    p_from_poll boolean DEFAULT false)
 RETURNS TABLE (
     existing_alert_id uuid, open_group json, early_reset json, poll_twin_id uuid, released_status text,
     board_id uuid, board_name text, default_status_id uuid, priorities json, assignee_ok boolean,
