@@ -236,18 +236,10 @@ class ApiAndAuth(Construct):
         if config.admin_ui_origins:
             self._suppress_preflight(v1)
 
-        self.execute_api_url = Fn.join(
-            "",
-            [
-                "https://",
-                self.api.rest_api_id,
-                ".execute-api.",
-                Aws.REGION,
-                ".",
-                Aws.URL_SUFFIX,
-                f"/{c.API_STAGE_NAME}",
-            ],
+        self.execute_api_origin = Fn.join(
+            "", ["https://", self.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]
         )
+        self.execute_api_url = Fn.join("", [self.execute_api_origin, f"/{c.API_STAGE_NAME}"])
         self.base_url = self._custom_domain()
         acknowledge(
             self.api,
@@ -320,9 +312,7 @@ class ApiAndAuth(Construct):
         custom = Fn.join("", ["https://", self.domain_name_param.value_as_string])
         # The origin browsers call the API at (the admin UI's CSP): the custom domain, else execute-api.
         self.public_origin = Fn.condition_if(
-            self.has_custom_domain.logical_id,
-            custom,
-            Fn.join("", ["https://", self.api.rest_api_id, ".execute-api.", Aws.REGION, ".", Aws.URL_SUFFIX]),
+            self.has_custom_domain.logical_id, custom, self.execute_api_origin
         ).to_string()
         return Fn.condition_if(self.has_custom_domain.logical_id, custom, self.execute_api_url).to_string()
 

@@ -29,7 +29,7 @@ triggered, skipped     1       config: the alert is stored already (a replay); n
   (already_ingested_   3       config, batch(BEGIN, trigger state), batch(adopt the webhook's
    by_poll)                    ids into the polled alert, COMMIT)
   (already_ingested_   3       the poller's trigger: config, batch(BEGIN, trigger state),
-   by_webhook)                 batch(record its RMM uid on the webhook's alert, COMMIT)
+   by_webhook)                 COMMIT (the cycle records its RMM uid with the others)
 resolved/acknowledged  2       batch(BEGIN, lock, targets (+ticket state, group check, close
                                status)), batch(closes, notes, updates, outbox, COMMIT)
 reset, skipped         2       batch(BEGIN, lock, targets), batch(remember the reset +
@@ -384,6 +384,7 @@ def _triggered(
     # this trigger may make a ticket and there is no open ticket to join, the ticket defaults
     # (configuration, but they need the matched rule's board): one statement (migration 0010).
     may_create = window is None and actions is not None and actions.create_ticket and client.client_id is not None
+    from_poll = polled and release is None
     with uow.batch(begin=True):
         state_cur = uow.alerts.query_trigger_state(
             tenant,
@@ -401,7 +402,7 @@ def _triggered(
                 if may_create and actions is not None
                 else None
             ),
-            from_poll=polled and release is None,
+            from_poll=from_poll,
         )
     state = state_cur.fetchone()
     assert state is not None
@@ -417,15 +418,13 @@ def _triggered(
         poll_twin_id=state["poll_twin_id"],
         provider=event.provider,
         released_status=state["released_status"] if release is not None else None,
-        from_poll=polled and release is None,
+        from_poll=from_poll,
     )
     if plan.action == "skip":
         return ProcessResult("skipped", alert_id=release or state["existing_alert_id"], reason=plan.reason)
     if plan.action == "adopt_uid":
-        twin = state["poll_twin_id"]
-        with uow.batch(commit=commit):
-            uow.alerts.record_rmm_uid(tenant, twin, event.external_alert_id)
-        return ProcessResult("skipped", alert_id=twin, reason=plan.reason)
+        # The poll cycle records the RMM's uid on it, with those of the alerts its diff matched.
+        return ProcessResult("skipped", alert_id=state["poll_twin_id"], reason=plan.reason)
     if plan.action == "adopt":
         twin = state["poll_twin_id"]
         with uow.batch(commit=commit):

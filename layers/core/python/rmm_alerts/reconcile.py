@@ -435,9 +435,13 @@ def _cycle(
                     failed(item[0], exc)
         for what, result, uid in results:
             summary.outcomes[result.outcome] = summary.outcomes.get(result.outcome, 0) + 1
-            if what == "trigger" and result.outcome != "skipped":
-                summary.triggered += 1
-                if result.alert_id is not None and uid is not None:
+            if what == "trigger":
+                ingested = result.outcome != "skipped"
+                summary.triggered += 1 if ingested else 0
+                # A trigger that found, under the lock, the open alert a webhook brought since the
+                # diff is that alert: its uid is recorded like those of the alerts the diff matched.
+                adopted = result.reason == "already_ingested_by_webhook"
+                if (ingested or adopted) and result.alert_id is not None and uid is not None:
                     uid_ids.append(str(result.alert_id))
                     uid_values.append(uid)
             elif what == "reset" and result.outcome == "resolved":

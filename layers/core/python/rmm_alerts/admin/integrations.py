@@ -155,28 +155,16 @@ class IntegrationRepository:
         *,
         current: str,
         previous: str | None,
-        expires: datetime | timedelta | None,
+        expires_at: datetime | None,
     ) -> None:
         """Undo a rotation to ``rotated_hash``, unless the secret was rotated once more since:
-        ``current`` is the secret again, ``previous`` the previous one until ``expires`` (a time,
-        or a grace from now)."""
+        ``current`` is the secret again, ``previous`` the previous one until ``expires_at``."""
         self.conn.execute(
             """UPDATE rmm_integrations
-                  SET webhook_secret_hash = %(current)s, previous_webhook_secret_hash = %(previous)s,
-                      previous_secret_expires_at = CASE WHEN %(grace)s::interval IS NOT NULL
-                                                        THEN now() + %(grace)s::interval
-                                                        ELSE %(at)s::timestamptz END,
+                  SET webhook_secret_hash = %s, previous_webhook_secret_hash = %s, previous_secret_expires_at = %s,
                       updated_at = now()
-                WHERE tenant = %(tenant)s AND integration_id = %(id)s AND webhook_secret_hash = %(rotated)s""",
-            {
-                "current": current,
-                "previous": previous,
-                "grace": expires if isinstance(expires, timedelta) else None,
-                "at": expires if isinstance(expires, datetime) else None,
-                "tenant": tenant,
-                "id": integration_id,
-                "rotated": rotated_hash,
-            },
+                WHERE tenant = %s AND integration_id = %s AND webhook_secret_hash = %s""",
+            (current, previous, expires_at, tenant, integration_id, rotated_hash),
         )
 
     def disconnect(self, tenant: UUID, integration_id: UUID) -> dict[str, Any]:
@@ -537,7 +525,8 @@ def retry_registration(deps: Deps, p: Principal, integration_id: UUID) -> s.Webh
                 integration_id,
                 hash_secret(secret),
                 current=before["webhook_secret_hash"],
+                # Otherwise the new one, until the end of the grace the rotation gave the old one.
                 previous=before["previous_webhook_secret_hash"] if keep_previous else hash_secret(secret),
-                expires=before["previous_secret_expires_at"] if keep_previous else grace,
+                expires_at=before["previous_secret_expires_at"] if keep_previous else row["previous_secret_expires_at"],
             )
     return s.WebhookRegistration.model_validate(result)

@@ -247,14 +247,6 @@ class AlertRepository:
             (pairing_key, activity_id, tenant, alert_id),
         )
 
-    def record_rmm_uid(self, tenant: UUID, alert_id: UUID, uid: str) -> None:
-        """The RMM's own id of an alert that arrived by webhook, as the poll's diff records it."""
-        self.conn.execute(
-            """UPDATE rmm_alerts SET rmm_alert_uid = %s, updated_at = now()
-                WHERE tenant = %s AND alert_id = %s AND rmm_alert_uid IS DISTINCT FROM %s""",
-            (uid, tenant, alert_id, uid),
-        )
-
     def count_occurrence(
         self, tenant: UUID, *, primary_alert_id: UUID, ticket_id: UUID, at: datetime, now: datetime, note: str
     ) -> None:

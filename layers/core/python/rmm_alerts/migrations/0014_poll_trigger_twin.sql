@@ -7,7 +7,7 @@
 -- "occurrence" note, and the RESET, which pairs with the webhook's alert, left the ticket open
 -- until the next poll reset the second one. rmm_trigger_state now takes p_from_poll and, for a
 -- poll trigger, returns the group's open alert (any source) as poll_twin_id, read under the lock;
--- the pipeline records the RMM's id on it, as the diff would have. Webhook triggers are unchanged:
+-- the poll cycle records the RMM's id on it, as the diff would have. Webhook triggers are unchanged:
 -- for them poll_twin_id is still only an open alert the poller ingested (rmm_group_state, 0011).
 --
 -- rmm_trigger_state (0012) with one more parameter: dropped and created again; its body is

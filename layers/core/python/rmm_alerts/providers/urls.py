@@ -32,8 +32,7 @@ def validate_instance_url(provider: str, url: str, *, allow_loopback: bool | Non
     allow = loopback_allowed() if allow_loopback is None else allow_loopback
     try:
         parts = urlsplit(url.strip())
-        # "localhost." and "127.0.0.1." name the same hosts as without the dot.
-        host = (parts.hostname or "").lower().rstrip(".")
+        host = (parts.hostname or "").lower()
         port = parts.port
     except ValueError:
         raise ValueError("must be a valid URL") from None
@@ -43,7 +42,8 @@ def validate_instance_url(provider: str, url: str, *, allow_loopback: bool | Non
         raise ValueError("must not have a query or fragment")
     if not host:
         raise ValueError("must have a host")
-    if (parts.hostname or "").endswith("."):
+    if host.endswith("."):
+        # "localhost." and "127.0.0.1." name the same hosts as without the dot.
         raise ValueError("must not end the host with a dot")
     if parts.scheme == "http" and allow and host in LOOPBACK_HOSTS:
         if port is None:
